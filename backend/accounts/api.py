@@ -1,0 +1,66 @@
+"""Who am I, districts (GeoJSON), squads; token login for the phone app and scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.models import Squad
+from backend.accounts.selectors import district_list, squad_list_for
+
+
+class MeApi(APIView):
+    class MeOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        name = serializers.CharField(source="get_full_name")
+        role = serializers.CharField()
+        squad = serializers.CharField(source="squad.name", allow_null=True, default=None)
+
+    @extend_schema(responses=MeOutputSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self.MeOutputSerializer(request.user).data)
+
+
+class DistrictsGeoJsonApi(APIView):
+    """All districts as a GeoJSON FeatureCollection (WGS84)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        features: list[dict[str, Any]] = [
+            {
+                "type": "Feature",
+                "id": d.code,
+                "geometry": d.boundary,
+                "properties": {"name": d.name, "code": d.code},
+            }
+            for d in district_list()
+        ]
+        return Response({"type": "FeatureCollection", "features": features})
+
+
+class SquadListApi(generics.ListAPIView):
+    """Squads the caller may see: an officer or sergeant their own, others all."""
+
+    class SquadOutputSerializer(serializers.ModelSerializer):
+        district = serializers.CharField(source="district.name")
+        sergeant = serializers.CharField(source="sergeant.username", allow_null=True, default=None)
+
+        class Meta:
+            model = Squad
+            fields = ["id", "name", "district", "sergeant", "shift_start", "shift_hours"]
+
+    serializer_class = SquadOutputSerializer
+
+    def get_queryset(self) -> Any:
+        return squad_list_for(user=self.request.user)  # type: ignore[arg-type]
+
+
+class TokenApi(ObtainAuthToken):
+    """Exchange a username and password for an API token (lockout applies)."""

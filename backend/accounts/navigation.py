@@ -1,0 +1,138 @@
+"""The areas of the web app and which roles may use each.
+
+One table drives the landing page, the top navigation and the tests of what each role sees.
+An area with no ``url_name`` is not built yet and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from backend.accounts.models import Role
+
+OFFICER, SERGEANT, SUPERVISOR, ANALYST, ADMIN = (
+    Role.OFFICER,
+    Role.SERGEANT,
+    Role.SUPERVISOR,
+    Role.ANALYST,
+    Role.ADMIN,
+)
+
+
+@dataclass(frozen=True)
+class Area:
+    key: str
+    title: str
+    description: str
+    roles: frozenset[str]
+    url_name: str | None = None
+
+    def url(self) -> str | None:
+        if self.url_name is None:
+            return None
+        try:
+            return reverse(self.url_name)
+        except NoReverseMatch:
+            return None
+
+
+AREAS: tuple[Area, ...] = (
+    Area(
+        "patrol",
+        "Patrol app",
+        "Nearby hot spots, your next randomized hot spot, and your patrol session.",
+        frozenset({OFFICER, SERGEANT}),
+    ),
+    Area(
+        "my_missions",
+        "My missions",
+        "Missions assigned to you and your dose so far.",
+        frozenset({OFFICER}),
+    ),
+    Area(
+        "board",
+        "Mission board",
+        "Assign missions and generate the shift's Koper schedule for your squad.",
+        frozenset({SERGEANT, SUPERVISOR}),
+    ),
+    Area(
+        "menu",
+        "Mission Menu",
+        "Mission types with objective, target minutes and tactics.",
+        frozenset({SERGEANT, SUPERVISOR}),
+    ),
+    Area(
+        "hotspots",
+        "Hot spots",
+        "Harm-weighted micro hot spots, their briefings and the map.",
+        frozenset({SERGEANT, SUPERVISOR, ANALYST}),
+    ),
+    Area(
+        "imports",
+        "Incident imports",
+        "Upload incident exports, map their columns, see what was rejected and why.",
+        frozenset({ANALYST}),
+    ),
+    Area(
+        "experiments",
+        "Experiments",
+        "Randomized hot spot experiments: allocation, balance and power.",
+        frozenset({SUPERVISOR, ANALYST}),
+    ),
+    Area(
+        "compliance",
+        "Compliance",
+        "Prescribed against delivered dose by hot spot, officer, squad and arm.",
+        frozenset({SERGEANT, SUPERVISOR, ANALYST}),
+    ),
+    Area(
+        "impact",
+        "Impact",
+        "Did crime and harm fall in treated places compared with control places?",
+        frozenset({SUPERVISOR, ANALYST}),
+    ),
+    Area(
+        "snapshot",
+        "Daily snapshot",
+        "Yesterday's incidents and harm in and out of hot spots, dose delivered.",
+        frozenset({SUPERVISOR, ANALYST}),
+        "reports:snapshot",
+    ),
+    Area(
+        "api_docs",
+        "API documentation",
+        "The REST API and its OpenAPI 3 schema.",
+        frozenset({SUPERVISOR, ANALYST}),
+        "api-docs",
+    ),
+    Area(
+        "admin",
+        "Administration",
+        "Users, squads, districts and every record.",
+        frozenset({ADMIN}),
+        "admin:index",
+    ),
+)
+
+
+def areas_for(user: Any) -> list[Area]:
+    """The areas ``user`` may use, in display order; an admin sees every area."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    role = getattr(user, "role", None)
+    if role == ADMIN or getattr(user, "is_superuser", False):
+        return list(AREAS)
+    return [a for a in AREAS if role in a.roles]
+
+
+def navigation_context(request: HttpRequest) -> dict[str, Any]:
+    """Template context processor: ``nav_areas`` for the signed-in user, and the version."""
+    return {
+        "nav_areas": areas_for(getattr(request, "user", None)),
+        "presence_version": settings.VERSION,
+    }

@@ -1,0 +1,271 @@
+"""The demo city: Miami's five target neighbourhoods, a police force, two years of incidents.
+
+Deterministic for a given seed and end date; idempotent (users, squads and districts are
+created only if missing, incidents are keyed by a source id derived from the seed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import shapely
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from shapely.geometry import Polygon, mapping
+
+from backend.accounts.models import District, Role, Squad, User
+from backend.accounts.services import district_upsert
+from backend.analytics.synthetic import synthetic_incidents
+from backend.hotspots.models import Incident, OffenceType
+from backend.missions.models import MissionType
+
+DEMO_PASSWORD = "presence-demo"
+DEMO_SOURCE = "demo"
+DEMO_DAYS = 730
+INSERT_BATCH = 5_000  # rows per INSERT: large enough to amortise round trips, small enough
+# to stay far below SQLite's 32,766 bound-variable limit (9 columns x 5,000 = 45,000 on PG only
+# matters for PostgreSQL's 65,535 limit, which it also respects).
+
+# Approximate neighbourhood outlines (lon, lat), drawn from the street grid.
+DISTRICTS: list[tuple[str, str, list[tuple[float, float]]]] = [
+    ("Little Haiti", "little-haiti",
+     [(-80.2010, 25.8150), (-80.1850, 25.8150), (-80.1830, 25.8320), (-80.1860, 25.8500),
+      (-80.2010, 25.8500)]),
+    ("Liberty City", "liberty-city",
+     [(-80.2400, 25.8200), (-80.2030, 25.8200), (-80.2030, 25.8500), (-80.2250, 25.8500),
+      (-80.2400, 25.8420)]),
+    ("Allapattah", "allapattah",
+     [(-80.2400, 25.7920), (-80.2030, 25.7920), (-80.2010, 25.8140), (-80.2400, 25.8140)]),
+    ("Downtown", "downtown",
+     [(-80.2000, 25.7650), (-80.1860, 25.7650), (-80.1850, 25.7900), (-80.2000, 25.7900)]),
+    ("Little Havana", "little-havana",
+     [(-80.2420, 25.7560), (-80.2030, 25.7560), (-80.2030, 25.7790), (-80.2420, 25.7790)]),
+]  # fmt: skip
+
+# Offence mix of a US city's recorded crime (share of incidents) and how strongly each offence
+# clusters at hot places (probability of occurring at a hot centre rather than anywhere).
+OFFENCE_MIX: list[tuple[str, float, float]] = [
+    ("larceny", 0.26, 0.30),
+    ("simple-assault", 0.15, 0.45),
+    ("vandalism", 0.09, 0.30),
+    ("theft-from-vehicle", 0.08, 0.35),
+    ("burglary-residential", 0.06, 0.25),
+    ("motor-vehicle-theft", 0.05, 0.30),
+    ("aggravated-assault", 0.06, 0.80),
+    ("robbery-personal", 0.04, 0.80),
+    ("robbery-business", 0.005, 0.60),
+    ("drug-possession", 0.06, 0.60),
+    ("drug-dealing", 0.01, 0.85),
+    ("disorderly-conduct", 0.04, 0.55),
+    ("trespass", 0.03, 0.40),
+    ("shoplifting", 0.03, 0.50),
+    ("burglary-commercial", 0.015, 0.30),
+    ("weapons", 0.01, 0.80),
+    ("rape", 0.002, 0.55),
+    ("sexual-assault", 0.004, 0.50),
+    ("homicide", 0.0005, 0.85),
+]
+
+SQUADS = [
+    ("Alpha", "liberty-city", time(7, 0)),
+    ("Bravo", "little-havana", time(15, 0)),
+    ("Charlie", "downtown", time(21, 0)),
+]
+
+MENU = [
+    ("Visible presence", "Be seen: park, get out, walk the hot spot.", 15,
+     "Park and walk the block\nTalk to business owners\nCheck the bus stop and corner store"),
+    ("Problem solving", "Note and report conditions that invite crime.", 15,
+     "Note broken lights and vacant lots\nReport graffiti and dumping\nLog each problem"),
+    ("Community engagement", "Build trust with people who live and work here.", 20,
+     "Introduce yourself\nHand out the community card\nAsk what worries them"),
+    ("Violence reduction", "Deter shootings and robberies at peak hours.", 15,
+     "Stand at the corner with the most incidents\nCheck known hangouts\nNo stops without cause"),
+]  # fmt: skip
+
+FIRST = [
+    "Ana",
+    "Luis",
+    "Marie",
+    "Jean",
+    "Carlos",
+    "Keisha",
+    "David",
+    "Rosa",
+    "Malik",
+    "Sofia",
+    "Andre",
+    "Nadia",
+    "Pedro",
+    "Tanya",
+    "Omar",
+]
+LAST = [
+    "Garcia",
+    "Joseph",
+    "Rodriguez",
+    "Pierre",
+    "Williams",
+    "Hernandez",
+    "Baptiste",
+    "Lopez",
+    "Johnson",
+    "Martinez",
+]
+
+
+@dataclass(frozen=True)
+class DemoSeedResult:
+    users_created: int
+    incidents_created: int
+    incidents_total: int
+
+
+def _names(rng: np.random.Generator, n: int) -> list[tuple[str, str]]:
+    first = rng.choice(len(FIRST), n)
+    last = rng.choice(len(LAST), n)
+    return [(FIRST[f], LAST[la]) for f, la in zip(first, last, strict=True)]
+
+
+def _local_to_utc(start: date, day: np.ndarray, minute: np.ndarray) -> list[datetime]:
+    """Agency-local (day index from ``start``, minute of day) to aware UTC datetimes.
+
+    The UTC offset is looked up once per distinct local hour (DST-correct; a time in the
+    spring-forward gap takes the offset before the change, as zoneinfo does with fold=0).
+    """
+    tz = ZoneInfo(settings.TIME_ZONE)
+    hour_key = day * 24 + minute // 60
+    keys, inverse = np.unique(hour_key, return_inverse=True)
+    offsets = np.array(
+        [
+            datetime.combine(start + timedelta(days=int(k // 24)), time(int(k % 24)), tzinfo=tz)
+            .utcoffset()
+            .total_seconds()  # type: ignore[union-attr]
+            for k in keys
+        ]
+    )
+    base = datetime.combine(start, time.min, tzinfo=UTC).timestamp()
+    utc_seconds = base + day * 86400.0 + minute * 60.0 - offsets[inverse]
+    return [datetime.fromtimestamp(float(s), tz=UTC) for s in utc_seconds]
+
+
+def _seed_people(rng: np.random.Generator) -> int:
+    password = make_password(DEMO_PASSWORD)
+    created = 0
+    districts = {d.code: d for d in District.objects.all()}
+    names = _names(rng, 36)
+
+    def user(username: str, role: str, first_last: tuple[str, str], **extra: object) -> User:
+        nonlocal created
+        obj, was_created = User.objects.get_or_create(
+            username=username,
+            defaults={
+                "role": role,
+                "first_name": first_last[0],
+                "last_name": first_last[1],
+                "password": password,
+                **extra,
+            },
+        )
+        created += int(was_created)
+        return obj
+
+    user("admin", Role.ADMIN, ("Alex", "Admin"), is_staff=True, is_superuser=True)
+    user("supervisor", Role.SUPERVISOR, names[0])
+    user("analyst", Role.ANALYST, names[1])
+    for s, (squad_name, district_code, shift_start) in enumerate(SQUADS):
+        sergeant = user(f"sergeant{s + 1}", Role.SERGEANT, names[2 + s])
+        squad, _ = Squad.objects.get_or_create(
+            name=squad_name,
+            defaults={
+                "district": districts[district_code],
+                "sergeant": sergeant,
+                "shift_start": shift_start,
+                "shift_hours": 10,
+            },
+        )
+        if sergeant.squad_id is None:
+            User.objects.filter(pk=sergeant.pk).update(squad=squad)
+        for k in range(10):
+            number = s * 10 + k + 1
+            user(
+                f"officer{number:02d}",
+                Role.OFFICER,
+                names[5 + (number - 1) % 31],
+                squad=squad,
+                badge_number=f"{1000 + number}",
+            )
+    return created
+
+
+def _seed_incidents(rng: np.random.Generator, *, seed: int, n: int, end: date) -> tuple[int, int]:
+    offences = {o.code: o.pk for o in OffenceType.objects.all()}
+    codes = [code for code, _, _ in OFFENCE_MIX]
+    missing = [c for c in codes if c not in offences]
+    if missing:
+        raise LookupError(f"Offence types missing (run migrate): {', '.join(missing)}")
+    polygons = {d.pk: shapely.geometry.shape(d.boundary) for d in District.objects.all()}
+    area = shapely.union_all(list(polygons.values()))
+    start = end - timedelta(days=DEMO_DAYS)
+    sample = synthetic_incidents(
+        rng=rng,
+        area=area,
+        n=n,
+        days=DEMO_DAYS,
+        start_weekday=start.weekday(),
+        offence_share=np.array([s for _, s, _ in OFFENCE_MIX]),
+        offence_hot_probability=np.array([p for _, _, p in OFFENCE_MIX]),
+    )
+    district = np.full(n, -1, dtype=np.int64)
+    for pk, polygon in polygons.items():
+        district[shapely.contains_xy(polygon, sample.lon, sample.lat)] = pk
+    occurred = _local_to_utc(start, sample.day, sample.minute)
+    offence_ids = [offences[c] for c in codes]
+    lon = np.round(sample.lon, 6)
+    lat = np.round(sample.lat, 6)
+
+    before = Incident.objects.filter(source=DEMO_SOURCE).count()
+    for lo in range(0, n, INSERT_BATCH):
+        hi = min(n, lo + INSERT_BATCH)
+        Incident.objects.bulk_create(
+            [
+                Incident(
+                    source=DEMO_SOURCE,
+                    source_id=f"{seed}-{i:07d}",
+                    occurred_at=occurred[i],
+                    lat=float(lat[i]),
+                    lon=float(lon[i]),
+                    offence_id=offence_ids[sample.offence[i]],
+                    district_id=int(district[i]) if district[i] >= 0 else None,
+                )
+                for i in range(lo, hi)
+            ],
+            ignore_conflicts=True,
+        )
+    total = Incident.objects.filter(source=DEMO_SOURCE).count()
+    return total - before, total
+
+
+@transaction.atomic(durable=True)
+def demo_city_seed(*, seed: int = 1, incidents: int = 200_000, end: date) -> DemoSeedResult:
+    """Create the demo city if missing and add its incidents for the two years before ``end``.
+
+    Deterministic for a given (seed, end): the same rows with the same source ids. Idempotent:
+    existing users, squads, districts and incidents are left exactly as they are.
+    """
+    rng = np.random.default_rng(seed)
+    for name, code, ring in DISTRICTS:
+        if not District.objects.filter(code=code).exists():
+            district_upsert(name=name, code=code, boundary=mapping(Polygon(ring)))
+    for name, objective, minutes, tactics in MENU:
+        MissionType.objects.get_or_create(
+            name=name,
+            defaults={"objective": objective, "target_minutes": minutes, "tactics": tactics},
+        )
+    users_created = _seed_people(np.random.default_rng([seed, 1]))
+    created, total = _seed_incidents(rng, seed=seed, n=incidents, end=end)
+    return DemoSeedResult(users_created, created, total)

@@ -1,0 +1,166 @@
+"""Mission Menu, experiments with their allocations, missions."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class MissionType(models.Model):
+    """An entry on the Mission Menu."""
+
+    name = models.CharField(max_length=100, unique=True)
+    objective = models.TextField()
+    target_minutes = models.PositiveSmallIntegerField(default=15)
+    tactics = models.TextField(blank=True, help_text="One tactic per line.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(target_minutes__gte=1, target_minutes__lte=240),
+                name="mission_type_minutes_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Design(models.TextChoices):
+    BLOCKED = "blocked", "Fixed arms, blocked by district and harm tier"
+    PAIRED = "paired", "Fixed arms, paired by rank"
+    PLACEDAY = "placeday", "Place-day crossover (re-randomized daily)"
+
+
+class ExperimentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    RUNNING = "running", "Running"
+    ENDED = "ended", "Ended"
+
+
+class Experiment(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    design = models.CharField(max_length=10, choices=Design.choices)
+    status = models.CharField(max_length=10, choices=ExperimentStatus.choices, default="draft")
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Drawn from secrets; stored.")
+    run = models.ForeignKey(
+        "hotspots.AnalysisRun", on_delete=models.PROTECT, related_name="experiments"
+    )
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    visits_per_shift = models.PositiveSmallIntegerField(default=3)
+    minutes_per_visit = models.PositiveSmallIntegerField(default=15)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")), name="experiment_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(seed__isnull=False, started_at__isnull=False),
+                name="experiment_started_has_seed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Arm(models.TextChoices):
+    TREATMENT = "treatment", "Treatment"
+    CONTROL = "control", "Control"
+
+
+class Allocation(models.Model):
+    """A hot spot's arm; ``day`` is set only for place-day designs."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="allocations")
+    hotspot = models.ForeignKey("hotspots.Hotspot", on_delete=models.PROTECT)
+    day = models.DateField(null=True, blank=True)
+    arm = models.CharField(max_length=10, choices=Arm.choices)
+    block = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "hotspot"],
+                condition=Q(day__isnull=True),
+                name="allocation_fixed_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["experiment", "hotspot", "day"],
+                condition=Q(day__isnull=False),
+                name="allocation_placeday_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["experiment", "day", "arm"], name="allocation_arm_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.hotspot_id} -> {self.arm}" + (f" on {self.day}" if self.day else "")
+
+
+class MissionStatus(models.TextChoices):
+    ASSIGNED = "assigned", "Assigned"
+    ACCEPTED = "accepted", "Accepted"
+    ON_SCENE = "on_scene", "On scene"
+    COMPLETED = "completed", "Completed"
+    DECLINED = "declined", "Declined"
+    CANCELLED = "cancelled", "Cancelled"
+    INTERRUPTED = "interrupted", "Interrupted by a call"
+
+
+OPEN_MISSION_STATUSES = (MissionStatus.ASSIGNED, MissionStatus.ACCEPTED, MissionStatus.ON_SCENE)
+
+
+class Mission(models.Model):
+    client_uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+    hotspot = models.ForeignKey("hotspots.Hotspot", on_delete=models.PROTECT)
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="missions"
+    )
+    squad = models.ForeignKey("accounts.Squad", on_delete=models.PROTECT, null=True, blank=True)
+    mission_type = models.ForeignKey(MissionType, on_delete=models.PROTECT, null=True, blank=True)
+    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, null=True, blank=True)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    target_minutes = models.PositiveSmallIntegerField(default=15)
+    status = models.CharField(max_length=12, choices=MissionStatus.choices, default="assigned")
+    decline_reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="missions_created",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["window_start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(window_end__gt=F("window_start")), name="mission_window_order"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(decline_reason=""),
+                name="mission_decline_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["officer", "status"], name="mission_officer_status_idx"),
+            models.Index(fields=["hotspot", "window_start"], name="mission_hotspot_time_idx"),
+            models.Index(fields=["squad", "window_start"], name="mission_squad_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Mission {self.pk} {self.status}"

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from celery import shared_task
+from django.conf import settings
+
+from backend.reports.services import snapshot_build
+
+
+@shared_task(
+    name="reports.snapshot_build",
+    acks_late=True,
+    reject_on_worker_lost=True,  # idempotent: a redelivered snapshot recomputes the same row
+    autoretry_for=(ConnectionError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def snapshot_build_task(day: str) -> int:
+    """Recompute the daily snapshot of ``day`` (ISO date); returns the snapshot's id."""
+    return snapshot_build(day=date.fromisoformat(day)).pk
+
+
+@shared_task(name="reports.snapshot_build_yesterday", acks_late=True, reject_on_worker_lost=True)
+def snapshot_build_yesterday_task() -> int:
+    """Beat job: yesterday's snapshot in the agency's time zone."""
+    today = datetime.now(ZoneInfo(settings.TIME_ZONE)).date()
+    return snapshot_build(day=today - timedelta(days=1)).pk

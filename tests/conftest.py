@@ -1,0 +1,128 @@
+"""Shared fixtures: service requirements, a real Celery worker, factories' data, paths.
+
+Tests that need PostgreSQL, Redis or a worker call :func:`require_service`. Without
+``PRESENCE_REQUIRE_SERVICES=1`` a missing service skips the test with the reason printed
+(``-ra`` shows it); with it, the test fails, so CI cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+REQUIRE_SERVICES = os.environ.get("PRESENCE_REQUIRE_SERVICES") == "1"
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip (or, under PRESENCE_REQUIRE_SERVICES=1, fail) when a service is missing."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"PRESENCE_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def redis_available() -> tuple[bool, str]:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return False, "REDIS_URL is not set (no broker)"
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return False, f"Redis at {url} is unreachable: {exc}"
+    return True, ""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager_by_default() -> Iterator[None]:
+    """Tasks run in-process unless a test asks for the real worker (see ``celery_worker``)."""
+    from backend.config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+
+
+@pytest.fixture
+def postgres(db: None) -> None:
+    from django.db import connection
+
+    require_service(
+        connection.vendor == "postgresql",
+        f"this test needs PostgreSQL; DATABASE_URL points at {connection.vendor}",
+    )
+
+
+@pytest.fixture
+def redis_url() -> str:
+    ok, reason = redis_available()
+    require_service(ok, reason)
+    return os.environ["REDIS_URL"]
+
+
+def database_url_of_test_db() -> str:
+    """A DATABASE_URL for the database this test session is using (the test database)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    host = f"{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}"
+    return f"postgresql://{user}{password}@{host}/{s['NAME']}"
+
+
+class Worker:
+    def __init__(self, queue: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.queue = queue
+        self.process = process
+        self.log = log
+
+
+@pytest.fixture
+def celery_worker(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterator[Worker]:
+    """A real ``celery worker`` process on a queue of its own, using the test database."""
+    from backend.config.celery import app
+
+    queue = f"presence-test-{secrets.token_hex(4)}"
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_of_test_db(),
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "backend.config.settings",
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "backend.config", "worker",
+             "--pool=solo", "-Q", f"{queue},celery", "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "--loglevel=INFO", "-n", f"{queue}@%h"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while b"ready." not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        app.conf.task_always_eager = False
+        yield Worker(queue, process, log)
+    finally:
+        app.conf.task_always_eager = True
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
