@@ -47,8 +47,8 @@ def uniform_points_in(
     """``n`` points uniform (in degrees) inside ``area`` by vectorized rejection sampling."""
     min_x, min_y, max_x, max_y = area.bounds
     shapely.prepare(area)
-    xs: list[NDArray[np.float64]] = []
-    ys: list[NDArray[np.float64]] = []
+    xs: list[NDArray[np.float64]] = [np.empty(0)]
+    ys: list[NDArray[np.float64]] = [np.empty(0)]
     have = 0
     while have < n:
         m = max(1024, int((n - have) * 1.6))

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from backend.accounts.models import Role
@@ -27,7 +28,7 @@ def snapshot_page(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "latest": page.object_list[0] if page.object_list else None,
-            "yesterday": date.today() - timedelta(days=1),
+            "yesterday": timezone.localdate() - timedelta(days=1),
         },
     )
 
