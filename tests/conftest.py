@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The team's shared, read-only data sets live beside the repository (../shared/data/).
+SHARED_DATA = Path(os.environ.get("PRESENCE_SHARED_DATA", REPO.parent / "shared" / "data"))
 REQUIRE_SERVICES = os.environ.get("PRESENCE_REQUIRE_SERVICES") == "1"
 
 

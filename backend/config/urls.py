@@ -7,6 +7,7 @@ from backend.config.health import healthz
 api_v1 = [
     path("", include("backend.accounts.api_urls")),
     path("", include("backend.reports.api_urls")),
+    path("", include("backend.hotspots.api_urls")),
 ]
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("reports/", include("backend.reports.urls")),
+    path("hotspots/", include("backend.hotspots.urls")),
     path("", include("backend.accounts.urls")),
 ]
 

@@ -74,6 +74,30 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ColumnMapping(models.Model):
+    """A saved way of reading one records system's export, chosen by name at import time.
+
+    ``columns`` maps Presence fields (id, occurred_at, lat, lon, offence, premise) to the
+    file's column names; ``offence_aliases`` maps the file's offence values to offence codes.
+    """
+
+    name = models.CharField(max_length=80, unique=True)
+    source = models.CharField(max_length=60, help_text="Records system the ids belong to.")
+    columns = models.JSONField(default=dict)
+    time_zone = models.CharField(max_length=64, blank=True)
+    offence = models.CharField(
+        max_length=60, blank=True, help_text="Offence code for files with one offence type."
+    )
+    offence_aliases = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class IncidentImport(models.Model):
     """One uploaded file; a retried upload (same client UUID) is stored once."""
 
@@ -119,6 +143,7 @@ class Incident(models.Model):
     lat = models.FloatField()
     lon = models.FloatField()
     offence = models.ForeignKey(OffenceType, on_delete=models.PROTECT, related_name="incidents")
+    premise = models.CharField(max_length=60, blank=True, help_text="Place type, e.g. street.")
     district = models.ForeignKey(
         "accounts.District", on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -157,6 +182,10 @@ class AnalysisRun(models.Model):
     weights_version = models.ForeignKey(HarmWeightVersion, on_delete=models.PROTECT)
     status = models.CharField(max_length=10, choices=ImportStatus.choices, default="pending")
     incidents_analysed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    grid = models.JSONField(
+        default=dict, blank=True, help_text="Grid geometry: cell size, origin, extent in cells."
+    )
     concentration = models.JSONField(default=dict, blank=True)
     stability = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -172,13 +201,38 @@ class AnalysisRun(models.Model):
                 condition=Q(cell_size_m__gte=10, cell_size_m__lte=2000), name="run_cell_size_range"
             ),
             models.CheckConstraint(condition=Q(top_k__gte=1), name="run_top_k_positive"),
+            # One published run at a time: its hot spots are the ones missions use.
             models.UniqueConstraint(
-                fields=["district"], condition=Q(is_active=True), name="run_one_active_per_district"
+                fields=["is_active"], condition=Q(is_active=True), name="run_one_active"
             ),
         ]
 
     def __str__(self) -> str:
         return f"Analysis {self.pk} as of {self.as_of}"
+
+
+class GridCell(models.Model):
+    """A non-empty cell of a run's grid; ix, iy are global: floor(metres from origin / size)."""
+
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="cells")
+    ix = models.IntegerField()
+    iy = models.IntegerField()
+    lat = models.FloatField(help_text="Cell centre.")
+    lon = models.FloatField(help_text="Cell centre.")
+    count = models.PositiveIntegerField()
+    harm = models.FloatField()
+    gi_z = models.FloatField()
+    hotspot_rank = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rank of the hot spot this cell belongs to, if any."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "ix", "iy"], name="gridcell_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"cell ({self.ix}, {self.iy}) of run {self.run_id}"
 
 
 class Hotspot(models.Model):

@@ -35,9 +35,10 @@ from backend.analytics.grid import (
     top_hotspots,
 )
 from backend.analytics.projection import LocalProjection
+from tests.conftest import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / ".." / "shared" / "data"
+DATA = SHARED_DATA
 CHICAGO = DATA / "crime" / "chicago_aggravated_assaults.csv.gz"
 # A made-up but plausible harm scale by place type, to exercise non-unit weights.
 LOC_HARM = {"residence": 3.0, "education": 5.0, "street": 1.0, "transportation": 2.0}

@@ -1,0 +1,5 @@
+"""API for incident imports."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
