@@ -15,7 +15,7 @@ cell size (see ``Grid.to_global``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -309,6 +309,37 @@ def top_hotspots(
     ]
 
 
+def top_hotspots_by_zone(
+    z: npt.ArrayLike,
+    harm: npt.ArrayLike,
+    k: int,
+    z_min: float = 1.96,
+    *,
+    count: npt.ArrayLike,
+    cell_zone: npt.ArrayLike,
+) -> list[HotspotCells]:
+    """``top_hotspots`` run separately in each zone (e.g. district), then ranked together.
+
+    ``cell_zone``: int array shaped like ``z``, the zone of each cell (-1: in no zone, never
+    selected). Each zone contributes at most ``k`` cells, merged only with touching cells of the
+    same zone. The union is re-ranked by harm descending (ties as in ``top_hotspots``).
+    """
+    zone = np.asarray(cell_zone, dtype=np.int64)
+    harm_a = np.asarray(harm, dtype=np.float64)
+    if zone.shape != harm_a.shape:
+        raise ValueError(f"cell_zone must have shape {harm_a.shape}, got {zone.shape}")
+    found: list[HotspotCells] = []
+    for value in np.unique(zone[zone >= 0]):
+        in_zone = np.where(zone == value, harm_a, 0.0)
+        found.extend(top_hotspots(z, in_zone, k, z_min, count=count))
+    nx = harm_a.shape[1]
+    found.sort(key=lambda h: (-h.harm, -h.z_max, h.cells[0][0] * nx + h.cells[0][1]))
+    return [
+        HotspotCells(rank=r, cells=h.cells, harm=h.harm, count=h.count, z_max=h.z_max)
+        for r, h in enumerate(found, start=1)
+    ]
+
+
 def _components_8(rows: IntArray, cols: IntArray) -> IntArray:
     """Connected-component labels of cells under 8-connectivity (labels = smallest member index).
 
@@ -441,13 +472,16 @@ def analyze(
     cell_size: float = 150.0,
     k: int = 20,
     z_min: float = 1.96,
+    cell_zone_of: Callable[[Grid], IntArray] | None = None,
 ) -> AnalysisResult:
     """Run the hot-spot pipeline on one set of incidents (already filtered to period/window).
 
     Per-point inputs, all shaped (n,): ``x``, ``y`` metres in a ``LocalProjection``; ``harm``
     weight (>= 0); ``category_idx`` in [0, n_categories); ``hour`` 0..23 and ``weekday``
     0 (Monday)..6 in local time; ``t_seconds`` event time in seconds (e.g. Unix time).
-    ``cell_size`` metres; ``k`` cells kept; ``z_min`` Gi* threshold. Steps: bin, per-cell
+    ``cell_size`` metres; ``k`` cells kept; ``z_min`` Gi* threshold. ``cell_zone_of``, when
+    given, maps the grid to a (ny, nx) zone per cell and ``k`` then applies per zone (see
+    ``top_hotspots_by_zone``); Gi* is always computed on the whole grid. Steps: bin, per-cell
     count and harm, Gi* on harm, top-``k`` cells merged into hot spots, then per hot spot the
     counts by category, 24x7 profiles and last incident, and the harm concentration.
     """
@@ -472,7 +506,13 @@ def analyze(
 
     count_grid, harm_grid = cell_sums(grid, harm_a)
     z = gi_star(harm_grid)
-    hotspots = tuple(top_hotspots(z, harm_grid, k, z_min, count=count_grid))
+    if cell_zone_of is None:
+        hotspots = tuple(top_hotspots(z, harm_grid, k, z_min, count=count_grid))
+    else:
+        zones = cell_zone_of(grid)
+        hotspots = tuple(
+            top_hotspots_by_zone(z, harm_grid, k, z_min, count=count_grid, cell_zone=zones)
+        )
     n_h = len(hotspots)
 
     cell_to_hotspot = np.full(grid.nx * grid.ny, -1, dtype=np.int64)

@@ -189,6 +189,10 @@ class AnalysisRun(models.Model):
     concentration = models.JSONField(default=dict, blank=True)
     stability = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    publish_requested = models.BooleanField(
+        default=False, help_text="Publish as soon as the analysis succeeds."
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(
         default=False, help_text="Its hot spots are the ones missions use."
     )

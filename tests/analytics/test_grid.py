@@ -33,6 +33,7 @@ from backend.analytics.grid import (
     profile_24x7,
     stability,
     top_hotspots,
+    top_hotspots_by_zone,
 )
 from backend.analytics.projection import LocalProjection
 from tests.conftest import SHARED_DATA
@@ -452,3 +453,21 @@ def test_grid_is_a_frozen_dataclass() -> None:
     assert isinstance(grid, Grid)
     with pytest.raises(AttributeError):
         grid.nx = 5  # type: ignore[misc]
+
+
+def test_top_k_applies_per_zone_and_never_merges_across_zones() -> None:
+    # Two zones split down the middle; each strong cell pair straddles the border.
+    harm = np.zeros((5, 6))
+    harm[2, 2], harm[2, 3] = 9.0, 8.0  # touching, but cell (2,2) is zone 0 and (2,3) zone 1
+    harm[0, 0] = 7.0  # zone 0
+    harm[4, 5] = 1.0  # zone 1
+    z = np.full((5, 6), 3.0)
+    count = (harm > 0).astype(np.int64)
+    zone = np.zeros((5, 6), dtype=np.int64)
+    zone[:, 3:] = 1
+    zone[4, 0] = -1
+    found = top_hotspots_by_zone(z, harm, 1, count=count, cell_zone=zone)
+    # k=1 per zone: zone 0 keeps (2,2) (harm 9), zone 1 keeps (2,3) (harm 8); not merged.
+    assert [(h.rank, h.cells, h.harm) for h in found] == [(1, ((2, 2),), 9.0), (2, ((2, 3),), 8.0)]
+    both = top_hotspots_by_zone(z, harm, 2, count=count, cell_zone=zone)
+    assert [h.cells for h in both] == [((2, 2),), ((2, 3),), ((0, 0),), ((4, 5),)]
