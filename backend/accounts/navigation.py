@@ -71,12 +71,14 @@ AREAS: tuple[Area, ...] = (
         "Hot spots",
         "Harm-weighted micro hot spots, their briefings and the map.",
         frozenset({SERGEANT, SUPERVISOR, ANALYST}),
+        "hotspots:index",
     ),
     Area(
         "imports",
         "Incident imports",
         "Upload incident exports, map their columns, see what was rejected and why.",
         frozenset({ANALYST}),
+        "hotspots:imports",
     ),
     Area(
         "experiments",
@@ -135,4 +137,5 @@ def navigation_context(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_areas": areas_for(getattr(request, "user", None)),
         "presence_version": settings.VERSION,
+        "tile_url": settings.PRESENCE_TILE_URL,
     }

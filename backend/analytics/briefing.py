@@ -35,7 +35,14 @@ class PeakTimes:
     def label(self) -> str:
         """e.g. ``"Fri-Sat 20:00-00:00"``."""
         end = (self.start_hour + PEAK_BLOCK_HOURS) % 24
-        days = "-".join(DAY_NAMES[d] for d in sorted(self.days)) if self.days else "Any day"
+        ds = sorted(self.days)
+        if not ds:
+            days = "Any day"
+        elif len(ds) == 2 and (ds[1] - ds[0] == 1 or (ds[0], ds[1]) == (0, 6)):
+            first, second = (ds[1], ds[0]) if (ds[0], ds[1]) == (0, 6) else (ds[0], ds[1])
+            days = f"{DAY_NAMES[first]}-{DAY_NAMES[second]}"  # adjacent days read as a range
+        else:
+            days = " & ".join(DAY_NAMES[d] for d in ds)
         return f"{days} {self.start_hour:02d}:00-{end:02d}:00"
 
 
@@ -50,7 +57,9 @@ def peak_times(profile: npt.ArrayLike) -> PeakTimes:
     by_hour = p.sum(axis=0)
     wrapped = np.concatenate([by_hour, by_hour[: PEAK_BLOCK_HOURS - 1]])
     blocks = np.convolve(wrapped, np.ones(PEAK_BLOCK_HOURS), mode="valid")[:24]
-    start = int(np.argmax(blocks))  # first of equal maxima: earliest hour
+    # Among equally busy blocks prefer the one that centres the busy hours, then the earliest.
+    centred = np.convolve(wrapped, np.array([1.0, 2.0, 2.0, 1.0])[::-1], mode="valid")[:24]
+    start = int(np.lexsort((np.arange(24), -centred, -blocks))[0])
     by_day = p.sum(axis=1)
     order = np.lexsort((np.arange(7), -by_day))
     days = tuple(int(d) for d in order[:2] if by_day[d] > 0)

@@ -1,5 +1,23 @@
-from backend.hotspots import import_api_urls
+from django.urls import path
+
+from backend.hotspots import api, import_api_urls
 
 urlpatterns = [
+    path("hotspots", api.HotspotListApi.as_view(), name="api-hotspots"),
+    path("hotspots/nearby", api.HotspotNearbyApi.as_view(), name="api-hotspots-nearby"),
+    path("hotspots/<int:pk>", api.HotspotDetailApi.as_view(), name="api-hotspot"),
+    path("analyses", api.AnalysisListCreateApi.as_view(), name="api-analyses"),
+    path("analyses/<int:pk>", api.AnalysisDetailApi.as_view(), name="api-analysis"),
+    path(
+        "analyses/<int:pk>/hotspots.geojson",
+        api.AnalysisHotspotsGeoJsonApi.as_view(),
+        name="api-analysis-hotspots-geojson",
+    ),
+    path(
+        "analyses/<int:pk>/cells.geojson",
+        api.AnalysisCellsGeoJsonApi.as_view(),
+        name="api-analysis-cells-geojson",
+    ),
+    path("harm-index", api.HarmIndexApi.as_view(), name="api-harm-index"),
     *import_api_urls.urlpatterns,
 ]

@@ -97,7 +97,9 @@ def incident_points(
         f"SELECT id, {epoch}, lat, lon, offence_id, COALESCE(district_id, -1) FROM {table} "
         "WHERE occurred_at >= %s AND occurred_at < %s"
     )
-    params: list[object] = [start, end]
+    # Adapt like the ORM does: SQLite compares datetimes as text in Django's own format.
+    adapt = connection.ops.adapt_datetimefield_value
+    params: list[object] = [adapt(start), adapt(end)]
     if district_id is not None:
         sql += " AND district_id = %s"
         params.append(district_id)

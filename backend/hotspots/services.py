@@ -267,7 +267,8 @@ def _execute(run: AnalysisRun) -> None:
 
     # Hot spots with their briefings.
     tz = ZoneInfo(settings.TIME_ZONE)
-    district_of = _district_of_points(current.points)
+    district_of = current.points.district_id
+    district_shapes = [(pk, shape(b)) for pk, b in District.objects.values_list("pk", "boundary")]
     n_h = len(res.hotspots)
     hotspots = []
     for i, h in enumerate(res.hotspots):
@@ -312,10 +313,12 @@ def _execute(run: AnalysisRun) -> None:
         hotspots.append(
             Hotspot(
                 run=run, rank=h.rank,
-                district_id=_most_common(districts) if run.district_id is None else run.district_id,
+                district_id=run.district_id
+                or _district_containing(district_shapes, centre)
+                or _most_common(districts),
                 geometry=_rounded(mapping(polygon)),
                 centroid_lat=round(centre.y, 6), centroid_lon=round(centre.x, 6),
-                cells=[list(c) for c in grid.to_global(h.cells)],
+                cells=[[gx, gy] for gy, gx in grid.to_global(h.cells)],  # [ix, iy] like GridCell
                 harm=h.harm, incident_count=h.count, counts_by_offence=by_offence,
                 profile_24x7=res.profile_count[i].tolist(),
                 last_incident_at=datetime.fromtimestamp(float(res.last_incident_t[i]), tz=tz),
@@ -350,8 +353,9 @@ def _execute(run: AnalysisRun) -> None:
     )
 
 
-def _district_of_points(points: IncidentPoints) -> np.ndarray:
-    return points.district_id
+def _district_containing(districts: list[tuple[int, Any]], point: Any) -> int | None:
+    """The district whose boundary contains ``point`` (the hot spot's centroid), if any."""
+    return next((pk for pk, boundary in districts if boundary.contains(point)), None)
 
 
 def _most_common(values: np.ndarray) -> int | None:

@@ -1,7 +1,20 @@
-from backend.hotspots import import_urls
+from django.urls import path
+
+from backend.hotspots import import_urls, views
 
 app_name = "hotspots"
 
 urlpatterns = [
+    path("", views.hotspots_index, name="index"),
+    path("analyses/new", views.analysis_new, name="analysis-new"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<int:pk>/status", views.run_status, name="run-status"),
+    path("runs/<int:pk>/publish", views.run_publish, name="run-publish"),
+    path("runs/<int:pk>/hotspots.geojson", views.run_geojson, name="run-geojson"),
+    path("runs/<int:pk>/hotspots.csv", views.run_csv, name="run-csv"),
+    path("runs/<int:pk>/grid.csv", views.run_grid_csv, name="run-grid-csv"),
+    path("<int:pk>/", views.hotspot_detail, name="hotspot"),
+    path("<int:pk>/heatmap.png", views.hotspot_heatmap, name="hotspot-heatmap"),
+    path("harm-index/", views.harm_index, name="harm"),
     *import_urls.urlpatterns,
 ]

@@ -1,0 +1,227 @@
+"""Hot spot pages: active hot spots, analyses, a hot spot's briefing, the harm index."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_POST
+
+from backend.accounts.models import District, Role
+from backend.accounts.permissions import role_required
+from backend.analytics.briefing import DAY_NAMES
+from backend.hotspots.analysis_tasks import analysis_execute_task
+from backend.hotspots.exports import grid_csv_rows, hotspots_csv_rows, hotspots_geojson
+from backend.hotspots.models import Hotspot, OffenceType
+from backend.hotspots.selectors import analysis_run_active, analysis_runs, harm_version_current
+from backend.hotspots.services import (
+    AnalysisParams,
+    analysis_create,
+    analysis_publish,
+    harm_version_create,
+)
+
+VIEW_ROLES = (Role.SERGEANT, Role.SUPERVISOR, Role.ANALYST)
+ANALYSE_ROLES = (Role.ANALYST, Role.SUPERVISOR)
+
+
+def _csv_response(rows: Any, filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    csv.writer(response).writerows(rows)
+    return response
+
+
+@role_required(*VIEW_ROLES)
+def hotspots_index(request: HttpRequest) -> HttpResponse:
+    active = analysis_run_active()
+    runs = Paginator(analysis_runs().order_by("-created_at"), 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "hotspots/index.html",
+        {
+            "active": active,
+            "hotspots": active.hotspots.select_related("district").order_by("rank")
+            if active
+            else [],
+            "runs": runs,
+            "districts": District.objects.order_by("name"),
+            "can_analyse": request.user.has_role(*ANALYSE_ROLES),  # type: ignore[union-attr]
+            "default_as_of": timezone.localdate(),
+        },
+    )
+
+
+@require_POST
+@role_required(*ANALYSE_ROLES)
+def analysis_new(request: HttpRequest) -> HttpResponse:
+    p = request.POST
+    try:
+        params = AnalysisParams(
+            as_of=date.fromisoformat(p.get("as_of", "")),
+            lookback_days=int(p.get("lookback_days") or 365),
+            cell_size_m=float(p.get("cell_size_m") or 150),
+            top_k=int(p.get("top_k") or 20),
+            window=p.get("window", "").strip(),
+            district_id=int(p["district"]) if p.get("district") else None,
+        )
+        with transaction.atomic():
+            run = analysis_create(params=params, actor=request.user, publish=bool(p.get("publish")))
+            transaction.on_commit(lambda: analysis_execute_task.delay(run.pk))
+    except ValueError:
+        messages.error(request, "As of must be a date; look-back, cell size and top K numbers.")
+        return redirect("hotspots:index")
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            messages.error(request, f"{field.replace('_', ' ').capitalize()}: {' '.join(errors)}")
+        return redirect("hotspots:index")
+    return redirect("hotspots:run", pk=run.pk)
+
+
+@role_required(*VIEW_ROLES)
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(analysis_runs(), pk=pk)
+    return render(
+        request,
+        "hotspots/run.html",
+        {
+            "run": run,
+            "hotspots": run.hotspots.select_related("district").order_by("rank"),
+            "can_publish": request.user.has_role(*ANALYSE_ROLES),  # type: ignore[union-attr]
+        },
+    )
+
+
+@role_required(*VIEW_ROLES)
+def run_status(request: HttpRequest, pk: int) -> JsonResponse:
+    run = get_object_or_404(analysis_runs(), pk=pk)
+    return JsonResponse({"status": run.status, "error": run.error})
+
+
+@require_POST
+@role_required(*ANALYSE_ROLES)
+def run_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        analysis_publish(run_id=pk, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Published: these are now the active hot spots.")
+    return redirect("hotspots:run", pk=pk)
+
+
+@role_required(*VIEW_ROLES)
+def run_geojson(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(analysis_runs(), pk=pk)
+    response = HttpResponse(json.dumps(hotspots_geojson(run)), content_type="application/geo+json")
+    response["Content-Disposition"] = f'attachment; filename="hotspots-{run.pk}.geojson"'
+    return response
+
+
+@role_required(*VIEW_ROLES)
+def run_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(analysis_runs(), pk=pk)
+    return _csv_response(hotspots_csv_rows(run), f"hotspots-{run.pk}.csv")
+
+
+@role_required(*VIEW_ROLES)
+def run_grid_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(analysis_runs(), pk=pk)
+    return _csv_response(grid_csv_rows(run), f"grid-{run.pk}.csv")
+
+
+@role_required(*VIEW_ROLES)
+def hotspot_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    hotspot = get_object_or_404(Hotspot.objects.select_related("run", "district"), pk=pk)
+    profile = hotspot.profile_24x7 or [[0] * 24 for _ in range(7)]
+    return render(
+        request,
+        "hotspots/hotspot.html",
+        {
+            "h": hotspot,
+            "b": hotspot.briefing,
+            "profile_rows": list(zip(DAY_NAMES, profile, strict=True)),
+            "hours": range(24),
+            "offences": sorted(hotspot.counts_by_offence.items(), key=lambda kv: -kv[1]),
+        },
+    )
+
+
+@cache_control(private=True, max_age=3600)
+@role_required(*VIEW_ROLES)
+def hotspot_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
+    """The hot spot's 24x7 incident profile as a PNG heatmap (matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    hotspot = get_object_or_404(Hotspot, pk=pk)
+    data = hotspot.profile_24x7 or [[0] * 24 for _ in range(7)]
+    fig = Figure(figsize=(8, 2.8), dpi=110)
+    ax = fig.add_subplot()
+    im = ax.imshow(data, aspect="auto", cmap="YlOrRd", interpolation="nearest")
+    ax.set_yticks(range(7), DAY_NAMES)
+    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+    ax.set_xlabel("Hour of day (local time)")
+    ax.set_title(f"Hot spot {hotspot.rank}: incidents by day and hour")
+    fig.colorbar(im, ax=ax, label="incidents", fraction=0.03)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return HttpResponse(buf.getvalue(), content_type="image/png")
+
+
+@role_required(*VIEW_ROLES)
+def harm_index(request: HttpRequest) -> HttpResponse:
+    can_edit = request.user.has_role(Role.ANALYST)  # type: ignore[union-attr]
+    if request.method == "POST":
+        if not can_edit:
+            return HttpResponse("Only analysts edit the harm index.", status=403)
+        weights: dict[str, float] = {}
+        bad = []
+        for offence in OffenceType.objects.all():
+            raw = request.POST.get(f"w-{offence.code}", "").strip()
+            if raw == "":
+                continue
+            try:
+                weights[offence.code] = float(raw)
+            except ValueError:
+                bad.append(f"{offence.name}: {raw!r} is not a number")
+        if bad:
+            for b in bad:
+                messages.error(request, b)
+            return redirect("hotspots:harm")
+        try:
+            version = harm_version_create(
+                weights=weights, actor=request.user, note=request.POST.get("note", "")
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                messages.error(request, f"{field}: {' '.join(errors)}")
+            return redirect("hotspots:harm")
+        messages.success(request, f"Saved harm index version {version.number}.")
+        return redirect("hotspots:harm")
+    version = harm_version_current()
+    return render(
+        request,
+        "hotspots/harm.html",
+        {
+            "version": version,
+            "weights": version.weights.select_related("offence").order_by(
+                "offence__group", "-days", "offence__name"
+            ),
+            "can_edit": can_edit,
+        },
+    )
