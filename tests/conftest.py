@@ -92,7 +92,9 @@ class Worker:
 
 
 @pytest.fixture
-def celery_worker(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterator[Worker]:
+def celery_worker(
+    redis_url: str, django_db_serialized_rollback: None, transactional_db: None, tmp_path: Path
+) -> Iterator[Worker]:
     """A real ``celery worker`` process on a queue of its own, using the test database."""
     from backend.config.celery import app
 

@@ -18,6 +18,7 @@ class Role(models.TextChoices):
     SUPERVISOR = "supervisor", "Supervisor"
     ANALYST = "analyst", "Analyst"
     ADMIN = "admin", "Administrator"
+    SERVICE = "service", "Service account (AVL feed)"
 
 
 class District(models.Model):

@@ -53,18 +53,21 @@ AREAS: tuple[Area, ...] = (
         "My missions",
         "Missions assigned to you and your dose so far.",
         frozenset({OFFICER}),
+        "missions:mine",
     ),
     Area(
         "board",
         "Mission board",
         "Assign missions and generate the shift's Koper schedule for your squad.",
         frozenset({SERGEANT, SUPERVISOR}),
+        "missions:board",
     ),
     Area(
         "menu",
         "Mission Menu",
         "Mission types with objective, target minutes and tactics.",
         frozenset({SERGEANT, SUPERVISOR}),
+        "missions:menu",
     ),
     Area(
         "hotspots",
@@ -85,6 +88,7 @@ AREAS: tuple[Area, ...] = (
         "Experiments",
         "Randomized hot spot experiments: allocation, balance and power.",
         frozenset({SUPERVISOR, ANALYST}),
+        "missions:experiments",
     ),
     Area(
         "compliance",

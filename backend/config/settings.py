@@ -166,6 +166,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "reports.snapshot_build_yesterday",
         "schedule": timedelta(hours=1),  # idempotent: recomputes yesterday's snapshot
     },
+    "sweep-open-patrol-sessions": {
+        "task": "patrols.sweep_open_sessions",
+        "schedule": timedelta(minutes=10),  # visits of officers still on patrol
+    },
 }
 
 # --- Agency ---------------------------------------------------------------------------------
@@ -181,6 +185,13 @@ except (ValueError, IndexError) as exc:
     raise ImproperlyConfigured("PRESENCE_ORIGIN must be 'lat,lon', e.g. '25.80,-80.21'") from exc
 if not (-90 <= PRESENCE_ORIGIN[0] <= 90 and -180 <= PRESENCE_ORIGIN[1] <= 180):
     raise ImproperlyConfigured("PRESENCE_ORIGIN is out of range")
+# The agency area: imported incidents farther than this from PRESENCE_ORIGIN are rejected.
+try:
+    PRESENCE_AREA_RADIUS_KM = float(_env("PRESENCE_AREA_RADIUS_KM", "40") or "40")
+except ValueError as exc:
+    raise ImproperlyConfigured("PRESENCE_AREA_RADIUS_KM must be a number of km") from exc
+if not 0 < PRESENCE_AREA_RADIUS_KM <= 1000:
+    raise ImproperlyConfigured("PRESENCE_AREA_RADIUS_KM must be in (0, 1000]")
 
 # Map tiles: empty means no basemap (hot spots and tracks still draw).
 PRESENCE_TILE_URL = _env("PRESENCE_TILE_URL", "") or ""
@@ -190,6 +201,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Third-party front-end files are pinned in mobile_web/vendor/ (no CDN), served as /static/vendor/.
 STATICFILES_DIRS = [BASE_DIR / "backend" / "static", ("vendor", BASE_DIR / "mobile_web" / "vendor")]
+# Uploaded incident files wait here for their import task; never served over HTTP (no MEDIA_URL).
+MEDIA_ROOT = VAR_DIR / "uploads"
 
 # --- Auth and security ----------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -8,6 +8,8 @@ api_v1 = [
     path("", include("backend.accounts.api_urls")),
     path("", include("backend.reports.api_urls")),
     path("", include("backend.hotspots.api_urls")),
+    path("", include("backend.patrols.api_urls")),
+    path("", include("backend.missions.api_urls")),
 ]
 
 urlpatterns = [
@@ -18,6 +20,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("reports/", include("backend.reports.urls")),
     path("hotspots/", include("backend.hotspots.urls")),
+    path("missions/", include("backend.missions.urls")),
     path("", include("backend.accounts.urls")),
 ]
 

@@ -7,7 +7,7 @@ created only if missing, incidents are keyed by a source id derived from the see
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,6 +21,7 @@ from backend.accounts.models import District, Role, Squad, User
 from backend.accounts.services import district_upsert
 from backend.analytics.synthetic import synthetic_incidents
 from backend.hotspots.models import Incident, OffenceType
+from backend.hotspots.timeutil import local_to_utc, utc_datetimes
 from backend.missions.models import MissionType
 
 DEMO_PASSWORD = "presence-demo"
@@ -132,25 +133,10 @@ def _names(rng: np.random.Generator, n: int) -> list[tuple[str, str]]:
 
 
 def _local_to_utc(start: date, day: np.ndarray, minute: np.ndarray) -> list[datetime]:
-    """Agency-local (day index from ``start``, minute of day) to aware UTC datetimes.
-
-    The UTC offset is looked up once per distinct local hour (DST-correct; a time in the
-    spring-forward gap takes the offset before the change, as zoneinfo does with fold=0).
-    """
-    tz = ZoneInfo(settings.TIME_ZONE)
-    hour_key = day * 24 + minute // 60
-    keys, inverse = np.unique(hour_key, return_inverse=True)
-    offsets = np.array(
-        [
-            datetime.combine(start + timedelta(days=int(k // 24)), time(int(k % 24)), tzinfo=tz)
-            .utcoffset()
-            .total_seconds()  # type: ignore[union-attr]
-            for k in keys
-        ]
-    )
-    base = datetime.combine(start, time.min, tzinfo=UTC).timestamp()
-    utc_seconds = base + day * 86400.0 + minute * 60.0 - offsets[inverse]
-    return [datetime.fromtimestamp(float(s), tz=UTC) for s in utc_seconds]
+    """Agency-local (day index from ``start``, minute of day) to aware UTC datetimes (DST rules:
+    ``backend.hotspots.timeutil``)."""
+    local = (start - date(1970, 1, 1)).days * 86400 + day * 86400 + minute * 60
+    return utc_datetimes(local_to_utc(local, ZoneInfo(settings.TIME_ZONE)))
 
 
 def _seed_people(rng: np.random.Generator) -> int:

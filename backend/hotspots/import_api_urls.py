@@ -1,5 +1,10 @@
 """API for incident imports."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from backend.hotspots import import_api
+
+urlpatterns = [
+    path("imports", import_api.ImportCreateApi.as_view(), name="api-imports"),
+    path("imports/<int:pk>", import_api.ImportDetailApi.as_view(), name="api-import"),
+]

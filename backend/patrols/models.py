@@ -75,8 +75,17 @@ class Ping(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["officer", "client_uuid"], name="ping_officer_uuid"),
-            models.UniqueConstraint(fields=["unit", "client_uuid"], name="ping_unit_uuid"),
+            # Partial: phone pings never pay for the AVL index and vice versa.
+            models.UniqueConstraint(
+                fields=["officer", "client_uuid"],
+                condition=Q(officer__isnull=False),
+                name="ping_officer_uuid",
+            ),
+            models.UniqueConstraint(
+                fields=["unit", "client_uuid"],
+                condition=Q(unit__isnull=False),
+                name="ping_unit_uuid",
+            ),
             models.CheckConstraint(
                 condition=(Q(officer__isnull=False, session__isnull=False, unit__isnull=True))
                 | Q(officer__isnull=True, session__isnull=True, unit__isnull=False),
@@ -94,9 +103,16 @@ class Ping(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["officer", "recorded_at"], name="ping_officer_time_idx"),
-            models.Index(fields=["unit", "recorded_at"], name="ping_unit_time_idx"),
-            models.Index(fields=["received_at"], name="ping_received_idx"),
+            models.Index(
+                fields=["officer", "recorded_at"],
+                condition=Q(officer__isnull=False),
+                name="ping_officer_time_idx",
+            ),
+            models.Index(
+                fields=["unit", "recorded_at"],
+                condition=Q(unit__isnull=False),
+                name="ping_unit_time_idx",
+            ),
         ]
 
     def __str__(self) -> str:

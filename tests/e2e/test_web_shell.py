@@ -11,7 +11,7 @@ from backend.accounts.services import district_upsert
 from tests.e2e.conftest import screenshot
 from tests.factories import UserFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 RING = [[-80.2, 25.765], [-80.186, 25.765], [-80.185, 25.79], [-80.2, 25.79], [-80.2, 25.765]]
 

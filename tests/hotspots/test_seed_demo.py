@@ -12,7 +12,7 @@ from django.core.management import call_command
 from pyproj import Transformer
 
 from backend.accounts.models import District, Role, Squad, User
-from backend.hotspots.models import HarmWeight, Incident
+from backend.hotspots.models import AnalysisRun, HarmWeight, Incident
 
 
 def seed(*args: str) -> str:
@@ -79,6 +79,9 @@ def test_default_demo_city_concentrates_harm_like_real_crime() -> None:
     rows = list(Incident.objects.values_list("lat", "lon", "offence_id", "occurred_at",
                                              "offence__group"))  # fmt: skip
     assert len(rows) == 200_000
+    # The demo city comes with its hot spots published, as a new user expects on the map.
+    active = AnalysisRun.objects.get(is_active=True)
+    assert active.hotspots.count() >= 5 and active.incidents_analysed > 90_000
     lat = np.array([r[0] for r in rows])
     lon = np.array([r[1] for r in rows])
     harm = np.array([weights[r[2]] for r in rows])

@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backend.accounts.models import District
 from backend.hotspots.demo import DEMO_PASSWORD, demo_city_seed
-from backend.hotspots.models import Incident
+from backend.hotspots.models import AnalysisRun, Incident
+from backend.hotspots.services import AnalysisParams, analysis_create, analysis_execute
 
 
 class Command(BaseCommand):
@@ -49,11 +50,19 @@ class Command(BaseCommand):
         end = opts["end"] or datetime.now(ZoneInfo(settings.TIME_ZONE)).date()
         started = clock.perf_counter()
         result = demo_city_seed(seed=opts["seed"], incidents=opts["incidents"], end=end)
+        published = ""
+        if result.incidents_total and not AnalysisRun.objects.exists():
+            # A demo city with hot spots on the map: the default analysis, published.
+            run = analysis_create(params=AnalysisParams(as_of=end), publish=True)
+            run = analysis_execute(run_id=run.pk)
+            published = (
+                f" Published {run.hotspots.count()} hot spots ({run.concentration['sentence']})."
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo city ready in {clock.perf_counter() - started:.1f} s: "
                 f"{result.users_created} users created, {result.incidents_created} incidents "
                 f"added ({result.incidents_total} demo incidents in all). "
-                f"Password for every demo login: {DEMO_PASSWORD}"
+                f"Password for every demo login: {DEMO_PASSWORD}.{published}"
             )
         )

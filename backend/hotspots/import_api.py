@@ -1,0 +1,177 @@
+"""Incident imports over the API: upload a file (202, processed by a task) and read its status.
+
+Analysts and admins only; the queryset is scoped by role as well as the permission class.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.models import Role
+from backend.accounts.permissions import role_permission
+from backend.hotspots.imports import (
+    FIELDS,
+    import_list_for,
+    import_spec_build,
+    import_unknown_offences,
+    incident_import_submit,
+)
+from backend.hotspots.models import IncidentImport
+
+UPLOAD_CHUNK = 1 << 20
+
+
+def _drf_error(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+
+class ImportOutputSerializer(serializers.ModelSerializer):
+    status_url = serializers.SerializerMethodField()
+    unknown_offences = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IncidentImport
+        fields = [
+            "id", "client_uuid", "status", "status_url", "source", "file_name", "file_sha256",
+            "mapping", "rows_total", "rows_done", "imported", "duplicates", "rejected",
+            "rejections", "unknown_offences", "error", "created_at", "finished_at",
+        ]  # fmt: skip
+
+    def get_status_url(self, obj: IncidentImport) -> str:
+        request = self.context.get("request")
+        url = reverse("api-import", kwargs={"pk": obj.pk})
+        return request.build_absolute_uri(url) if request else url
+
+    def get_unknown_offences(self, obj: IncidentImport) -> dict[str, int]:
+        return import_unknown_offences(obj)
+
+
+def _string_map(value: Any, name: str) -> dict[str, str]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise serializers.ValidationError(f"{name} must be a JSON object of strings")
+    return value
+
+
+class ImportCreateApi(APIView):
+    """Upload an incident file (multipart). 202 with the import and its status URL; 200 with
+    the existing import when the same ``client_uuid`` was already used (a retried upload)."""
+
+    permission_classes = [role_permission(Role.ANALYST)]
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField(help_text="CSV or CSV.gz with a header line.")
+        client_uuid = serializers.UUIDField(
+            help_text="Chosen by the client once per upload; a retry with it is stored once."
+        )
+        source = serializers.CharField(required=False, allow_blank=True, max_length=60)
+        mapping = serializers.CharField(
+            required=False, allow_blank=True, help_text="Name of a saved column mapping."
+        )
+        columns = serializers.JSONField(
+            required=False,
+            binary=True,
+            help_text='JSON object {field: column}, e.g. {"occurred_at": "date"}; fields: '
+            + ", ".join(FIELDS),
+        )
+        column_id = serializers.CharField(required=False, allow_blank=True)
+        column_occurred_at = serializers.CharField(required=False, allow_blank=True)
+        column_lat = serializers.CharField(required=False, allow_blank=True)
+        column_lon = serializers.CharField(required=False, allow_blank=True)
+        column_offence = serializers.CharField(required=False, allow_blank=True)
+        column_premise = serializers.CharField(required=False, allow_blank=True)
+        tz = serializers.CharField(required=False, allow_blank=True, max_length=64)
+        offence = serializers.CharField(
+            required=False, allow_blank=True, help_text="One offence (code or name) for all rows."
+        )
+        offence_map = serializers.JSONField(
+            required=False, binary=True, help_text="JSON object {file value: offence code}."
+        )
+        save_mapping = serializers.CharField(required=False, allow_blank=True, max_length=80)
+
+        def validate_columns(self, value: Any) -> dict[str, str]:
+            return _string_map(value, "columns")
+
+        def validate_offence_map(self, value: Any) -> dict[str, str]:
+            return _string_map(value, "offence_map")
+
+    @extend_schema(
+        request={"multipart/form-data": InputSerializer},
+        responses={202: ImportOutputSerializer, 200: ImportOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data_in = self.InputSerializer(data=request.data)
+        data_in.is_valid(raise_exception=True)
+        data = data_in.validated_data
+        columns = dict(data.get("columns") or {})
+        for f in FIELDS:
+            if data.get(f"column_{f}"):
+                columns[f] = data[f"column_{f}"]
+        existing = IncidentImport.objects.filter(client_uuid=data["client_uuid"]).first()
+        if existing is not None:
+            # A retry of an upload already received: answer as the first time, store nothing.
+            if not import_list_for(user=request.user).filter(pk=existing.pk).exists():
+                raise ValidationError({"client_uuid": ["this client UUID is already used"]})
+            return self._answer(existing, status.HTTP_200_OK)
+        try:
+            spec = import_spec_build(
+                columns=columns,
+                mapping_name=data.get("mapping", ""),
+                time_zone=data.get("tz", ""),
+                offence=data.get("offence", ""),
+                offence_aliases=data.get("offence_map") or {},
+            )
+        except DjangoValidationError as exc:
+            raise _drf_error(exc) from exc
+        folder = Path(settings.MEDIA_ROOT) / "imports"
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix="upload-", delete=False) as out:
+            for chunk in data["file"].chunks(UPLOAD_CHUNK):
+                out.write(chunk)
+        path = Path(out.name)
+        try:
+            imp, created = incident_import_submit(
+                path=path,
+                file_name=data["file"].name,
+                spec=spec,
+                source=data.get("source", ""),
+                client_uuid=data["client_uuid"],
+                uploaded_by=request.user,
+                save_mapping=data.get("save_mapping", ""),
+            )
+        except DjangoValidationError as exc:
+            path.unlink(missing_ok=True)
+            raise _drf_error(exc) from exc
+        return self._answer(imp, status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+    def _answer(self, imp: IncidentImport, code: int) -> Response:
+        imp.refresh_from_db()
+        body = ImportOutputSerializer(imp, context={"request": self.request}).data
+        return Response(body, status=code, headers={"Location": body["status_url"]})
+
+
+class ImportDetailApi(generics.RetrieveAPIView):
+    """One import: status, progress, counts, the first 1,000 rejected rows, unknown offences."""
+
+    serializer_class = ImportOutputSerializer
+    permission_classes = [role_permission(Role.ANALYST)]
+
+    def get_queryset(self) -> Any:
+        return import_list_for(user=self.request.user)

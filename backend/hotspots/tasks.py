@@ -1,0 +1,23 @@
+"""Celery tasks of the hotspots app: interfaces that take ids and call one service each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from backend.hotspots.imports import incident_import_run
+
+
+@shared_task(
+    name="hotspots.import_run",
+    acks_late=True,
+    # Idempotent: a redelivered run of a done import is a no-op, and a half-finished one left
+    # nothing behind (its rows are written in one transaction), so it simply runs again.
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=3,
+)
+def import_run_task(import_id: int) -> str:
+    """Run incident import ``import_id`` from its stored file; returns its final status."""
+    return incident_import_run(import_id=import_id).status

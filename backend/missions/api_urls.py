@@ -1,0 +1,3 @@
+"""Missions, the officer's draw, schedules and experiments (API)."""
+
+urlpatterns: list = []

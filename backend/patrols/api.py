@@ -1,0 +1,259 @@
+"""Patrol sessions, ping and AVL batches, activities, tracks (role-scoped and audited)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.models import Role
+from backend.accounts.permissions import role_permission
+from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
+from backend.patrols.models import ActivityType, PatrolSession
+from backend.patrols.selectors import session_current, track_for_day
+from backend.patrols.services import SessionConflict, activity_record, session_end, session_start
+
+FIELD_ROLES = (Role.OFFICER, Role.SERGEANT)  # roles that patrol and carry the phone app
+
+
+class BatchJSONParser(JSONParser):
+    """JSON that may contain NaN or Infinity (some GPS stacks emit them): parsed here so that
+    the item carrying one is rejected with its reason, instead of the whole batch failing."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            return json.loads(stream.read().decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
+
+
+def _drf(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+
+class SessionOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PatrolSession
+        fields = ["id", "client_uuid", "started_at", "ended_at"]
+
+
+class SessionStartApi(APIView):
+    """Start a patrol session: only then is location recorded. Retry-safe by client UUID."""
+
+    permission_classes = [role_permission(*FIELD_ROLES)]
+
+    class StartInputSerializer(serializers.Serializer):
+        client_uuid = serializers.UUIDField()
+        started_at = serializers.DateTimeField(required=False, default=None)
+
+    @extend_schema(request=StartInputSerializer, responses={201: SessionOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.StartInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            written = session_start(officer=request.user, **data.validated_data)
+        except SessionConflict as exc:
+            return Response(
+                {"detail": str(exc), "session": SessionOutputSerializer(exc.session).data},
+                status=status.HTTP_409_CONFLICT,
+            )
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        code = status.HTTP_201_CREATED if written.created else status.HTTP_200_OK
+        return Response(SessionOutputSerializer(written.obj).data, status=code)
+
+
+class SessionEndApi(APIView):
+    """End your patrol session (idempotent); its visits are rolled up within a minute."""
+
+    permission_classes = [role_permission(*FIELD_ROLES)]
+
+    class EndInputSerializer(serializers.Serializer):
+        ended_at = serializers.DateTimeField(required=False, default=None)
+
+    @extend_schema(request=EndInputSerializer, responses=SessionOutputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.EndInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            session = session_end(officer=request.user, session_id=pk, **data.validated_data)
+        except PatrolSession.DoesNotExist as exc:
+            raise NotFound(str(exc)) from exc
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        return Response(SessionOutputSerializer(session).data)
+
+
+class SessionCurrentApi(APIView):
+    """Your open patrol session, or 404 when you are not on patrol."""
+
+    permission_classes = [role_permission(*FIELD_ROLES)]
+
+    @extend_schema(responses=SessionOutputSerializer)
+    def get(self, request: Request) -> Response:
+        session = session_current(officer=request.user)
+        if session is None:
+            raise NotFound("You are not on patrol.")
+        return Response(SessionOutputSerializer(session).data)
+
+
+def _batch_items(request: Request) -> tuple[list[Any], datetime | None, int | None]:
+    body = request.data
+    sent_at = None
+    session_id = None
+    if isinstance(body, dict):
+        items = body.get("pings")
+        if body.get("sent_at") is not None:
+            try:
+                sent_at = datetime.fromisoformat(str(body["sent_at"]))
+            except ValueError as exc:
+                raise ValidationError({"sent_at": "must be ISO-8601 with an offset"}) from exc
+            if sent_at.tzinfo is None:
+                raise ValidationError({"sent_at": "must be ISO-8601 with an offset"})
+        if body.get("session") is not None:
+            try:
+                session_id = int(body["session"])
+            except (TypeError, ValueError) as exc:
+                raise ValidationError({"session": "must be a session id"}) from exc
+    else:
+        items = body
+    if not isinstance(items, list):
+        raise ValidationError({"pings": 'send a JSON list of pings, or {"pings": [...]}'})
+    return items, sent_at, session_id
+
+
+def _batch_response(result: BatchResult) -> Response:
+    return Response({**result.counts(), "items": [r.as_dict() for r in result.items]})
+
+
+def _too_large(exc: BatchTooLarge) -> Response:
+    return Response(
+        {"detail": str(exc), "limit": MAX_BATCH}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    )
+
+
+class PingBatchApi(APIView):
+    """Up to 1,000 pings of your own patrol; each stored exactly once.
+
+    Body: a list of ``{client_uuid, recorded_at (ISO-8601 with offset), lat, lon, accuracy_m,
+    speed_mps?, heading_deg?}``, or ``{"pings": [...], "sent_at"?: device time now,
+    "session"?: id}``. The answer lists every item in request order as ``accepted``,
+    ``duplicate`` (already stored: safe to forget) or ``rejected`` (with ``reason``).
+    """
+
+    permission_classes = [role_permission(*FIELD_ROLES)]
+    parser_classes = [BatchJSONParser]
+
+    @extend_schema(request=dict, responses={200: dict, 413: dict})
+    def post(self, request: Request) -> Response:
+        items, sent_at, session_id = _batch_items(request)
+        try:
+            result = pings_ingest(
+                officer=request.user, items=items, sent_at=sent_at, session_id=session_id
+            )
+        except BatchTooLarge as exc:
+            return _too_large(exc)
+        return _batch_response(result)
+
+
+class AvlBatchApi(APIView):
+    """Vehicle AVL feed (service accounts): like ping batches, each item names its ``unit``."""
+
+    permission_classes = [role_permission(Role.SERVICE)]
+    parser_classes = [BatchJSONParser]
+
+    @extend_schema(request=dict, responses={200: dict, 413: dict})
+    def post(self, request: Request) -> Response:
+        items, sent_at, _ = _batch_items(request)
+        try:
+            result = avl_ingest(items=items, sent_at=sent_at)
+        except BatchTooLarge as exc:
+            return _too_large(exc)
+        return _batch_response(result)
+
+
+class ActivityApi(APIView):
+    """Log what you did (stop, search, community contact, ...); exactly once per client UUID."""
+
+    permission_classes = [role_permission(*FIELD_ROLES)]
+
+    class ActivityInputSerializer(serializers.Serializer):
+        client_uuid = serializers.UUIDField()
+        kind = serializers.SlugField()
+        recorded_at = serializers.DateTimeField()
+        note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+        lat = serializers.FloatField(required=False, allow_null=True, default=None)
+        lon = serializers.FloatField(required=False, allow_null=True, default=None)
+        mission = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+    class ActivityOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        client_uuid = serializers.UUIDField()
+        kind = serializers.CharField(source="kind.code")
+        recorded_at = serializers.DateTimeField()
+        session = serializers.IntegerField(source="session_id", allow_null=True)
+
+    @extend_schema(request=ActivityInputSerializer, responses={201: ActivityOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.ActivityInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        v["mission_id"] = v.pop("mission")
+        try:
+            written = activity_record(officer=request.user, **v)
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        code = status.HTTP_201_CREATED if written.created else status.HTTP_200_OK
+        return Response(self.ActivityOutputSerializer(written.obj).data, status=code)
+
+
+class ActivityTypesApi(APIView):
+    """The activities an officer can log (configurable by administrators)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        types = ActivityType.objects.filter(is_active=True).order_by("name")
+        return Response([{"code": t.code, "name": t.name} for t in types])
+
+
+class TrackApi(APIView):
+    """An officer's pings on one local day: yours, your squad's (sergeants), all (supervisors).
+
+    Every read of another officer's track is written to the audit log.
+    """
+
+    @extend_schema(parameters=[OpenApiParameter("day", str, required=True)], responses={200: dict})
+    def get(self, request: Request, officer_id: int) -> Response:
+        try:
+            day = datetime.strptime(request.query_params.get("day", ""), "%Y-%m-%d").date()
+        except ValueError as exc:
+            raise ValidationError({"day": "must be a date like 2026-11-25"}) from exc
+        try:
+            pings = track_for_day(
+                viewer=request.user, officer_id=officer_id, day=day,
+                ip=request.META.get("REMOTE_ADDR"),
+            )  # fmt: skip
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        rows = pings.values_list("recorded_at", "lat", "lon", "accuracy_m", "speed_mps")
+        return Response(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": [[r[2], r[1]] for r in rows]},
+                "properties": {
+                    "officer": officer_id,
+                    "day": day.isoformat(),
+                    "times": [r[0].isoformat() for r in rows],
+                    "accuracy_m": [r[3] for r in rows],
+                },
+            }
+        )

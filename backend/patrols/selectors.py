@@ -1,0 +1,50 @@
+"""Reads of patrol data. Every read of another officer's location is audited."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db.models import QuerySet
+
+from backend.accounts.models import Role, User
+from backend.audit.services import audit_record
+from backend.patrols.models import PatrolSession, Ping
+from backend.reports.services import local_day_bounds
+
+
+def session_current(*, officer: Any) -> PatrolSession | None:
+    return PatrolSession.objects.filter(officer=officer, ended_at__isnull=True).first()
+
+
+def officers_visible_to(*, viewer: Any) -> QuerySet[User]:
+    """Officers whose tracks ``viewer`` may read: their own; a sergeant's squads; supervisors
+    and admins all. Analysts read aggregates only, never raw tracks."""
+    officers = User.objects.filter(is_active=True)
+    if viewer.role in (Role.SUPERVISOR, Role.ADMIN):
+        return officers
+    if viewer.role == Role.SERGEANT:
+        return officers.filter(squad__sergeant=viewer) | officers.filter(pk=viewer.pk)
+    if viewer.role == Role.OFFICER:
+        return officers.filter(pk=viewer.pk)
+    return officers.none()
+
+
+def track_for_day(
+    *, viewer: Any, officer_id: int, day: date, ip: str | None = None
+) -> QuerySet[Ping]:
+    """The pings of ``officer_id`` on agency-local ``day``, if ``viewer`` may read them.
+
+    Raises ``PermissionError`` otherwise. A read of someone else's track writes an audit row
+    (who, whose, which day) before any location is returned.
+    """
+    officer = officers_visible_to(viewer=viewer).filter(pk=officer_id).first()
+    if officer is None:
+        raise PermissionError("You may not read this officer's track.")
+    start, end = local_day_bounds(day)
+    if officer.pk != viewer.pk:
+        audit_record(actor=viewer, action="track.read", obj=officer, subject=officer,
+                     after={"day": day.isoformat()}, ip=ip)  # fmt: skip
+    return Ping.objects.filter(
+        officer=officer, recorded_at__gte=start, recorded_at__lt=end
+    ).order_by("recorded_at")

@@ -1,0 +1,68 @@
+"""Visit rollups: per (officer, local day), recomputed from the pings, replaced as a whole."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from celery import shared_task
+from django.utils import timezone
+
+
+@shared_task(
+    name="patrols.visit_rebuild",
+    acks_late=True,
+    reject_on_worker_lost=True,  # idempotent: recomputes from pings and replaces the day
+    autoretry_for=(ConnectionError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def visit_rebuild_task(officer_id: int, day: str) -> int:
+    """Recompute one officer-day's visits; returns how many visits it now has."""
+    from backend.patrols.rollup import visit_rebuild_for_day
+
+    return visit_rebuild_for_day(officer_id=officer_id, day=date.fromisoformat(day))
+
+
+@shared_task(
+    name="patrols.unit_visit_rebuild", acks_late=True, reject_on_worker_lost=True, max_retries=5
+)
+def unit_visit_rebuild_task(unit_id: int, day: str) -> int:
+    """Recompute one AVL unit-day's visits."""
+    from backend.patrols.rollup import visit_rebuild_for_unit_day
+
+    return visit_rebuild_for_unit_day(unit_id=unit_id, day=date.fromisoformat(day))
+
+
+@shared_task(name="patrols.sweep_open_sessions", acks_late=True)
+def sweep_open_sessions_task() -> int:
+    """Beat job (every 10 minutes): roll up today for every officer still on patrol and every
+    AVL unit heard from today."""
+    from backend.patrols.models import PatrolSession, Ping
+    from backend.reports.services import local_day_bounds
+
+    today = timezone.localdate()
+    officer_ids = set(
+        PatrolSession.objects.filter(ended_at__isnull=True).values_list("officer_id", flat=True)
+    )
+    for officer_id in officer_ids:
+        visit_rebuild_task.delay(officer_id, today.isoformat())
+    start, end = local_day_bounds(today)
+    unit_ids = set(
+        Ping.objects.filter(unit__isnull=False, recorded_at__gte=start, recorded_at__lt=end)
+        .values_list("unit_id", flat=True)
+        .distinct()
+    )
+    for unit_id in unit_ids:
+        unit_visit_rebuild_task.delay(unit_id, today.isoformat())
+    return len(officer_ids) + len(unit_ids)
+
+
+def queue_rollups_for_session(session: Any) -> None:
+    """Queue the rollup of every local day the ended session touched."""
+    first = timezone.localtime(session.started_at).date()
+    last = timezone.localtime(session.ended_at or timezone.now()).date()
+    day = first
+    while day <= last:
+        visit_rebuild_task.delay(session.officer_id, day.isoformat())
+        day += timedelta(days=1)

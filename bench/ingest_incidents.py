@@ -1,0 +1,204 @@
+"""Incident import of the Chicago file (148,636 rows) through ``import_incidents`` on PostgreSQL.
+
+Run: ``DATABASE_URL=postgresql://postgres@127.0.0.1:5432/presence_bench
+python bench/ingest_incidents.py [--repeat 3]``. Migrates the database if needed, deletes the
+incidents and imports of its own source (``bench-chicago``) and vacuums the table before each
+first import, then times the command on the file (first import: every row new; re-import:
+every row a duplicate) and the read + check phase alone. Peers on the same server, with the
+rows built in Python beforehand: psycopg's binary COPY into a temporary table; the server's
+share of an import (that COPY plus the import's ``INSERT .. ON CONFLICT DO NOTHING`` into a
+scratch copy of the incident table with the same indexes and foreign keys, committed); and one
+plain binary COPY straight into such a copy. Prints the best of ``--repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import hashlib
+import io
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+# The agency area must hold Chicago, or every row is rejected as outside it.
+os.environ["PRESENCE_ORIGIN"] = "41.84,-87.68"
+os.environ["DEBUG"] = "false"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+
+from backend.hotspots.imports import import_file_read, import_spec_build  # noqa: E402
+from backend.hotspots.models import Incident, IncidentImport, OffenceType  # noqa: E402
+
+DATA = Path(os.environ.get("PRESENCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+FILE = DATA / "crime" / "chicago_aggravated_assaults.csv.gz"
+ROWS = 148_636
+SOURCE = "bench-chicago"
+ARGS = [
+    str(FILE), "--map", "occurred_at=date,lat=latitude,lon=longitude,premise=loc_cat",
+    "--offence", "aggravated-assault", "--tz", "America/Chicago", "--source", SOURCE,
+]  # fmt: skip
+STAGE_DDL = (
+    "CREATE TEMP TABLE bench_stage (source_id text, occurred bigint, lat float8, lon float8, "
+    "offence_id bigint, premise text, district_id bigint) ON COMMIT DROP"
+)
+Row = tuple[Any, ...]
+
+
+def reset() -> None:
+    Incident.objects.filter(source=SOURCE).delete()
+    IncidentImport.objects.filter(source=SOURCE).delete()
+    with connection.cursor() as cur:  # autocommit: VACUUM cannot run in a transaction
+        cur.execute("VACUUM ANALYZE hotspots_incident")
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def command() -> None:
+    call_command("import_incidents", *ARGS, stdout=io.StringIO())
+
+
+def file_rows() -> list[Row]:
+    """The file's rows as the import stages them (times as UTC epoch seconds)."""
+    offence = OffenceType.objects.get(code="aggravated-assault").pk
+    rows = []
+    seen: dict[str, int] = {}
+    with gzip.open(FILE, "rt", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for r in reader:
+            digest = hashlib.sha1("\x1f".join(r).encode()).hexdigest()
+            seen[digest] = k = seen.get(digest, 0) + 1
+            when = int(datetime.fromisoformat(r[0]).replace(tzinfo=UTC).timestamp())
+            rows.append((f"{digest}#{k}", when, float(r[3]), float(r[2]), offence, r[1], None))
+    return rows
+
+
+def copy_into_stage(cur: Any, rows: list[Row]) -> None:
+    cur.execute(STAGE_DDL)
+    with cur.copy("COPY bench_stage FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["text", "int8", "float8", "float8", "int8", "text", "int8"])
+        for row in rows:
+            copy.write_row(row)
+
+
+def peer_copy(rows: list[Row]) -> float:
+    """psycopg binary COPY into a temporary table (rolled back)."""
+    with transaction.atomic(), connection.connection.cursor() as cur:
+        started = time.perf_counter()
+        copy_into_stage(cur, rows)
+        elapsed = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return elapsed
+
+
+def peer_table(rows: list[Row], import_id: int, *, direct: bool) -> float:
+    """Into a scratch copy of the incident table (same indexes and foreign keys), committed:
+    the import's COPY to a stage + INSERT .. ON CONFLICT, or (``direct``) one plain COPY."""
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_incident")
+        cur.execute("CREATE TABLE bench_incident (LIKE hotspots_incident INCLUDING ALL)")
+        cur.execute(
+            "ALTER TABLE bench_incident "
+            "ADD FOREIGN KEY (offence_id) REFERENCES hotspots_offencetype(id) "
+            "DEFERRABLE INITIALLY DEFERRED, "
+            "ADD FOREIGN KEY (imported_by_id) REFERENCES hotspots_incidentimport(id) "
+            "DEFERRABLE INITIALLY DEFERRED, "
+            "ADD FOREIGN KEY (district_id) REFERENCES accounts_district(id) "
+            "DEFERRABLE INITIALLY DEFERRED"
+        )
+    full = [
+        (SOURCE, sid, datetime.fromtimestamp(t, tz=UTC), la, lo, off, prem, dist, import_id)
+        for sid, t, la, lo, off, prem, dist in rows
+    ]
+    columns = (
+        "source, source_id, occurred_at, lat, lon, offence_id, premise, district_id, imported_by_id"
+    )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.connection.cursor() as cur:
+        if direct:
+            with cur.copy(f"COPY bench_incident ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "text", "timestamptz", "float8", "float8", "int8",
+                                "text", "int8", "int8"])  # fmt: skip
+                for row in full:
+                    copy.write_row(row)
+        else:
+            copy_into_stage(cur, rows)
+            cur.execute(
+                f"INSERT INTO bench_incident ({columns}) SELECT %s, source_id, "
+                "to_timestamp(occurred), lat, lon, offence_id, premise, district_id, %s "
+                "FROM bench_stage ON CONFLICT (source, source_id) DO NOTHING",
+                (SOURCE, import_id),
+            )
+    elapsed = time.perf_counter() - started  # the commit (and its foreign key checks) included
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE bench_incident")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("This benchmark needs PostgreSQL: set DATABASE_URL=postgresql://...")
+    call_command("migrate", verbosity=0)
+    spec = import_spec_build(
+        columns={"occurred_at": "date", "lat": "latitude", "lon": "longitude",
+                 "premise": "loc_cat"},
+        offence="aggravated-assault", time_zone="America/Chicago",
+    )  # fmt: skip
+    first, again, read = [], [], []
+    for _ in range(args.repeat):
+        reset()
+        first.append(timed(command))
+        again.append(timed(command))
+        read.append(timed(lambda: import_file_read(path=FILE, spec=spec)))
+    imports = list(IncidentImport.objects.filter(source=SOURCE).order_by("pk"))
+    stored = Incident.objects.filter(source=SOURCE).count()
+    assert stored == ROWS, f"{stored} incidents stored, expected {ROWS}"
+    assert [(i.imported, i.duplicates) for i in imports] == [(ROWS, 0), (0, ROWS)]
+    rows = file_rows()
+    copy = [peer_copy(rows) for _ in range(args.repeat)]
+    server = [peer_table(rows, imports[0].pk, direct=False) for _ in range(args.repeat)]
+    direct = [peer_table(rows, imports[0].pk, direct=True) for _ in range(args.repeat)]
+
+    def line(workload: str, seconds: list[float], peer: str) -> str:
+        best = min(seconds)
+        return (f"| {workload} | {best:.2f} s (median {statistics.median(seconds):.2f}) | "
+                f"{ROWS / best:,.0f} | {peer} |")  # fmt: skip
+
+    print(f"Chicago file, {ROWS:,} rows, PostgreSQL {connection.pg_version // 10000}, "
+          f"best of {args.repeat}\n")  # fmt: skip
+    print("| workload | time | rows/s | peer figure |")
+    print("|---|---|---|---|")
+    peer = f"psycopg binary COPY of the same rows into a temp table: {ROWS / min(copy):,.0f} rows/s"
+    print(line("`import_incidents`, first import (all new)", first, peer))
+    print(line("`import_incidents`, re-import (all duplicates)", again, peer))
+    print(line("of which read + check only (no database)", read, "-"))
+    share = "the server's share of a first import (7 indexes, 3 deferred FKs)"
+    print(line("peer: COPY + INSERT .. ON CONFLICT into a copy of the table", server, share))
+    plain = "no staging, no ON CONFLICT: one COPY into a table with these indexes and FKs"
+    print(line("peer: plain binary COPY into a copy of the table", direct, plain))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The visit rollup: pings -> visits, replaced per officer-day, idempotent and race-safe."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from shapely.geometry import box, mapping
+
+from backend.analytics.projection import LocalProjection
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.hotspots.selectors import harm_version_current
+from backend.patrols.ingest import pings_ingest
+from backend.patrols.models import PatrolSession, Visit
+from backend.patrols.rollup import visit_rebuild_for_day
+from backend.patrols.services import session_end
+from tests.factories import UserFactory
+
+PROJ = LocalProjection(25.80, -80.21)
+T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 in New York
+DAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def hotspot(db: None) -> Hotspot:
+    """One active hot spot: the 150 m square centred on the projection origin."""
+    return make_hotspot()
+
+
+def make_hotspot() -> Hotspot:
+    run = AnalysisRun.objects.create(
+        as_of=DAY, weights_version=harm_version_current(), is_active=True, status="done"
+    )
+    square = PROJ.geometry_to_lonlat(box(-75, -75, 75, 75))
+    return Hotspot.objects.create(
+        run=run,
+        rank=1,
+        geometry=mapping(square),
+        centroid_lat=25.8,
+        centroid_lon=-80.21,
+        harm=1,
+        incident_count=1,
+        gi_z_max=3,
+    )
+
+
+def x_at(t: float) -> float:
+    """Metres east of the centre at t seconds: 2 min outside, 12 min walking up and down the
+    hot spot at 1.2 m/s between -60 and +60 m, then 2 min outside."""
+    if t < 120:
+        return -300.0
+    if t > 840:
+        return 300.0
+    s = ((t - 120) * 1.2) % 240
+    return -60 + (s if s <= 120 else 240 - s)
+
+
+def patrol(officer: Any) -> PatrolSession:
+    session = PatrolSession.objects.create(officer=officer, client_uuid=uuid.uuid4(),
+                                           started_at=T0 - timedelta(minutes=1))  # fmt: skip
+    items = []
+    for t in range(0, 961, 10):
+        lat, lon = PROJ.to_latlon(x_at(t), 0.0)
+        when = (T0 + timedelta(seconds=t)).isoformat()
+        items.append(
+            {"client_uuid": str(uuid.uuid4()), "recorded_at": when, "lat": float(lat),
+             "lon": float(lon), "accuracy_m": 5.0, "speed_mps": 1.2}
+        )  # fmt: skip
+    result = pings_ingest(officer=officer, items=items)
+    assert result.counts()["accepted"] == 97
+    return session
+
+
+def visit_rows(officer: Any) -> list[tuple[Any, ...]]:
+    return list(
+        Visit.objects.filter(officer=officer).order_by("entered_at").values_list(
+            "hotspot", "day", "entered_at", "exited_at", "dwell_s", "stopped_s", "gaps_s", "mode",
+            "koper_compliant",
+        )
+    )  # fmt: skip
+
+
+def test_ending_a_session_rolls_up_a_koper_compliant_foot_visit(
+    hotspot: Hotspot, django_capture_on_commit_callbacks: Any
+) -> None:
+    officer = UserFactory(role="officer")
+    session = patrol(officer)
+    with django_capture_on_commit_callbacks(execute=True):
+        session_end(officer=officer, session_id=session.pk)  # ended now: rolls up every day since
+    # Inside fixes run from t = 120 s to t = 840 s: a 720 s dwell, between 600 and 960 s.
+    assert visit_rows(officer) == [
+        (hotspot.pk, DAY, T0 + timedelta(seconds=120), T0 + timedelta(seconds=840), 720.0, 0.0,
+         0.0, "foot", True),
+    ]  # fmt: skip
+
+
+def test_running_the_rollup_twice_gives_the_same_visits(hotspot: Hotspot) -> None:
+    officer = UserFactory(role="officer")
+    patrol(officer)
+    assert visit_rebuild_for_day(officer_id=officer.pk, day=DAY) == 1
+    first = visit_rows(officer)
+    assert visit_rebuild_for_day(officer_id=officer.pk, day=DAY) == 1
+    assert visit_rows(officer) == first
+    assert visit_rebuild_for_day(officer_id=officer.pk, day=DAY + timedelta(days=1)) == 0
+    assert visit_rows(officer) == first  # another day's rollup leaves this day alone
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_concurrent_rollups_give_the_same_visits(postgres: None) -> None:
+    from django.db import connection
+
+    make_hotspot()
+    officer = UserFactory(role="officer")
+    patrol(officer)
+    visit_rebuild_for_day(officer_id=officer.pk, day=DAY)
+    expected = visit_rows(officer)
+    connection.close()
+    errors: list[BaseException] = []
+
+    def rollup() -> None:
+        try:
+            visit_rebuild_for_day(officer_id=officer.pk, day=DAY)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rollup) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert visit_rows(officer) == expected
+    assert len(expected) == 1
