@@ -17,6 +17,7 @@ PASSWORD = "correct-horse-battery"
 
 # What each role must see on its landing page, written out by hand from DESIGN.md's roles.
 EXPECTED_AREAS = {
+    Role.SERVICE: set(),  # a feed's account: API only
     Role.OFFICER: {"patrol", "my_missions"},
     Role.SERGEANT: {"patrol", "board", "menu", "hotspots", "compliance"},
     Role.SUPERVISOR: {

@@ -11,8 +11,7 @@ import pytest
 from shapely.geometry import box, mapping
 
 from backend.analytics.projection import LocalProjection
-from backend.hotspots.models import AnalysisRun, Hotspot
-from backend.hotspots.selectors import harm_version_current
+from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
 from backend.patrols.ingest import pings_ingest
 from backend.patrols.models import PatrolSession, Visit
 from backend.patrols.rollup import visit_rebuild_for_day
@@ -31,8 +30,11 @@ def hotspot(db: None) -> Hotspot:
 
 
 def make_hotspot() -> Hotspot:
+    # get_or_create: a transactional test may start after another one's flush, without the
+    # default harm index the data migration wrote (only the run's foreign key needs one here).
+    version, _ = HarmWeightVersion.objects.get_or_create(number=1)
     run = AnalysisRun.objects.create(
-        as_of=DAY, weights_version=harm_version_current(), is_active=True, status="done"
+        as_of=DAY, weights_version=version, is_active=True, status="done"
     )
     square = PROJ.geometry_to_lonlat(box(-75, -75, 75, 75))
     return Hotspot.objects.create(
