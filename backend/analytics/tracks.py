@@ -14,6 +14,9 @@ Conventions (every function):
 
 Definitions (DESIGN.md "Visits, stops, mode"; where it is silent the choice is stated):
 
+- **Cleaning** (``clean``): fixes with a non-finite position, a reported accuracy worse than
+  ``max_accuracy_m``, or implying more than ``max_speed_mps`` from the last kept fix of their
+  track are dropped; the other functions trust the fixes they are given.
 - **Run**: a maximal sequence of consecutive fixes of one track with no interval longer than
   ``gap_s``. An interval longer than ``gap_s`` is a **device gap**: the phone did not report;
   it is never counted as absence, and nothing (visit, stop, speed) is bridged across it.
@@ -35,10 +38,13 @@ Definitions (DESIGN.md "Visits, stops, mode"; where it is silent the choice is s
   the first anchor found gives a stop ``[i, e(i)]`` and the scan resumes at ``e(i) + 1``.
   Duration runs from the first to the last fix within the distance (Li's pseudo-code measures
   to the first fix beyond it, which overstates the stop by one interval), and a stay that
-  reaches the end of a run is kept (Li's pseudo-code drops it). ``stop_method="diameter"``
-  replaces the anchor test by "all fixes ``i..j`` fit in an axis-aligned box whose diagonal is
-  at most ``stop_distance_m``" (an upper bound of their diameter), which is close to
-  movingpandas' ``TrajectoryStopDetector`` (minimum rotated rectangle diagonal).
+  reaches the end of a run is kept (Li's pseudo-code drops it). ``stop_method="window"`` is
+  movingpandas' ``TrajectoryStopDetector`` rule instead, with an axis-aligned box diagonal in
+  place of its minimum-rotated-rectangle diagonal: a stop opens when the fixes of the last
+  less-than-``min_stop_s`` seconds (at least two fixes) fit in a box whose diagonal is at most
+  ``stop_distance_m``; it starts at the oldest of them, grows while its fixes still fit such
+  a box, and is kept if it lasts ``min_stop_s`` (details in ``_window_stays``). It exists to
+  compare with movingpandas; the product uses the anchor rule. Neither crosses a device gap.
   The stop's position is the mean of its fixes.
 - **Speed** per fix: the device speed when it is finite and >= 0, else derived from
   consecutive fixes of the same run: distance / time between the previous and next fix
@@ -50,6 +56,11 @@ Definitions (DESIGN.md "Visits, stops, mode"; where it is silent the choice is s
 - **Officer-minutes** of a hot spot: dwell summed over all visits (officers), in minutes.
   **Patrol-minutes**: the length of the union of the visits' presence intervals, i.e. the
   time with at least one officer present, in minutes (a measure, not a count of clock minutes).
+
+Hot spots are shapely polygons in the same metres, looked up through ``HotspotIndex`` (a fine
+raster answering most fixes by array lookups, exact through ``contains_xy`` near boundaries).
+On one core, 500 officers x 8 h at one fix per 5 s (2.8 M fixes) against 200 hot spots take
+about 0.13 s for visits, 0.19 s for stops and 0.14 s for speeds and modes (``bench/tracks.py``).
 """
 
 from __future__ import annotations
@@ -85,13 +96,14 @@ class TrackParams:
         max_accuracy_m: metres; fixes reporting a worse (larger) accuracy are dropped.
         max_speed_mps: m/s; a fix that could only be reached from the last kept fix of its
             track faster than this is dropped.
-        gap_s: seconds; a longer interval between consecutive fixes is a device gap.
+        gap_s: seconds; a longer interval between consecutive fixes is a device gap
+            (``math.inf``: never, e.g. to compare with tools that have no such rule).
         max_excursion_s: seconds; a visit survives leaving the polygon for at most this long.
         min_visit_s: seconds of dwell for a visit to count; must be > 0.
         stop_distance_m: metres, Li's distance threshold D (see ``stop_method``).
         min_stop_s: seconds, Li's time threshold T.
-        stop_method: "anchor" (Li et al.: within D of the stop's first fix) or "diameter"
-            (all fixes in a box whose diagonal is at most D).
+        stop_method: "anchor" (Li et al.: within D of the stop's first fix; the product's) or
+            "window" (movingpandas' rule: the stop's fixes fit a box of diagonal at most D).
         foot_max_mps, vehicle_min_mps: m/s, median speed limits of the foot and vehicle modes.
         stationary_share: in (0, 1]; a visit whose stopped time is at least this share of its
             dwell is stationary.
@@ -119,7 +131,11 @@ class TrackParams:
             if f.name == "stop_method":
                 if value not in ("anchor", "window"):
                     raise ValueError(f"stop_method must be 'anchor' or 'window', got {value!r}")
-            elif not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            elif not (
+                isinstance(value, int | float)
+                and value > 0
+                and (math.isfinite(value) or f.name == "gap_s")
+            ):
                 raise ValueError(f"{f.name} must be a positive finite number, got {value!r}")
         if self.foot_max_mps > self.vehicle_min_mps:
             raise ValueError("foot_max_mps must be <= vehicle_min_mps")
@@ -745,10 +761,10 @@ def stops(
     """Stops of every track (see the module docstring for the exact rules of both methods).
 
     ``x``, ``y``: metres. Pass cleaned fixes. No stop crosses a device gap. Vectorized in two
-    passes: a test of every fix at once (extending all of them one offset at a time and
-    dropping each as soon as it is decided, so a moving fix costs one or two steps and a
-    stationary one about ``min_stop_s`` / sampling interval); then the left-to-right scan, one
-    stop of every track per round, extending each stop to its full length in blocks of fixes.
+    passes: a cheap necessary test of every fix at once (a few array operations per fix) that
+    leaves the possible stop starts; then the left-to-right scan, one step of every track per
+    round: its next possible start is tested and extended exactly, in blocks of 64 fixes. The
+    rounds number about the stops of the busiest track (plus the few false candidates).
     """
     tr, ta = _tracks(track_id, t)
     xa, ya = _coords(tr.size, x=x, y=y)
@@ -1032,13 +1048,8 @@ def _visit_median_speed(v: Visits, speed: FloatArray) -> FloatArray:
     finite = np.isfinite(sp)
     sp, group = sp[finite], group[finite]
     count = np.bincount(group, minlength=n_visits)
-    # Sort by (visit, speed) with one float sort: speeds clipped to [0, 1e4) m/s, offset by
-    # visit * 1e4 (keys < 1e9, resolution 1e-7 m/s); a lexsort beyond that many visits.
-    sp = np.clip(sp, 0.0, 9_999.0)
-    if n_visits < 100_000:
-        ordered = np.sort(group * 1e4 + sp) - np.repeat(np.arange(n_visits) * 1e4, count)
-    else:
-        ordered = sp[np.lexsort((sp, group))]
+    # numpy sorts complex numbers by real then imaginary part: an exact (visit, speed) sort.
+    ordered = np.sort(group + 1j * sp).imag
     start = np.cumsum(count) - count
     median = np.full(n_visits, np.nan)
     has = count > 0
