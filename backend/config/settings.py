@@ -170,6 +170,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "patrols.sweep_open_sessions",
         "schedule": timedelta(minutes=10),  # visits of officers still on patrol
     },
+    "reconcile-yesterdays-visits": {
+        "task": "patrols.visits_rebuild_yesterday",
+        "schedule": timedelta(hours=6),  # idempotent; catches pings that arrived late
+    },
 }
 
 # --- Agency ---------------------------------------------------------------------------------

@@ -1,78 +1,120 @@
-"""Visit rollup: recompute one party-day's visits from its pings and replace them atomically.
+"""Visit rollup: recompute a party-day's visits from its pings and replace them atomically.
 
 A party is an officer (phone pings) or an AVL unit (vehicle pings). Visits are derived data:
 the rollup never increments anything, so running it twice, or twice at once, leaves the same
 rows. Pings are taken over the agency-local day; a visit that spans midnight is split there.
+One query loads the pings as numbers, one ``analyze_tracks`` call handles every track, one
+transaction swaps the visits, whether for one officer (the minute after a session ends) or for
+every officer of a day (the reconciliation job).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from shapely.geometry import shape
 
 from backend.accounts.models import User
 from backend.analytics.projection import LocalProjection
-from backend.analytics.tracks import MODE_NAMES, analyze_tracks, build_hotspot_index
-from backend.hotspots.selectors import hotspots_active
+from backend.analytics.tracks import MODE_NAMES, HotspotIndex, analyze_tracks, build_hotspot_index
+from backend.hotspots.selectors import analysis_run_active
 from backend.patrols.models import AvlUnit, Ping, Visit
 from backend.reports.services import local_day_bounds
 
 VISIT_INSERT_BATCH = 1_000
 
 
-def _rebuild(*, party: dict[str, int], lock_model: Any, day: date) -> int:
-    start, end = local_day_bounds(day)
+def _active_index(run_id: int) -> tuple[tuple[int, ...], HotspotIndex]:
+    """Hot spot ids of a published run and their raster index in the local projection."""
+    from backend.hotspots.models import Hotspot
+
     rows = list(
-        Ping.objects.filter(**party, recorded_at__gte=start, recorded_at__lt=end)
-        .order_by("recorded_at", "id")
-        .values_list("recorded_at", "lat", "lon", "accuracy_m", "speed_mps")
+        Hotspot.objects.filter(run_id=run_id).order_by("rank").values_list("pk", "geometry")
     )
-    hotspots = list(hotspots_active().values_list("pk", "geometry"))
+    key = json.dumps([rows, list(settings.PRESENCE_ORIGIN)], sort_keys=True)
+    return tuple(pk for pk, _ in rows), _index_for(key)
+
+
+@lru_cache(maxsize=4)
+def _index_for(key: str) -> HotspotIndex:
+    """Rasterized once per process and set of polygons: 200 hot spots cost ~0.1 s to index."""
+    rows, origin = json.loads(key)
+    proj = LocalProjection(*origin)
+    return build_hotspot_index([proj.geometry_to_xy(shape(g)) for _, g in rows])
+
+
+def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) -> int:
+    start, end = local_day_bounds(day)
+    if connection.vendor == "postgresql":
+        epoch = "EXTRACT(EPOCH FROM recorded_at)::float8"
+    else:  # SQLite stores UTC text
+        epoch = "(julianday(recorded_at) - 2440587.5) * 86400.0"
+    adapt = connection.ops.adapt_datetimefield_value
+    where = f"{column} IS NOT NULL"
+    params: list[Any] = [adapt(start), adapt(end)]
+    if ids is not None:
+        where = f"{column} IN ({', '.join(['%s'] * len(ids))})"
+        params = [*ids, *params]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {column}, {epoch}, lat, lon, accuracy_m, COALESCE(speed_mps, 'NaN') "
+            f"FROM {Ping._meta.db_table} WHERE {where} "
+            f"AND recorded_at >= %s AND recorded_at < %s ORDER BY {column}, recorded_at, id",
+            params,
+        )
+        a = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 6)
+    a[:, 1] = np.round(a[:, 1], 3)  # julianday arithmetic on SQLite leaves microsecond noise
+    parties = sorted(set(ids or []) | {int(p) for p in np.unique(a[:, 0])})
+    run = analysis_run_active()
     visits: list[Visit] = []
-    if rows and hotspots:
+    if a.size and run is not None:
+        hotspot_ids, index = _active_index(run.pk)
         proj = LocalProjection(*settings.PRESENCE_ORIGIN)
-        t = np.array([r[0].timestamp() for r in rows])
-        x, y = proj.to_xy(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
-        accuracy = np.array([r[3] for r in rows], dtype=float)
-        speed = np.array([np.nan if r[4] is None else r[4] for r in rows], dtype=float)
-        index = build_hotspot_index([proj.geometry_to_xy(shape(g)) for _, g in hotspots])
+        x, y = proj.to_xy(a[:, 2], a[:, 3])
         result = analyze_tracks(
-            np.zeros(t.size, dtype=np.int64), t, x, y, index, accuracy_m=accuracy, speed_mps=speed
+            a[:, 0].astype(np.int64), a[:, 1], x, y, index, accuracy_m=a[:, 4], speed_mps=a[:, 5]
         )
         v, modes = result.visits, result.modes
-        for k in range(len(v)):
-            visits.append(
-                Visit(
-                    **party,
-                    hotspot_id=hotspots[int(v.hotspot[k])][0],
-                    day=day,
-                    entered_at=datetime.fromtimestamp(float(v.entered_at[k]), tz=UTC),
-                    exited_at=datetime.fromtimestamp(float(v.exited_at[k]), tz=UTC),
-                    dwell_s=float(v.dwell_s[k]),
-                    stopped_s=float(modes.stopped_s[k]),
-                    gaps_s=float(v.gaps_s[k]),
-                    mode=MODE_NAMES[int(modes.mode[k])],
-                    koper_compliant=bool(result.koper_compliant[k]),
-                )
+        visits = [
+            Visit(
+                **{column: int(v.track[k])}, hotspot_id=hotspot_ids[int(v.hotspot[k])], day=day,
+                entered_at=datetime.fromtimestamp(float(v.entered_at[k]), tz=UTC),
+                exited_at=datetime.fromtimestamp(float(v.exited_at[k]), tz=UTC),
+                dwell_s=float(v.dwell_s[k]), stopped_s=float(modes.stopped_s[k]),
+                gaps_s=float(v.gaps_s[k]), mode=MODE_NAMES[int(modes.mode[k])],
+                koper_compliant=bool(result.koper_compliant[k]),
             )
+            for k in range(len(v))
+        ]  # fmt: skip
     with transaction.atomic():
-        # Serialize rollups of the same party: the second waits, then replaces the same rows.
-        lock_model.objects.select_for_update().filter(pk=next(iter(party.values()))).first()
-        Visit.objects.filter(**party, day=day).delete()
+        # Serialize rollups of the same parties: the second waits, then replaces the same rows.
+        list(
+            lock_model.objects.select_for_update()
+            .filter(pk__in=parties)
+            .order_by("pk")
+            .values("pk")
+        )
+        Visit.objects.filter(**{f"{column}__in": parties}, day=day).delete()
         Visit.objects.bulk_create(visits, batch_size=VISIT_INSERT_BATCH)
     return len(visits)
 
 
 def visit_rebuild_for_day(*, officer_id: int, day: date) -> int:
     """Replace officer ``officer_id``'s visits on agency-local ``day``; returns their number."""
-    return _rebuild(party={"officer_id": officer_id}, lock_model=User, day=day)
+    return _rebuild(column="officer_id", ids=[officer_id], day=day, lock_model=User)
 
 
 def visit_rebuild_for_unit_day(*, unit_id: int, day: date) -> int:
     """Replace AVL unit ``unit_id``'s visits on ``day`` (background presence, contamination)."""
-    return _rebuild(party={"unit_id": unit_id}, lock_model=AvlUnit, day=day)
+    return _rebuild(column="unit_id", ids=[unit_id], day=day, lock_model=AvlUnit)
+
+
+def visits_rebuild_day(*, day: date) -> int:
+    """Replace every officer's visits on ``day`` in one pass; returns the number of visits."""
+    return _rebuild(column="officer_id", ids=None, day=day, lock_model=User)

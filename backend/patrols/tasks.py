@@ -66,3 +66,12 @@ def queue_rollups_for_session(session: Any) -> None:
     while day <= last:
         visit_rebuild_task.delay(session.officer_id, day.isoformat())
         day += timedelta(days=1)
+
+
+@shared_task(name="patrols.visits_rebuild_yesterday", acks_late=True, reject_on_worker_lost=True)
+def visits_rebuild_yesterday_task() -> int:
+    """Beat job: reconcile yesterday's visits of every officer in one pass (late pings that
+    arrived after their session's rollup are counted here)."""
+    from backend.patrols.rollup import visits_rebuild_day
+
+    return visits_rebuild_day(day=timezone.localdate() - timedelta(days=1))

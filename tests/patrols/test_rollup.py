@@ -14,7 +14,7 @@ from backend.analytics.projection import LocalProjection
 from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
 from backend.patrols.ingest import pings_ingest
 from backend.patrols.models import PatrolSession, Visit
-from backend.patrols.rollup import visit_rebuild_for_day
+from backend.patrols.rollup import visit_rebuild_for_day, visits_rebuild_day
 from backend.patrols.services import session_end
 from tests.factories import UserFactory
 
@@ -108,6 +108,19 @@ def test_running_the_rollup_twice_gives_the_same_visits(hotspot: Hotspot) -> Non
     assert visit_rows(officer) == first
     assert visit_rebuild_for_day(officer_id=officer.pk, day=DAY + timedelta(days=1)) == 0
     assert visit_rows(officer) == first  # another day's rollup leaves this day alone
+
+
+def test_the_whole_day_rollup_equals_the_per_officer_rollups(hotspot: Hotspot) -> None:
+    officers = [UserFactory(role="officer") for _ in range(3)]
+    for officer in officers[:2]:  # the third officer did not patrol
+        patrol(officer)
+    for officer in officers:
+        visit_rebuild_for_day(officer_id=officer.pk, day=DAY)
+    per_officer = {o.pk: visit_rows(o) for o in officers}
+    Visit.objects.all().delete()
+    assert visits_rebuild_day(day=DAY) == 2
+    assert {o.pk: visit_rows(o) for o in officers} == per_officer
+    assert per_officer[officers[2].pk] == []
 
 
 @pytest.mark.services
