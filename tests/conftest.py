@@ -129,3 +129,20 @@ def celery_worker(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Transactional tests must restore the database they flush: a flush drops the reference
+    rows the migrations wrote (harm index, offence types, activity types), and a later test
+    would then start without them, or fail to restore over re-created content types."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if (
+            marker
+            and marker.kwargs.get("transaction")
+            and not marker.kwargs.get("serialized_rollback")
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, "
+                "serialized_rollback=True)"
+            )

@@ -197,6 +197,12 @@ except ValueError as exc:
 if not 0 < PRESENCE_AREA_RADIUS_KM <= 1000:
     raise ImproperlyConfigured("PRESENCE_AREA_RADIUS_KM must be in (0, 1000]")
 
+# How far (metres, from the officer to a hot spot's centre) a "next hot spot" draw may reach.
+try:
+    PRESENCE_DRAW_REACH_M = float(_env("PRESENCE_DRAW_REACH_M", "2000") or "2000")
+except ValueError as exc:
+    raise ImproperlyConfigured("PRESENCE_DRAW_REACH_M must be a number of metres") from exc
+
 # Map tiles: empty means no basemap (hot spots and tracks still draw).
 PRESENCE_TILE_URL = _env("PRESENCE_TILE_URL", "") or ""
 

@@ -26,6 +26,7 @@ from backend.hotspots.selectors import (
     hotspots_nearby,
 )
 from backend.hotspots.services import AnalysisParams, analysis_create, harm_version_create
+from backend.missions.selectors import hotspot_dose_today
 
 ANALYSIS_ROLES = (Role.ANALYST, Role.SUPERVISOR)
 MAX_NEARBY_RADIUS_M = 20_000
@@ -96,6 +97,7 @@ class HotspotNearbyApi(APIView):
         params = self.NearbyInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         found = hotspots_nearby(**params.validated_data)
+        doses = hotspot_dose_today(hotspot_ids=[h.pk for h, _ in found])
         rows = [
             {
                 "id": h.pk,
@@ -103,8 +105,8 @@ class HotspotNearbyApi(APIView):
                 "harm": h.harm,
                 "distance_m": round(d, 1),
                 "reason": h.briefing.get("one_line", ""),
-                # Due-ness needs the missions module (dose delivered today); until then unknown.
-                "visit_due": "unknown",
+                # "due" (dose not yet delivered today), "done", or "control" (never patrolled).
+                "visit_due": doses[h.pk].visit_due,
                 "centroid_lat": h.centroid_lat,
                 "centroid_lon": h.centroid_lon,
                 "geometry": h.geometry,

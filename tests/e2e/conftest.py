@@ -23,8 +23,12 @@ def chromium_path() -> str | None:
     return os.environ.get("PRESENCE_CHROMIUM") or shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    """A Chromium for one test. Not session-scoped on purpose: Playwright's sync API keeps an
+    event loop running in the main thread while it is open, and Django then hands that thread
+    fresh database connections, which lack the serialized test data that transactional tests
+    restore from (a later test would start with the migrations' reference rows missing)."""
     path = chromium_path()
     require_service(path is not None, "Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -302,7 +302,7 @@ def test_nearby_lists_active_hot_spots_nearest_first(published: AnalysisRun) -> 
     assert [h["rank"] for h in body] == [2, 1]
     assert body[0]["distance_m"] < 1
     assert body[1]["distance_m"] == pytest.approx(math.hypot(600, 600), abs=1)
-    assert body[0]["visit_due"] == "unknown"
+    assert body[0]["visit_due"] == "due"  # no experiment: every hot spot is treated, none visited
     assert body[0]["reason"].startswith("#2: 36 incidents, most harm from robbery")
     small = client.get(reverse("api-hotspots-nearby"), {"lat": lat, "lon": lon, "radius_m": 800})
     assert [h["rank"] for h in small.json()] == [2]

@@ -1,0 +1,770 @@
+"""Missions API: the officer's draw and transitions, lists scoped by role, hand assignment, shift
+schedules and the board, the Mission Menu, experiments (create, randomize, start, export).
+
+Status codes: 201 a new mission or plan, 200 a replay (same client UUID, or a transition already
+made), 400 invalid input, 403 a role or person who may not do this, 404 not visible to you, 409
+a state that forbids it (an illegal transition, a started experiment's allocation).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.models import Role
+from backend.accounts.permissions import role_permission
+from backend.analytics.randomization import BalanceRow, BalanceTable
+from backend.missions.models import (
+    Blocking,
+    DeclineReason,
+    Design,
+    Experiment,
+    ExperimentStatus,
+    Mission,
+    MissionStatus,
+    MissionType,
+    ShiftPlan,
+)
+from backend.missions.selectors import (
+    AllocationSummary,
+    allocation_csv_rows,
+    allocation_rows,
+    board_missions,
+    experiment_arms_geojson,
+    experiment_reproduce,
+    experiment_summary,
+    experiments_list,
+    local_day_bounds,
+    missions_visible_to,
+    shift_plan_for,
+    squad_shift_window,
+    squads_led_by,
+    treatment_sentence,
+)
+from backend.missions.services import (
+    MissionConflict,
+    Written,
+    experiment_create,
+    experiment_end,
+    experiment_randomize,
+    experiment_start,
+    mission_accept,
+    mission_arrive,
+    mission_assign,
+    mission_cancel,
+    mission_complete,
+    mission_decline,
+    mission_draw,
+    mission_interrupt,
+    shift_plan_generate,
+)
+
+FIELD_ROLES = (Role.OFFICER, Role.SERGEANT)  # carry the phone: draw and work missions
+MISSION_ROLES = (Role.OFFICER, Role.SERGEANT, Role.SUPERVISOR)  # analysts: no missions API
+BOARD_ROLES = (Role.SERGEANT, Role.SUPERVISOR)
+EXPERIMENT_ROLES = (Role.ANALYST, Role.SUPERVISOR)
+
+
+def _drf(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+
+def _conflict(exc: MissionConflict) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+def _num(x: float) -> float | None:
+    """JSON has no NaN or infinity: they become null."""
+    return None if x is None or not math.isfinite(x) else x
+
+
+# ---------------------------------------------------------------------------------------------
+# Missions
+
+
+class MissionOutputSerializer(serializers.ModelSerializer):
+    hotspot_rank = serializers.IntegerField(source="hotspot.rank")
+    hotspot_lat = serializers.FloatField(source="hotspot.centroid_lat")
+    hotspot_lon = serializers.FloatField(source="hotspot.centroid_lon")
+    hotspot_geometry = serializers.JSONField(source="hotspot.geometry")
+    hotspot_reason = serializers.SerializerMethodField()
+    officer_name = serializers.SerializerMethodField()
+    mission_type_name = serializers.CharField(
+        source="mission_type.name", allow_null=True, default=None
+    )
+    # Plain strings: other components already have enums named "status" (drf-spectacular
+    # would have to invent names for these).
+    status = serializers.CharField(help_text="; ".join(MissionStatus.values))
+    status_label = serializers.CharField(source="get_status_display")
+    decline_reason = serializers.CharField(help_text="Empty, or " + "; ".join(DeclineReason.values))
+    decline_reason_label = serializers.CharField(source="get_decline_reason_display")
+
+    class Meta:
+        model = Mission
+        fields = [
+            "id", "client_uuid", "status", "status_label", "source", "hotspot", "hotspot_rank",
+            "hotspot_lat", "hotspot_lon", "hotspot_geometry", "hotspot_reason", "officer",
+            "officer_name", "squad", "mission_type", "mission_type_name", "experiment",
+            "window_start", "window_end", "target_minutes", "decline_reason",
+            "decline_reason_label", "status_note",
+            "accepted_at", "on_scene_at", "ended_at", "created_at", "updated_at",
+        ]  # fmt: skip
+
+    def get_hotspot_reason(self, obj: Mission) -> str:
+        return str((obj.hotspot.briefing or {}).get("one_line", ""))
+
+    def get_officer_name(self, obj: Mission) -> str:
+        return obj.officer.get_full_name() or obj.officer.username
+
+
+class MissionDrawApi(APIView):
+    """Draw your next hot spot: a random treated hot spot within reach that is due today,
+    weighted by dose deficit; never a control hot spot. The new mission is *assigned*: POST
+    ``accept`` next. With no running experiment every active hot spot counts as treated.
+    A retry with the same ``client_uuid`` returns the same mission (200)."""
+
+    permission_classes = [role_permission(*FIELD_ROLES)]
+
+    class DrawInputSerializer(serializers.Serializer):
+        lat = serializers.FloatField(min_value=-90, max_value=90)
+        lon = serializers.FloatField(min_value=-180, max_value=180)
+        client_uuid = serializers.UUIDField()
+
+    class DrawOutputSerializer(serializers.Serializer):
+        mission = MissionOutputSerializer(allow_null=True)
+        created = serializers.BooleanField()
+        detail = serializers.CharField()
+        distance_m = serializers.FloatField(allow_null=True)
+        due_in_reach = serializers.IntegerField()
+        reach_m = serializers.FloatField()
+
+    @extend_schema(
+        request=DrawInputSerializer,
+        responses={201: DrawOutputSerializer, 200: DrawOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.DrawInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = mission_draw(officer=request.user, **data.validated_data)  # type: ignore[arg-type]
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        body = {
+            "mission": result.mission,
+            "created": result.created,
+            "detail": result.detail,
+            "distance_m": None if result.distance_m is None else round(result.distance_m, 1),
+            "due_in_reach": result.due_in_reach,
+            "reach_m": result.reach_m,
+        }
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(self.DrawOutputSerializer(body).data, status=code)
+
+
+class MissionListApi(generics.ListAPIView):
+    """Missions you may see, by window start: an officer their own, a sergeant their squads',
+    a supervisor all. Filters: ``day`` (local, YYYY-MM-DD), ``status``, ``squad``, ``officer``."""
+
+    serializer_class = MissionOutputSerializer
+    permission_classes = [role_permission(*MISSION_ROLES)]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("day", OpenApiTypes.DATE, description="Local day of the window."),
+            OpenApiParameter("status", str, enum=MissionStatus.values),
+            OpenApiParameter("squad", int),
+            OpenApiParameter("officer", int),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        missions = missions_visible_to(user=self.request.user)
+        params = self.request.query_params
+        if params.get("day"):
+            try:
+                day = date.fromisoformat(params["day"])
+            except ValueError as exc:
+                raise ValidationError({"day": "must be YYYY-MM-DD"}) from exc
+            start, end = local_day_bounds(day)
+            missions = missions.filter(window_start__gte=start, window_start__lt=end)
+        if params.get("status"):
+            if params["status"] not in MissionStatus.values:
+                raise ValidationError({"status": f"one of {', '.join(MissionStatus.values)}"})
+            missions = missions.filter(status=params["status"])
+        for key in ("squad", "officer"):
+            if params.get(key):
+                try:
+                    missions = missions.filter(**{f"{key}_id": int(params[key])})
+                except ValueError as exc:
+                    raise ValidationError({key: "must be an id"}) from exc
+        return missions.order_by("window_start", "pk")
+
+
+class MissionDetailApi(generics.RetrieveAPIView):
+    """One mission you may see."""
+
+    serializer_class = MissionOutputSerializer
+    permission_classes = [role_permission(*MISSION_ROLES)]
+
+    def get_queryset(self) -> Any:
+        return missions_visible_to(user=self.request.user)
+
+
+class _MissionTransitionApi(APIView):
+    """Shared by the transition APIs: find the mission in your queryset, call the service."""
+
+    permission_classes = [role_permission(*MISSION_ROLES)]
+
+    def _run(self, request: Request, pk: int, **kwargs: Any) -> Response:
+        get_object_or_404(missions_visible_to(user=request.user), pk=pk)
+        try:
+            written: Written = self.service(mission_id=pk, actor=request.user, **kwargs)  # type: ignore[attr-defined]
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except MissionConflict as exc:
+            return _conflict(exc)
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        mission = missions_visible_to(user=request.user).get(pk=written.mission.pk)
+        return Response(MissionOutputSerializer(mission).data)
+
+
+class AtInputSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(
+        required=False, default=None, help_text="When you did it (ISO-8601 with offset)."
+    )
+
+
+TRANSITION_RESPONSES = {
+    200: MissionOutputSerializer,
+    409: OpenApiResponse(description="Not allowed from the mission's current status."),
+}
+
+
+class MissionAcceptApi(_MissionTransitionApi):
+    """assigned -> accepted (the mission's officer). Repeating it is harmless."""
+
+    service = staticmethod(mission_accept)
+
+    @extend_schema(request=AtInputSerializer, responses=TRANSITION_RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        data = AtInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._run(request, pk, **data.validated_data)
+
+
+class MissionArriveApi(_MissionTransitionApi):
+    """accepted -> on scene (the mission's officer)."""
+
+    service = staticmethod(mission_arrive)
+
+    @extend_schema(request=AtInputSerializer, responses=TRANSITION_RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        data = AtInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._run(request, pk, **data.validated_data)
+
+
+class MissionCompleteApi(_MissionTransitionApi):
+    """on scene -> completed (the mission's officer): counts toward today's dose."""
+
+    service = staticmethod(mission_complete)
+
+    @extend_schema(request=AtInputSerializer, responses=TRANSITION_RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        data = AtInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._run(request, pk, **data.validated_data)
+
+
+class MissionDeclineApi(_MissionTransitionApi):
+    """assigned or accepted -> declined, with a reason (dispatched, unsafe, other + note)."""
+
+    service = staticmethod(mission_decline)
+
+    class DeclineInputSerializer(serializers.Serializer):
+        reason = serializers.ChoiceField(choices=DeclineReason.choices)
+        note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+        at = serializers.DateTimeField(required=False, default=None)
+
+    @extend_schema(request=DeclineInputSerializer, responses=TRANSITION_RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.DeclineInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._run(request, pk, **data.validated_data)
+
+
+class MissionInterruptApi(_MissionTransitionApi):
+    """accepted or on scene -> interrupted by a call (the mission's officer)."""
+
+    service = staticmethod(mission_interrupt)
+
+    class InterruptInputSerializer(serializers.Serializer):
+        note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+        at = serializers.DateTimeField(required=False, default=None)
+
+    @extend_schema(request=InterruptInputSerializer, responses=TRANSITION_RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.InterruptInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._run(request, pk, **data.validated_data)
+
+
+class MissionCancelApi(_MissionTransitionApi):
+    """Any open mission -> cancelled (the squad's sergeant or a supervisor)."""
+
+    service = staticmethod(mission_cancel)
+    permission_classes = [role_permission(*BOARD_ROLES)]
+
+    class CancelInputSerializer(serializers.Serializer):
+        note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+
+    @extend_schema(request=CancelInputSerializer, responses=TRANSITION_RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.CancelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._run(request, pk, **data.validated_data)
+
+
+class MissionAssignApi(APIView):
+    """Give a mission by hand (a sergeant to their squads' members, a supervisor to anyone).
+    Refuses control hot spots and windows overlapping the officer's open missions (409)."""
+
+    permission_classes = [role_permission(*BOARD_ROLES)]
+
+    class AssignInputSerializer(serializers.Serializer):
+        officer = serializers.IntegerField()
+        hotspot = serializers.IntegerField()
+        window_start = serializers.DateTimeField()
+        window_end = serializers.DateTimeField()
+        mission_type = serializers.IntegerField(required=False, allow_null=True, default=None)
+        client_uuid = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+    @extend_schema(
+        request=AssignInputSerializer,
+        responses={
+            201: MissionOutputSerializer,
+            200: MissionOutputSerializer,
+            409: OpenApiResponse(description="The officer already has a mission then."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.AssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            written = mission_assign(
+                actor=request.user,  # type: ignore[arg-type]
+                officer_id=v["officer"], hotspot_id=v["hotspot"], window_start=v["window_start"],
+                window_end=v["window_end"], mission_type_id=v["mission_type"],
+                client_uuid=v["client_uuid"],
+            )  # fmt: skip
+        except MissionConflict as exc:
+            return _conflict(exc)
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        code = status.HTTP_201_CREATED if written.created else status.HTTP_200_OK
+        return Response(MissionOutputSerializer(written.mission).data, status=code)
+
+
+class MissionTypeOutputSerializer(serializers.ModelSerializer):
+    tactics = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MissionType
+        fields = ["id", "name", "objective", "target_minutes", "tactics", "is_active"]
+
+    def get_tactics(self, obj: MissionType) -> list[str]:
+        return [t.strip() for t in obj.tactics.splitlines() if t.strip()]
+
+
+class MissionTypeListApi(generics.ListAPIView):
+    """The Mission Menu's active entries (any signed-in user)."""
+
+    serializer_class = MissionTypeOutputSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> Any:
+        return MissionType.objects.filter(is_active=True).order_by("name")
+
+
+# ---------------------------------------------------------------------------------------------
+# Shift schedules and the board
+
+
+class ShiftPlanOutputSerializer(serializers.ModelSerializer):
+    seed = serializers.CharField(help_text="A 63-bit integer, as a string for JavaScript.")
+    missions = serializers.IntegerField(source="missions.count")
+    created_by = serializers.CharField(source="created_by.username")
+
+    class Meta:
+        model = ShiftPlan
+        fields = [
+            "id", "squad", "day", "seed", "shift_start", "shift_end", "visits_per_hotspot",
+            "visit_minutes", "experiment", "mission_type", "created_by", "created_at", "missions",
+        ]  # fmt: skip
+
+
+def _squad_or_404(request: Request, pk: int) -> Any:
+    return get_object_or_404(squads_led_by(user=request.user), pk=pk)
+
+
+class SquadScheduleApi(APIView):
+    """Generate the Koper schedule of a squad's shift (its sergeant or a supervisor): every
+    treated hot spot of the squad's district gets N visits of T minutes, at least 2 h apart,
+    shared among the squad's officers. A second call returns the existing plan (200) unless
+    ``replace`` is true (allowed while no mission of the plan has been accepted)."""
+
+    permission_classes = [role_permission(*BOARD_ROLES)]
+
+    class ScheduleInputSerializer(serializers.Serializer):
+        date = serializers.DateField(help_text="Local day the shift starts.")
+        mission_type = serializers.IntegerField(required=False, allow_null=True, default=None)
+        replace = serializers.BooleanField(required=False, default=False)
+
+    class ScheduleOutputSerializer(serializers.Serializer):
+        plan = ShiftPlanOutputSerializer()
+        created = serializers.BooleanField()
+        missions = MissionOutputSerializer(many=True)
+
+    @extend_schema(
+        request=ScheduleInputSerializer,
+        responses={
+            201: ScheduleOutputSerializer,
+            200: ScheduleOutputSerializer,
+            409: OpenApiResponse(description="The plan is under way: it cannot be replaced."),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        squad = _squad_or_404(request, pk)
+        data = self.ScheduleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            result = shift_plan_generate(
+                squad_id=squad.pk, day=v["date"], actor=request.user,  # type: ignore[arg-type]
+                mission_type_id=v["mission_type"], replace=v["replace"],
+            )  # fmt: skip
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except MissionConflict as exc:
+            return _conflict(exc)
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        missions = result.plan.missions.select_related(
+            "hotspot", "officer", "mission_type"
+        ).order_by("window_start", "pk")
+        body = {"plan": result.plan, "created": result.created, "missions": missions}
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(self.ScheduleOutputSerializer(body).data, status=code)
+
+
+class SquadBoardApi(APIView):
+    """A squad's board for a local day (default today): its shift, plan and missions with their
+    live status; the board page polls it every 10 seconds."""
+
+    permission_classes = [role_permission(*BOARD_ROLES)]
+
+    class BoardOutputSerializer(serializers.Serializer):
+        squad = serializers.IntegerField()
+        squad_name = serializers.CharField()
+        date = serializers.DateField()
+        shift_start = serializers.DateTimeField()
+        shift_end = serializers.DateTimeField()
+        plan = ShiftPlanOutputSerializer(allow_null=True)
+        treatment = serializers.CharField()
+        counts = serializers.DictField(child=serializers.IntegerField())
+        missions = MissionOutputSerializer(many=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("date", OpenApiTypes.DATE)],
+        responses=BoardOutputSerializer,
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        squad = _squad_or_404(request, pk)
+        raw = request.query_params.get("date")
+        try:
+            day = date.fromisoformat(raw) if raw else timezone.localdate()
+        except ValueError as exc:
+            raise ValidationError({"date": "must be YYYY-MM-DD"}) from exc
+        return Response(self.BoardOutputSerializer(board_payload(squad=squad, day=day)).data)
+
+
+def board_payload(*, squad: Any, day: date) -> dict[str, Any]:
+    """The board of ``squad`` on ``day`` as the board API returns it."""
+    start, end = squad_shift_window(squad=squad, day=day)
+    missions = list(board_missions(squad=squad, day=day))
+    counts = {s: 0 for s in MissionStatus.values}
+    for m in missions:
+        counts[m.status] += 1
+    return {
+        "squad": squad.pk,
+        "squad_name": squad.name,
+        "date": day,
+        "shift_start": start,
+        "shift_end": end,
+        "plan": shift_plan_for(squad=squad, day=day),
+        "treatment": treatment_sentence(),
+        "counts": counts,
+        "missions": missions,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments
+
+
+class ExperimentOutputSerializer(serializers.ModelSerializer):
+    seed = serializers.CharField(
+        allow_null=True, help_text="A 63-bit integer, as a string so JavaScript keeps every digit."
+    )
+    created_by = serializers.CharField(source="created_by.username")
+    status = serializers.CharField(help_text="; ".join(ExperimentStatus.values))
+
+    class Meta:
+        model = Experiment
+        fields = [
+            "id", "name", "design", "status", "seed", "run", "starts_on", "ends_on", "blocking",
+            "harm_tiers", "visits_per_shift", "minutes_per_visit", "created_by", "created_at",
+            "randomized_at", "started_at", "ended_at",
+        ]  # fmt: skip
+
+
+def _arm_dict(arm: Any) -> dict[str, Any]:
+    return {
+        "n": arm.n,
+        "count_total": arm.count_total,
+        "count_mean": _num(arm.count_mean),
+        "harm_total": arm.harm_total,
+        "harm_mean": _num(arm.harm_mean),
+    }
+
+
+def _balance_row(row: BalanceRow) -> dict[str, Any]:
+    return {
+        "block": row.block,
+        "treatment": _arm_dict(row.treatment),
+        "control": _arm_dict(row.control),
+        "count_std_diff": _num(row.count_std_diff),
+        "harm_std_diff": _num(row.harm_std_diff),
+    }
+
+
+def summary_dict(summary: AllocationSummary) -> dict[str, Any]:
+    balance: BalanceTable | None = summary.balance
+    mde = summary.mde
+    return {
+        "hotspots": summary.hotspots,
+        "days": summary.days,
+        "unit": summary.unit,
+        "treated_units": summary.treated_units,
+        "control_units": summary.control_units,
+        "balance": None
+        if balance is None
+        else {
+            "overall": _balance_row(balance.overall),
+            "blocks": [_balance_row(r) for r in balance.blocks],
+        },
+        "mde": None
+        if mde is None
+        else {
+            "reduction": _num(mde.reduction),
+            "rate_ratio": _num(mde.rate_ratio),
+            "mean_count": mde.mean_count,
+            "dispersion": mde.dispersion,
+        },
+        "mde_sentence": summary.mde_sentence,
+    }
+
+
+class ExperimentListCreateApi(APIView):
+    """Experiments, newest first; POST creates a draft on the active hot spots."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    class ExperimentInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=120)
+        design = serializers.ChoiceField(choices=Design.choices)
+        starts_on = serializers.DateField()
+        ends_on = serializers.DateField()
+        visits_per_shift = serializers.IntegerField(min_value=1, max_value=12, default=3)
+        minutes_per_visit = serializers.IntegerField(min_value=1, max_value=240, default=15)
+        blocking = serializers.ChoiceField(choices=Blocking.choices, default=Blocking.DISTRICT_TIER)
+        harm_tiers = serializers.ChoiceField(choices=[2, 3], default=2)
+
+    @extend_schema(responses=ExperimentOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ExperimentOutputSerializer(experiments_list()[:100], many=True).data)
+
+    @extend_schema(request=ExperimentInputSerializer, responses={201: ExperimentOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.ExperimentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            experiment = experiment_create(actor=request.user, **data.validated_data)  # type: ignore[arg-type]
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        return Response(ExperimentOutputSerializer(experiment).data, status=201)
+
+
+class ExperimentDetailApi(APIView):
+    """An experiment with its arms, balance per block and minimum detectable effect."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    class ExperimentDetailOutputSerializer(ExperimentOutputSerializer):
+        summary = serializers.SerializerMethodField()
+
+        class Meta(ExperimentOutputSerializer.Meta):
+            fields = [*ExperimentOutputSerializer.Meta.fields, "summary"]
+
+        def get_summary(self, obj: Experiment) -> dict[str, Any]:
+            return summary_dict(experiment_summary(experiment=obj))
+
+    @extend_schema(responses=ExperimentDetailOutputSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        experiment = get_object_or_404(experiments_list(), pk=pk)
+        return Response(self.ExperimentDetailOutputSerializer(experiment).data)
+
+
+class ExperimentRandomizeApi(APIView):
+    """Draw the allocation of a draft experiment from a new seed (from ``secrets``), or from
+    ``seed`` to reproduce one. 409 once the experiment has started."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    class RandomizeInputSerializer(serializers.Serializer):
+        seed = serializers.IntegerField(
+            required=False, allow_null=True, default=None, min_value=0, max_value=2**63 - 1
+        )
+
+    @extend_schema(
+        request=RandomizeInputSerializer,
+        responses={
+            200: ExperimentOutputSerializer,
+            409: OpenApiResponse(description="The experiment has started: allocation locked."),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        experiment = get_object_or_404(experiments_list(), pk=pk)
+        data = self.RandomizeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            experiment = experiment_randomize(
+                experiment_id=experiment.pk,
+                actor=request.user,
+                seed=data.validated_data["seed"],  # type: ignore[arg-type]
+            )
+        except MissionConflict as exc:
+            return _conflict(exc)
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        return Response(ExperimentOutputSerializer(experiment).data)
+
+
+class ExperimentStartApi(APIView):
+    """Start a randomized experiment: its allocation is locked and decides treatment."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    @extend_schema(
+        request=None,
+        responses={200: ExperimentOutputSerializer, 409: OpenApiResponse(description="Refused.")},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        experiment = get_object_or_404(experiments_list(), pk=pk)
+        try:
+            experiment = experiment_start(experiment_id=experiment.pk, actor=request.user)  # type: ignore[arg-type]
+        except MissionConflict as exc:
+            return _conflict(exc)
+        return Response(ExperimentOutputSerializer(experiment).data)
+
+
+class ExperimentEndApi(APIView):
+    """End a running experiment; its allocation stays as the record."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    @extend_schema(
+        request=None,
+        responses={200: ExperimentOutputSerializer, 409: OpenApiResponse(description="Refused.")},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        experiment = get_object_or_404(experiments_list(), pk=pk)
+        try:
+            experiment = experiment_end(experiment_id=experiment.pk, actor=request.user)  # type: ignore[arg-type]
+        except MissionConflict as exc:
+            return _conflict(exc)
+        return Response(ExperimentOutputSerializer(experiment).data)
+
+
+def allocation_csv_response(experiment: Experiment) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="experiment-{experiment.pk}-allocation.csv"'
+    )
+    csv.writer(response).writerows(allocation_csv_rows(allocation_rows(experiment=experiment)))
+    return response
+
+
+class ExperimentAllocationCsvApi(APIView):
+    """The allocation as CSV: ``hotspot_id,rank,district,block,arm,day`` (day empty for fixed
+    arms), by day and rank."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        return allocation_csv_response(get_object_or_404(experiments_list(), pk=pk))
+
+
+class ExperimentReproduceApi(APIView):
+    """Re-run the randomization from the stored seed and compare it with the stored allocation."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    class ReproduceOutputSerializer(serializers.Serializer):
+        identical = serializers.BooleanField()
+        compared = serializers.IntegerField()
+        differences = serializers.IntegerField()
+        seed = serializers.CharField(allow_null=True)
+
+    @extend_schema(responses=ReproduceOutputSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        result = experiment_reproduce(experiment=get_object_or_404(experiments_list(), pk=pk))
+        return Response(self.ReproduceOutputSerializer(result).data)
+
+
+class ExperimentArmsGeoJsonApi(APIView):
+    """The experiment's hot spots as GeoJSON with their ``arm`` (place-day: on ``day``)."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("day", OpenApiTypes.DATE, description="Place-day only.")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        experiment = get_object_or_404(experiments_list(), pk=pk)
+        raw = request.query_params.get("day")
+        try:
+            day = date.fromisoformat(raw) if raw else None
+        except ValueError as exc:
+            raise ValidationError({"day": "must be YYYY-MM-DD"}) from exc
+        return Response(experiment_arms_geojson(experiment=experiment, day=day))

@@ -1,0 +1,49 @@
+// Mission board: refresh every mission's status from the board API every 10 seconds.
+// Rows carry data-mission-id; a mission added elsewhere (a draw, another sergeant) is announced
+// with a link to reload, so the page never reorders under the sergeant's cursor.
+(function () {
+  "use strict";
+  const status = document.getElementById("board-status");
+  if (!status || !status.dataset.boardUrl) return;
+  const table = document.getElementById("board-missions");
+  const PERIOD_MS = 10000;
+  const label = (m) => m.status_label + (m.decline_reason ? ` (${m.decline_reason_label.toLowerCase()})` : "");
+
+  function apply(board) {
+    const seen = new Set();
+    let changed = 0;
+    for (const m of board.missions) {
+      seen.add(String(m.id));
+      const row = table ? table.querySelector(`tr[data-mission-id="${m.id}"]`) : null;
+      if (!row) continue;
+      const cell = row.querySelector('[data-field="status"]');
+      if (cell && cell.textContent !== label(m)) {
+        cell.textContent = label(m);
+        changed += 1;
+      }
+      const cancel = row.querySelector('[data-field="cancel"]');
+      if (cancel && !["assigned", "accepted", "on_scene"].includes(m.status)) cancel.remove();
+    }
+    const shown = table ? table.querySelectorAll("tr[data-mission-id]").length : 0;
+    const counts = Object.entries(board.counts).filter(([, n]) => n > 0)
+      .map(([s, n]) => `${n} ${s.replace("_", " ")}`).join(", ");
+    const time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    status.textContent = `${counts || "No missions"} · updated ${time}` + (changed ? ` · ${changed} changed` : "");
+    if (board.missions.length > shown && !document.getElementById("board-new")) {
+      const a = document.createElement("a");
+      a.id = "board-new";
+      a.href = window.location.href;
+      a.textContent = " New missions: reload the board.";
+      status.after(a);
+    }
+  }
+
+  function poll() {
+    fetch(status.dataset.boardUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
+      .then(apply)
+      .catch(() => { status.textContent = "Live status is unavailable; retrying."; })
+      .finally(() => setTimeout(poll, PERIOD_MS));
+  }
+  setTimeout(poll, PERIOD_MS);
+})();
