@@ -30,7 +30,6 @@ from backend.hotspots.models import (
     HarmWeightVersion,
     Hotspot,
     ImportStatus,
-    Incident,
     OffenceType,
 )
 from backend.hotspots.selectors import IncidentPoints, harm_version_current, incident_points
@@ -429,7 +428,3 @@ def harm_version_create(
         before={"version": current.number}, after={"version": version.number, "changed": changed},
     )  # fmt: skip
     return version
-
-
-def incident_count() -> int:
-    return Incident.objects.count()
