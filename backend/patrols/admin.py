@@ -1,5 +1,10 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+
+from backend.accounts.models import User
+from backend.audit.services import audit_record
 from backend.patrols.models import Activity, ActivityType, AvlUnit, PatrolSession, Ping, Visit
 
 
@@ -11,9 +16,42 @@ class PatrolSessionAdmin(admin.ModelAdmin):
 
 @admin.register(Ping)
 class PingAdmin(admin.ModelAdmin):
+    """Raw locations: read-only, and every page an administrator opens is audited."""
+
     list_display = ["pk", "officer", "unit", "recorded_at", "lat", "lon", "accuracy_m"]
     raw_id_fields = ["officer", "unit", "session"]
     date_hierarchy = "recorded_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        _audit_admin_read(request, filters=dict(request.GET.items()))
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        ping = Ping.objects.filter(pk=object_id).select_related("officer").first()
+        _audit_admin_read(
+            request, filters={"ping": object_id}, subject=ping.officer if ping else None
+        )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+def _audit_admin_read(
+    request: HttpRequest, *, filters: dict[str, str], subject: Any = None
+) -> None:
+    """A read of raw pings through the admin: written to the audit log before the page renders."""
+    if subject is None and filters.get("officer__id__exact"):
+        subject = User.objects.filter(pk=filters["officer__id__exact"]).first()
+    audit_record(
+        actor=request.user, action="track.read.admin", obj=request.user, subject=subject,
+        after={"filters": filters}, ip=request.META.get("REMOTE_ADDR"),
+    )  # fmt: skip
 
 
 @admin.register(ActivityType)

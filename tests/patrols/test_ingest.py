@@ -265,3 +265,24 @@ def test_ten_thousand_pings_in_repeated_shuffled_batches_from_four_threads(postg
     assert all(c["accepted"] == 1 and c["rejected"] == 0 for c in status_by_uuid.values())
     assert all(len(v) == 1 for v in ids.values())
     assert sum(c["duplicate"] for c in status_by_uuid.values()) == 250 * (len(sends) - len(batches))
+
+
+@pytest.mark.django_db
+def test_reading_raw_pings_in_the_admin_is_audited(admin_client: Client) -> None:
+    officer = UserFactory(role="officer")
+    now = timezone.now()
+    session = PatrolSession.objects.create(
+        officer=officer, client_uuid=uuid.uuid4(), started_at=now - timedelta(hours=1)
+    )
+    p = Ping.objects.create(
+        officer=officer, session=session, client_uuid=uuid.uuid4(), recorded_at=now,
+        received_at=now, lat=25.8, lon=-80.21, accuracy_m=5,
+    )  # fmt: skip
+    assert (
+        admin_client.get("/admin/patrols/ping/", {"officer__id__exact": officer.pk}).status_code
+        == 200
+    )
+    assert admin_client.get(f"/admin/patrols/ping/{p.pk}/change/").status_code == 200
+    events = list(AuditEvent.objects.filter(action="track.read.admin").order_by("id"))
+    assert [e.subject for e in events] == [officer, officer]
+    assert admin_client.post(f"/admin/patrols/ping/{p.pk}/change/", {}).status_code == 403
