@@ -47,6 +47,7 @@ AREAS: tuple[Area, ...] = (
         "Patrol app",
         "Nearby hot spots, your next randomized hot spot, and your patrol session.",
         frozenset({OFFICER, SERGEANT}),
+        "app:index",
     ),
     Area(
         "my_missions",

@@ -210,7 +210,11 @@ PRESENCE_TILE_URL = _env("PRESENCE_TILE_URL", "") or ""
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Third-party front-end files are pinned in mobile_web/vendor/ (no CDN), served as /static/vendor/.
-STATICFILES_DIRS = [BASE_DIR / "backend" / "static", ("vendor", BASE_DIR / "mobile_web" / "vendor")]
+STATICFILES_DIRS = [
+    BASE_DIR / "backend" / "static",
+    ("vendor", BASE_DIR / "mobile_web" / "vendor"),
+    ("app", BASE_DIR / "mobile_web"),  # the phone app's scripts and styles: /static/app/
+]
 # Uploaded incident files wait here for their import task; never served over HTTP (no MEDIA_URL).
 MEDIA_ROOT = VAR_DIR / "uploads"
 
