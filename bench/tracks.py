@@ -42,6 +42,7 @@ from backend.analytics.tracks import (
     visit_modes,
     visits,
 )
+from bench.hotspots import best_of
 
 CITY_W_M, CITY_H_M = 15_000.0, 17_000.0
 CELL_M = 150.0
@@ -217,16 +218,6 @@ def synthetic_day(
         "track_id": track_id[keep], "t": t[keep], "x": x[keep], "y": y[keep],
         "accuracy_m": accuracy[keep], "speed_mps": speed[keep],
     }  # fmt: skip
-
-
-def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Fastest wall time in seconds over ``repeat`` runs, and the last result."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
 
 
 def main() -> None:

@@ -18,7 +18,12 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
@@ -226,25 +231,6 @@ class MissionDetailApi(generics.RetrieveAPIView):
         return missions_visible_to(user=self.request.user)
 
 
-class _MissionTransitionApi(APIView):
-    """Shared by the transition APIs: find the mission in your queryset, call the service."""
-
-    permission_classes = [role_permission(*MISSION_ROLES)]
-
-    def _run(self, request: Request, pk: int, **kwargs: Any) -> Response:
-        get_object_or_404(missions_visible_to(user=request.user), pk=pk)
-        try:
-            written: Written = self.service(mission_id=pk, actor=request.user, **kwargs)  # type: ignore[attr-defined]
-        except PermissionError as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except MissionConflict as exc:
-            return _conflict(exc)
-        except DjangoValidationError as exc:
-            raise _drf(exc) from exc
-        mission = missions_visible_to(user=request.user).get(pk=written.mission.pk)
-        return Response(MissionOutputSerializer(mission).data)
-
-
 class AtInputSerializer(serializers.Serializer):
     at = serializers.DateTimeField(
         required=False, default=None, help_text="When you did it (ISO-8601 with offset)."
@@ -257,89 +243,97 @@ TRANSITION_RESPONSES = {
 }
 
 
+class _MissionTransitionApi(APIView):
+    """Shared by the transition APIs: parse ``input_serializer``, find the mission in your
+    queryset, call ``service``. Each subclass names its service and input (and documents
+    them with ``extend_schema_view``)."""
+
+    permission_classes = [role_permission(*MISSION_ROLES)]
+    input_serializer: type[serializers.Serializer] = AtInputSerializer
+
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        get_object_or_404(missions_visible_to(user=request.user), pk=pk)
+        try:
+            written: Written = self.service(  # type: ignore[attr-defined]
+                mission_id=pk, actor=request.user, **data.validated_data
+            )
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except MissionConflict as exc:
+            return _conflict(exc)
+        except DjangoValidationError as exc:
+            raise _drf(exc) from exc
+        mission = missions_visible_to(user=request.user).get(pk=written.mission.pk)
+        return Response(MissionOutputSerializer(mission).data)
+
+
+def _documented(input_serializer: type[serializers.Serializer]) -> Any:
+    return extend_schema_view(
+        post=extend_schema(request=input_serializer, responses=TRANSITION_RESPONSES)
+    )
+
+
+@_documented(AtInputSerializer)
 class MissionAcceptApi(_MissionTransitionApi):
     """assigned -> accepted (the mission's officer). Repeating it is harmless."""
 
     service = staticmethod(mission_accept)
 
-    @extend_schema(request=AtInputSerializer, responses=TRANSITION_RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        data = AtInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._run(request, pk, **data.validated_data)
 
-
+@_documented(AtInputSerializer)
 class MissionArriveApi(_MissionTransitionApi):
     """accepted -> on scene (the mission's officer)."""
 
     service = staticmethod(mission_arrive)
 
-    @extend_schema(request=AtInputSerializer, responses=TRANSITION_RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        data = AtInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._run(request, pk, **data.validated_data)
 
-
+@_documented(AtInputSerializer)
 class MissionCompleteApi(_MissionTransitionApi):
     """on scene -> completed (the mission's officer): counts toward today's dose."""
 
     service = staticmethod(mission_complete)
 
-    @extend_schema(request=AtInputSerializer, responses=TRANSITION_RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        data = AtInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._run(request, pk, **data.validated_data)
+
+class DeclineInputSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=DeclineReason.choices)
+    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+    at = serializers.DateTimeField(required=False, default=None)
 
 
+@_documented(DeclineInputSerializer)
 class MissionDeclineApi(_MissionTransitionApi):
     """assigned or accepted -> declined, with a reason (dispatched, unsafe, other + note)."""
 
     service = staticmethod(mission_decline)
-
-    class DeclineInputSerializer(serializers.Serializer):
-        reason = serializers.ChoiceField(choices=DeclineReason.choices)
-        note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
-        at = serializers.DateTimeField(required=False, default=None)
-
-    @extend_schema(request=DeclineInputSerializer, responses=TRANSITION_RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        data = self.DeclineInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._run(request, pk, **data.validated_data)
+    input_serializer = DeclineInputSerializer
 
 
+class InterruptInputSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+    at = serializers.DateTimeField(required=False, default=None)
+
+
+@_documented(InterruptInputSerializer)
 class MissionInterruptApi(_MissionTransitionApi):
     """accepted or on scene -> interrupted by a call (the mission's officer)."""
 
     service = staticmethod(mission_interrupt)
-
-    class InterruptInputSerializer(serializers.Serializer):
-        note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
-        at = serializers.DateTimeField(required=False, default=None)
-
-    @extend_schema(request=InterruptInputSerializer, responses=TRANSITION_RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        data = self.InterruptInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._run(request, pk, **data.validated_data)
+    input_serializer = InterruptInputSerializer
 
 
+class CancelInputSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+
+
+@_documented(CancelInputSerializer)
 class MissionCancelApi(_MissionTransitionApi):
     """Any open mission -> cancelled (the squad's sergeant or a supervisor)."""
 
     service = staticmethod(mission_cancel)
     permission_classes = [role_permission(*BOARD_ROLES)]
-
-    class CancelInputSerializer(serializers.Serializer):
-        note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
-
-    @extend_schema(request=CancelInputSerializer, responses=TRANSITION_RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        data = self.CancelInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._run(request, pk, **data.validated_data)
+    input_serializer = CancelInputSerializer
 
 
 class MissionAssignApi(APIView):
