@@ -16,6 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# No per-example deadline: timing belongs in bench/, and a loaded CI machine must not turn a
+# slow example into a failure.
+hypothesis_settings.register_profile("presence", deadline=None)
+hypothesis_settings.load_profile("presence")
 
 REPO = Path(__file__).resolve().parents[1]
 # The team's shared, read-only data sets live beside the repository (../shared/data/).
