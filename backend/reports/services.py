@@ -13,7 +13,12 @@ from shapely.geometry import shape
 
 from backend.accounts.models import District
 from backend.hotspots.models import Incident, OffenceType
-from backend.hotspots.selectors import harm_version_current, hotspots_active, incident_arrays
+from backend.hotspots.selectors import (
+    harm_version_current,
+    harm_weights_for,
+    hotspots_active,
+    incident_points,
+)
 from backend.reports.models import DailySnapshot
 
 NOTABLE_COUNT = 5
@@ -36,7 +41,9 @@ def snapshot_build(*, day: date) -> DailySnapshot:
     """
     version = harm_version_current()
     start, end = local_day_bounds(day)
-    arr = incident_arrays(start=start, end=end, version=version)
+    arr = incident_points(start=start, end=end)
+    weights = harm_weights_for(version=version)
+    harm = np.array([weights.get(int(o), 0.0) for o in arr.offence_id], dtype=np.float64)
 
     in_hotspot = np.zeros(arr.ids.shape[0], dtype=bool)
     polygons = [shape(g) for g in hotspots_active().values_list("geometry", flat=True)]
@@ -52,7 +59,7 @@ def snapshot_build(*, day: date) -> DailySnapshot:
             {
                 "district": names.get(int(did), "Outside every district"),
                 "incidents": int(sel.sum()),
-                "harm": float(arr.harm[sel].sum()),
+                "harm": float(harm[sel].sum()),
             }
         )
     by_district.sort(key=lambda d: (-d["harm"], d["district"]))
@@ -65,7 +72,7 @@ def snapshot_build(*, day: date) -> DailySnapshot:
 
     notable = []
     if arr.ids.size:
-        order = np.lexsort((arr.ids, -arr.harm))[:NOTABLE_COUNT]
+        order = np.lexsort((arr.ids, -harm))[:NOTABLE_COUNT]
         incidents = Incident.objects.select_related("offence", "district").in_bulk(
             [int(i) for i in arr.ids[order]]
         )
@@ -78,7 +85,7 @@ def snapshot_build(*, day: date) -> DailySnapshot:
                     "occurred_at": inc.occurred_at.isoformat(),
                     "offence": inc.offence.name,
                     "district": inc.district.name if inc.district else None,
-                    "harm": float(arr.harm[i]),
+                    "harm": float(harm[i]),
                     "in_hotspot": bool(in_hotspot[i]),
                 }
             )
@@ -87,9 +94,9 @@ def snapshot_build(*, day: date) -> DailySnapshot:
         day=day,
         defaults={
             "incidents": int(arr.ids.size),
-            "harm": float(arr.harm.sum()),
+            "harm": float(harm.sum()),
             "incidents_in_hotspots": int(in_hotspot.sum()),
-            "harm_in_hotspots": float(arr.harm[in_hotspot].sum()),
+            "harm_in_hotspots": float(harm[in_hotspot].sum()),
             "by_district": by_district,
             "by_group": by_group,
             "notable": notable,
