@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
+from backend.config.api import drf_validation_error
 from backend.hotspots.analysis_tasks import analysis_execute_task
 from backend.hotspots.exports import grid_geojson, hotspots_geojson
 from backend.hotspots.models import AnalysisRun, Hotspot
@@ -30,10 +31,6 @@ from backend.missions.selectors import hotspot_dose_today
 
 ANALYSIS_ROLES = (Role.ANALYST, Role.SUPERVISOR)
 MAX_NEARBY_RADIUS_M = 20_000
-
-
-def _drf_error(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
 
 class HotspotOutputSerializer(serializers.ModelSerializer):
@@ -163,7 +160,7 @@ class AnalysisListCreateApi(APIView):
                 run = analysis_create(params=params, actor=request.user, publish=v["publish"])
                 transaction.on_commit(lambda: analysis_execute_task.delay(run.pk))
         except DjangoValidationError as exc:
-            raise _drf_error(exc) from exc
+            raise drf_validation_error(exc) from exc
         run.refresh_from_db()
         return Response(AnalysisOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -249,5 +246,5 @@ class HarmIndexApi(APIView):
                 note=data.validated_data["note"],
             )
         except DjangoValidationError as exc:
-            raise _drf_error(exc) from exc
+            raise drf_validation_error(exc) from exc
         return Response(self._current(), status=status.HTTP_201_CREATED)

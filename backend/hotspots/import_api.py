@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
+from backend.config.api import drf_validation_error
 from backend.hotspots.imports import (
     FIELDS,
     import_list_for,
@@ -32,10 +33,6 @@ from backend.hotspots.imports import (
 from backend.hotspots.models import IncidentImport
 
 UPLOAD_CHUNK = 1 << 20
-
-
-def _drf_error(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
 
 class ImportOutputSerializer(serializers.ModelSerializer):
@@ -139,7 +136,7 @@ class ImportCreateApi(APIView):
                 offence_aliases=data.get("offence_map") or {},
             )
         except DjangoValidationError as exc:
-            raise _drf_error(exc) from exc
+            raise drf_validation_error(exc) from exc
         folder = Path(settings.MEDIA_ROOT) / "imports"
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix="upload-", delete=False) as out:
@@ -158,7 +155,7 @@ class ImportCreateApi(APIView):
             )
         except DjangoValidationError as exc:
             path.unlink(missing_ok=True)
-            raise _drf_error(exc) from exc
+            raise drf_validation_error(exc) from exc
         return self._answer(imp, status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
     def _answer(self, imp: IncidentImport, code: int) -> Response:

@@ -33,6 +33,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.analytics.randomization import BalanceRow, BalanceTable
+from backend.config.api import drf_validation_error
 from backend.missions.models import (
     Blocking,
     DeclineReason,
@@ -82,10 +83,6 @@ FIELD_ROLES = (Role.OFFICER, Role.SERGEANT)  # carry the phone: draw and work mi
 MISSION_ROLES = (Role.OFFICER, Role.SERGEANT, Role.SUPERVISOR)  # analysts: no missions API
 BOARD_ROLES = (Role.SERGEANT, Role.SUPERVISOR)
 EXPERIMENT_ROLES = (Role.ANALYST, Role.SUPERVISOR)
-
-
-def _drf(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
 
 def _conflict(exc: MissionConflict) -> Response:
@@ -167,7 +164,7 @@ class MissionDrawApi(APIView):
         try:
             result = mission_draw(officer=request.user, **data.validated_data)  # type: ignore[arg-type]
         except DjangoValidationError as exc:
-            raise _drf(exc) from exc
+            raise drf_validation_error(exc) from exc
         body = {
             "mission": result.mission,
             "created": result.created,
@@ -264,7 +261,7 @@ class _MissionTransitionApi(APIView):
         except MissionConflict as exc:
             return _conflict(exc)
         except DjangoValidationError as exc:
-            raise _drf(exc) from exc
+            raise drf_validation_error(exc) from exc
         mission = missions_visible_to(user=request.user).get(pk=written.mission.pk)
         return Response(MissionOutputSerializer(mission).data)
 
@@ -372,7 +369,7 @@ class MissionAssignApi(APIView):
         except MissionConflict as exc:
             return _conflict(exc)
         except DjangoValidationError as exc:
-            raise _drf(exc) from exc
+            raise drf_validation_error(exc) from exc
         code = status.HTTP_201_CREATED if written.created else status.HTTP_200_OK
         return Response(MissionOutputSerializer(written.mission).data, status=code)
 
@@ -460,7 +457,7 @@ class SquadScheduleApi(APIView):
         except MissionConflict as exc:
             return _conflict(exc)
         except DjangoValidationError as exc:
-            raise _drf(exc) from exc
+            raise drf_validation_error(exc) from exc
         missions = result.plan.missions.select_related(
             "hotspot", "officer", "mission_type"
         ).order_by("window_start", "pk")
@@ -613,7 +610,7 @@ class ExperimentListCreateApi(APIView):
         try:
             experiment = experiment_create(actor=request.user, **data.validated_data)  # type: ignore[arg-type]
         except DjangoValidationError as exc:
-            raise _drf(exc) from exc
+            raise drf_validation_error(exc) from exc
         return Response(ExperimentOutputSerializer(experiment).data, status=201)
 
 
@@ -668,7 +665,7 @@ class ExperimentRandomizeApi(APIView):
         except MissionConflict as exc:
             return _conflict(exc)
         except DjangoValidationError as exc:
-            raise _drf(exc) from exc
+            raise drf_validation_error(exc) from exc
         return Response(ExperimentOutputSerializer(experiment).data)
 
 

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
+from backend.config.api import drf_validation_error
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
 from backend.patrols.selectors import session_current, track_for_day
@@ -34,10 +35,6 @@ class BatchJSONParser(JSONParser):
             return json.loads(stream.read().decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
-
-
-def _drf(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
 
 class SessionOutputSerializer(serializers.ModelSerializer):
@@ -67,7 +64,7 @@ class SessionStartApi(APIView):
                 status=status.HTTP_409_CONFLICT,
             )
         except DjangoValidationError as exc:
-            raise _drf(exc) from exc
+            raise drf_validation_error(exc) from exc
         code = status.HTTP_201_CREATED if written.created else status.HTTP_200_OK
         return Response(SessionOutputSerializer(written.obj).data, status=code)
 
@@ -89,7 +86,7 @@ class SessionEndApi(APIView):
         except PatrolSession.DoesNotExist as exc:
             raise NotFound(str(exc)) from exc
         except DjangoValidationError as exc:
-            raise _drf(exc) from exc
+            raise drf_validation_error(exc) from exc
         return Response(SessionOutputSerializer(session).data)
 
 
@@ -211,7 +208,7 @@ class ActivityApi(APIView):
         try:
             written = activity_record(officer=request.user, **v)
         except DjangoValidationError as exc:
-            raise _drf(exc) from exc
+            raise drf_validation_error(exc) from exc
         code = status.HTTP_201_CREATED if written.created else status.HTTP_200_OK
         return Response(self.ActivityOutputSerializer(written.obj).data, status=code)
 
