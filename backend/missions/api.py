@@ -669,40 +669,34 @@ class ExperimentRandomizeApi(APIView):
         return Response(ExperimentOutputSerializer(experiment).data)
 
 
-class ExperimentStartApi(APIView):
+class _ExperimentLifecycleApi(APIView):
+    """Shared by start and end: find the experiment, call ``service``, 409 when refused."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    @extend_schema(
+        request=None,
+        responses={200: ExperimentOutputSerializer, 409: OpenApiResponse(description="Refused.")},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        experiment = get_object_or_404(experiments_list(), pk=pk)
+        try:
+            experiment = self.service(experiment_id=experiment.pk, actor=request.user)  # type: ignore[attr-defined]
+        except MissionConflict as exc:
+            return _conflict(exc)
+        return Response(ExperimentOutputSerializer(experiment).data)
+
+
+class ExperimentStartApi(_ExperimentLifecycleApi):
     """Start a randomized experiment: its allocation is locked and decides treatment."""
 
-    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
-
-    @extend_schema(
-        request=None,
-        responses={200: ExperimentOutputSerializer, 409: OpenApiResponse(description="Refused.")},
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        experiment = get_object_or_404(experiments_list(), pk=pk)
-        try:
-            experiment = experiment_start(experiment_id=experiment.pk, actor=request.user)  # type: ignore[arg-type]
-        except MissionConflict as exc:
-            return _conflict(exc)
-        return Response(ExperimentOutputSerializer(experiment).data)
+    service = staticmethod(experiment_start)
 
 
-class ExperimentEndApi(APIView):
+class ExperimentEndApi(_ExperimentLifecycleApi):
     """End a running experiment; its allocation stays as the record."""
 
-    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
-
-    @extend_schema(
-        request=None,
-        responses={200: ExperimentOutputSerializer, 409: OpenApiResponse(description="Refused.")},
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        experiment = get_object_or_404(experiments_list(), pk=pk)
-        try:
-            experiment = experiment_end(experiment_id=experiment.pk, actor=request.user)  # type: ignore[arg-type]
-        except MissionConflict as exc:
-            return _conflict(exc)
-        return Response(ExperimentOutputSerializer(experiment).data)
+    service = staticmethod(experiment_end)
 
 
 def allocation_csv_response(experiment: Experiment) -> HttpResponse:
