@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -160,11 +161,18 @@ CELERY_TASK_SOFT_TIME_LIMIT = _env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "daily-snapshot": {
         "task": "reports.snapshot_build_yesterday",
-        "schedule": timedelta(hours=1),  # idempotent: recomputes yesterday's snapshot
+        "schedule": crontab(hour=6, minute=0),  # idempotent: recomputes yesterday's snapshot
+    },
+    "daily-snapshot-catch-up": {
+        "task": "reports.snapshot_build_yesterday",
+        "schedule": crontab(hour="7-23", minute=0),  # late incidents and a missed 06:00 run
+    },
+    "nightly-compliance": {
+        "task": "reports.compliance_rebuild_yesterday",
+        "schedule": crontab(hour=5, minute=30),  # after late pings; before the snapshot
     },
     "sweep-open-patrol-sessions": {
         "task": "patrols.sweep_open_sessions",
@@ -178,6 +186,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 
 # --- Agency ---------------------------------------------------------------------------------
 TIME_ZONE = _env("PRESENCE_TIME_ZONE", "America/New_York")
+# Beat's crontab hours are the agency's: the snapshot is due at 06:00 local, DST or not.
+CELERY_TIMEZONE = TIME_ZONE
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = True

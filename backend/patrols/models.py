@@ -214,3 +214,41 @@ class Visit(models.Model):
         return (
             f"Visit to {self.hotspot_id} at {self.entered_at:%Y-%m-%d %H:%M} ({self.dwell_s:.0f} s)"
         )
+
+
+class DeviceGap(models.Model):
+    """A stretch of a patrol in which the phone (or vehicle) reported no fix for longer than the
+    gap tolerance. Derived by the rollup with the visits and replaced with them. ``hotspot`` is
+    set when the fixes on both sides of the gap lie in the same hot spot: presence there is
+    unknown, and reports show it as a gap, never as absence."""
+
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True
+    )
+    unit = models.ForeignKey(AvlUnit, on_delete=models.CASCADE, null=True, blank=True)
+    hotspot = models.ForeignKey(
+        "hotspots.Hotspot", on_delete=models.SET_NULL, null=True, blank=True
+    )
+    day = models.DateField(help_text="Agency-local day of the rollup that found it.")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["started_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__gt=F("started_at")), name="device_gap_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(officer__isnull=False) | Q(unit__isnull=False),
+                name="device_gap_has_party",
+            ),
+        ]
+        indexes = [models.Index(fields=["officer", "day"], name="device_gap_officer_day_idx")]
+
+    def __str__(self) -> str:
+        return f"Gap {self.started_at:%Y-%m-%d %H:%M}-{self.ended_at:%H:%M}"
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()

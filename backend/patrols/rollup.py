@@ -24,7 +24,8 @@ from backend.accounts.models import User
 from backend.analytics.projection import LocalProjection
 from backend.analytics.tracks import MODE_NAMES, HotspotIndex, analyze_tracks, build_hotspot_index
 from backend.hotspots.selectors import analysis_run_active
-from backend.patrols.models import AvlUnit, Ping, Visit
+from backend.patrols.models import AvlUnit, DeviceGap, Ping, Visit
+from backend.patrols.signals import visits_rebuilt
 from backend.reports.services import local_day_bounds
 
 VISIT_INSERT_BATCH = 1_000
@@ -73,6 +74,7 @@ def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) 
     parties = sorted(set(ids or []) | {int(p) for p in np.unique(a[:, 0])})
     run = analysis_run_active()
     visits: list[Visit] = []
+    gaps: list[DeviceGap] = []
     if a.size and run is not None:
         hotspot_ids, index = _active_index(run.pk)
         proj = LocalProjection(*settings.PRESENCE_ORIGIN)
@@ -92,6 +94,9 @@ def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) 
             )
             for k in range(len(v))
         ]  # fmt: skip
+        gaps = _device_gaps(
+            column, day, result.gaps, _gap_hotspots(result, x, y, index), hotspot_ids
+        )
     with transaction.atomic():
         # Serialize rollups of the same parties: the second waits, then replaces the same rows.
         list(
@@ -102,7 +107,43 @@ def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) 
         )
         Visit.objects.filter(**{f"{column}__in": parties}, day=day).delete()
         Visit.objects.bulk_create(visits, batch_size=VISIT_INSERT_BATCH)
+        DeviceGap.objects.filter(**{f"{column}__in": parties}, day=day).delete()
+        DeviceGap.objects.bulk_create(gaps, batch_size=VISIT_INSERT_BATCH)
+        transaction.on_commit(lambda: visits_rebuilt.send(sender=Visit, day=day))
     return len(visits)
+
+
+def _gap_hotspots(result: Any, x: np.ndarray, y: np.ndarray, index: HotspotIndex) -> np.ndarray:
+    """Per device gap, the index of the hot spot holding the fixes on both of its sides, or -1."""
+    before = result.kept[result.gaps.before]
+    after = result.kept[result.gaps.before + 1]
+    out = np.full(before.size, -1, dtype=np.int64)
+    if not before.size:
+        return out
+    where = []
+    for fixes in (before, after):
+        inside = np.full(fixes.size, -1, dtype=np.int64)
+        fix, hot = index.locate(x[fixes], y[fixes])
+        inside[fix[::-1]] = hot[::-1]  # the lowest hot spot index where polygons overlap
+        where.append(inside)
+    same = (where[0] >= 0) & (where[0] == where[1])
+    out[same] = where[0][same]
+    return out
+
+
+def _device_gaps(
+    column: str, day: date, g: Any, hot: np.ndarray, hotspot_ids: tuple[int, ...]
+) -> list[DeviceGap]:
+    return [
+        DeviceGap(
+            **{column: int(g.track[k])},
+            day=day,
+            hotspot_id=hotspot_ids[int(hot[k])] if hot[k] >= 0 else None,
+            started_at=datetime.fromtimestamp(float(g.start[k]), tz=UTC),
+            ended_at=datetime.fromtimestamp(float(g.end[k]), tz=UTC),
+        )
+        for k in range(g.track.size)
+    ]
 
 
 def visit_rebuild_for_day(*, officer_id: int, day: date) -> int:

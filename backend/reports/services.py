@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
 from shapely.geometry import shape
 
 from backend.accounts.models import District
+from backend.audit.services import audit_record
 from backend.hotspots.models import Incident, OffenceType
 from backend.hotspots.selectors import (
     harm_version_current,
@@ -19,7 +23,14 @@ from backend.hotspots.selectors import (
     hotspots_active,
     incident_points,
 )
-from backend.reports.models import DailySnapshot
+from backend.reports.compliance import COLUMNS, MAX_REPORT_DAYS, compliance_compute
+from backend.reports.models import (
+    ComplianceDay,
+    ComplianceRecompute,
+    DailySnapshot,
+    RecomputeStatus,
+    Scope,
+)
 
 NOTABLE_COUNT = 5
 
@@ -104,3 +115,94 @@ def snapshot_build(*, day: date) -> DailySnapshot:
         },
     )
     return snapshot
+
+
+# ---------------------------------------------------------------------------------------------
+# Compliance
+
+COMPLIANCE_SCOPES = (
+    (Scope.HOTSPOT, "hotspot-day", "hotspot_id"),
+    (Scope.OFFICER, "officer-day", "officer_id"),
+    (Scope.SQUAD, "squad-day", "squad_id"),
+)
+
+
+def _day_lock(day: date) -> None:
+    """Serialize rebuilds of one day (delete + insert under partial unique constraints).
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by the day; SQLite serializes writers
+    itself."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, day.toordinal()])
+
+
+@transaction.atomic
+def compliance_day_rebuild(*, day: date) -> int:
+    """Recompute agency-local ``day``'s compliance rows (hot spots, officers, squads) from the
+    visits, device gaps, missions and allocations, and replace the day's rows as a whole.
+    Idempotent: running it twice, or twice at once, leaves the same rows. Returns the number
+    of rows."""
+    _day_lock(day)
+    now = timezone.now()
+    rows: list[ComplianceDay] = []
+    for scope, by, field in COMPLIANCE_SCOPES:
+        result = compliance_compute(first=day, last=day, by=by)
+        for key, values in zip(result.keys, result.rows(), strict=True):
+            ident = key[0] if isinstance(key, tuple) else key
+            if scope == Scope.SQUAD and not ident:
+                continue  # officers with no squad: counted under their own rows only
+            metrics = {c: values[c] for c in COLUMNS if c != "pct_delivered"}
+            arm = ""
+            if scope == Scope.HOTSPOT:
+                arm = result.arms.arms.get((ident, day), "")
+            rows.append(
+                ComplianceDay(
+                    day=day, scope=scope, arm=arm, computed_at=now, **{field: ident}, **metrics
+                )
+            )
+    ComplianceDay.objects.filter(day=day).delete()
+    ComplianceDay.objects.bulk_create(rows, batch_size=1_000)
+    return len(rows)
+
+
+def compliance_recompute_request(*, first: date, last: date, actor: Any) -> ComplianceRecompute:
+    """Record a recomputation of ``[first, last]`` and queue it after the commit."""
+    from backend.reports.tasks import compliance_recompute_task
+
+    if last < first:
+        raise ValidationError({"last_day": "The last day is before the first day."})
+    if (last - first).days + 1 > MAX_REPORT_DAYS:
+        raise ValidationError({"last_day": f"At most {MAX_REPORT_DAYS} days at once."})
+    with transaction.atomic():
+        job = ComplianceRecompute.objects.create(first_day=first, last_day=last, requested_by=actor)
+        audit_record(
+            actor=actor,
+            action="compliance.recompute",
+            obj=job,
+            after={"first_day": first.isoformat(), "last_day": last.isoformat()},
+        )
+        transaction.on_commit(lambda: compliance_recompute_task.delay(job.pk))
+    return job
+
+
+def compliance_recompute_run(*, job_id: int) -> ComplianceRecompute:
+    """Rebuild each day of a recompute job, oldest first, saving progress after every day."""
+    job = ComplianceRecompute.objects.get(pk=job_id)
+    if job.status == RecomputeStatus.DONE:
+        return job
+    ComplianceRecompute.objects.filter(pk=job.pk).update(status=RecomputeStatus.RUNNING)
+    try:
+        for k in range(job.days_total):
+            compliance_day_rebuild(day=job.first_day + timedelta(days=k))
+            ComplianceRecompute.objects.filter(pk=job.pk).update(days_done=k + 1)
+    except Exception as exc:
+        ComplianceRecompute.objects.filter(pk=job.pk).update(
+            status=RecomputeStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    ComplianceRecompute.objects.filter(pk=job.pk).update(
+        status=RecomputeStatus.DONE, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job

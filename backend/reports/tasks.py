@@ -6,7 +6,11 @@ from zoneinfo import ZoneInfo
 from celery import shared_task
 from django.conf import settings
 
-from backend.reports.services import snapshot_build
+from backend.reports.services import (
+    compliance_day_rebuild,
+    compliance_recompute_run,
+    snapshot_build,
+)
 
 
 @shared_task(
@@ -27,3 +31,31 @@ def snapshot_build_yesterday_task() -> int:
     """Beat job: yesterday's snapshot in the agency's time zone."""
     today = datetime.now(ZoneInfo(settings.TIME_ZONE)).date()
     return snapshot_build(day=today - timedelta(days=1)).pk
+
+
+@shared_task(
+    name="reports.compliance_day_rebuild",
+    acks_late=True,
+    reject_on_worker_lost=True,  # idempotent: recomputes the day and replaces its rows
+    autoretry_for=(ConnectionError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def compliance_day_rebuild_task(day: str) -> int:
+    """Recompute one agency-local day's compliance rows; returns their number."""
+    return compliance_day_rebuild(day=date.fromisoformat(day))
+
+
+@shared_task(
+    name="reports.compliance_rebuild_yesterday", acks_late=True, reject_on_worker_lost=True
+)
+def compliance_rebuild_yesterday_task() -> int:
+    """Beat job (nightly, after the visit reconciliation): yesterday's compliance rows."""
+    today = datetime.now(ZoneInfo(settings.TIME_ZONE)).date()
+    return compliance_day_rebuild(day=today - timedelta(days=1))
+
+
+@shared_task(name="reports.compliance_recompute", acks_late=True, reject_on_worker_lost=True)
+def compliance_recompute_task(job_id: int) -> int:
+    """Run a recompute job requested from the compliance page; returns days done."""
+    return compliance_recompute_run(job_id=job_id).days_done

@@ -152,3 +152,39 @@ def test_two_concurrent_rollups_give_the_same_visits(postgres: None) -> None:
     assert errors == []
     assert visit_rows(officer) == expected
     assert len(expected) == 1
+
+
+def test_device_gaps_are_stored_with_the_hot_spot_they_hid(hotspot: Hotspot) -> None:
+    """Fixes every 10 s inside the hot spot for 5 min, nothing for 6 min (a device gap, the
+    tolerance being 120 s), 5 more min inside, then a gap of 3 min that starts inside and ends
+    300 m away (the officer left: a gap, but not at the hot spot)."""
+    from backend.patrols.models import DeviceGap
+
+    officer = UserFactory(role="officer")
+    PatrolSession.objects.create(officer=officer, client_uuid=uuid.uuid4(),
+                                 started_at=T0 - timedelta(minutes=1))  # fmt: skip
+    times = [*range(0, 301, 10), *range(660, 961, 10)]
+    items = []
+    for t in times:
+        lat, lon = PROJ.to_latlon(0.0, 0.0)
+        items.append(
+            {"client_uuid": str(uuid.uuid4()), "t": t, "lat": float(lat), "lon": float(lon)}
+        )
+    lat, lon = PROJ.to_latlon(300.0, 0.0)
+    items.append(
+        {"client_uuid": str(uuid.uuid4()), "t": 1140, "lat": float(lat), "lon": float(lon)}
+    )
+    for item in items:
+        item["recorded_at"] = (T0 + timedelta(seconds=item.pop("t"))).isoformat()
+        item["accuracy_m"] = 5.0
+    assert pings_ingest(officer=officer, items=items).counts()["accepted"] == len(items)
+    visit_rebuild_for_day(officer_id=officer.pk, day=DAY)
+    gaps = list(
+        DeviceGap.objects.filter(officer=officer).values_list("hotspot", "started_at", "ended_at")
+    )
+    assert gaps == [
+        (hotspot.pk, T0 + timedelta(seconds=300), T0 + timedelta(seconds=660)),
+        (None, T0 + timedelta(seconds=960), T0 + timedelta(seconds=1140)),
+    ]
+    visit_rebuild_for_day(officer_id=officer.pk, day=DAY)
+    assert DeviceGap.objects.filter(officer=officer).count() == 2  # replaced, not added

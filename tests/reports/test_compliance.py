@@ -1,0 +1,177 @@
+"""Compliance rows on a hand-built day: every figure below is worked out by hand in comments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from backend.accounts.models import Role
+from backend.missions.models import MissionStatus
+from backend.patrols.models import AvlUnit, DeviceGap, TravelMode, Visit
+from backend.reports.compliance import compliance_compute
+from backend.reports.models import ComplianceDay, Scope
+from backend.reports.services import compliance_day_rebuild
+from tests.missions.builders import city, mission, running_experiment, squad_with_officers
+
+DAY = date(2026, 11, 10)
+
+
+def at(hh: int, mm: int = 0, day: date = DAY) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hh, mm)))
+
+
+def _visit(hotspot, start: datetime, minutes: float, *, officer=None, unit=None, koper=False):
+    return Visit.objects.create(
+        officer=officer, unit=unit, hotspot=hotspot, day=start.date(), entered_at=start,
+        exited_at=start + timedelta(minutes=minutes), dwell_s=minutes * 60,
+        mode=TravelMode.FOOT, koper_compliant=koper,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def hand_built_day(db: None) -> dict:
+    run, spots, districts = city(n=4, districts=2)
+    h1, h2, h3, _h4 = spots  # h4 is not in the experiment
+    running_experiment(run, treated=[h1, h2], control=[h3])  # 3 visits x 15 min per day
+    squad, _sergeant, (o1, o2) = squad_with_officers(district=districts[0], officers=2)
+    car = AvlUnit.objects.create(call_sign="CAR-7")
+    _visit(h1, at(9, 0), 15, officer=o1, koper=True)
+    _visit(h1, at(9, 5), 15, officer=o2, koper=True)  # together with o1 from 09:05 to 09:15
+    _visit(h2, at(10, 0), 3, officer=o1)  # a drive-by
+    _visit(h3, at(11, 0), 10, officer=o2)  # an officer in a control hot spot
+    _visit(h3, at(11, 5), 10, unit=car)  # and a patrol car, 11:05-11:15
+    DeviceGap.objects.create(officer=o1, hotspot=h2, day=DAY, started_at=at(12, 0),
+                             ended_at=at(12, 6))  # fmt: skip
+    DeviceGap.objects.create(officer=o2, day=DAY, started_at=at(13, 0), ended_at=at(13, 4))
+    mission(h1, officer=o1, start=at(8, 0), target_minutes=15)
+    mission(h2, officer=o1, start=at(8, 0), target_minutes=15)
+    mission(h1, officer=o2, start=at(8, 0), target_minutes=15)
+    mission(h2, officer=o2, start=at(8, 0), status=MissionStatus.CANCELLED)  # not prescribed
+    mission(h1, officer=o2, start=at(8, 0, DAY + timedelta(days=1)))  # another day
+    return {"h": spots, "o1": o1, "o2": o2, "squad": squad}
+
+
+def _row(**key) -> dict:
+    row = ComplianceDay.objects.get(day=DAY, **key)
+    return {
+        f: getattr(row, f)
+        for f in (
+            "arm", "prescribed_visits", "delivered_visits", "koper_visits", "prescribed_minutes",
+            "delivered_minutes", "officer_minutes", "patrol_minutes", "avl_minutes",
+            "contamination_minutes", "gap_minutes",
+        )
+    }  # fmt: skip
+
+
+def test_hot_spot_rows_match_the_hand_count(hand_built_day: dict) -> None:
+    h1, h2, h3, h4 = hand_built_day["h"]
+    compliance_day_rebuild(day=DAY)
+    # h1: two Koper visits by two officers, 09:00-09:15 and 09:05-09:20: dose 20 minutes,
+    # labour 30 officer-minutes; prescribed 3 x 15.
+    assert _row(scope=Scope.HOTSPOT, hotspot=h1) == {
+        "arm": "treatment", "prescribed_visits": 3, "delivered_visits": 2, "koper_visits": 2,
+        "prescribed_minutes": 45, "delivered_minutes": 20, "officer_minutes": 30,
+        "patrol_minutes": 20, "avl_minutes": 0, "contamination_minutes": 0, "gap_minutes": 0,
+    }  # fmt: skip
+    # h2: a 3-minute drive-by, and a 6-minute device gap with fixes inside h2 on both sides:
+    # shown as a gap, not as presence and not as absence.
+    assert _row(scope=Scope.HOTSPOT, hotspot=h2) == {
+        "arm": "treatment", "prescribed_visits": 3, "delivered_visits": 1, "koper_visits": 0,
+        "prescribed_minutes": 45, "delivered_minutes": 3, "officer_minutes": 3,
+        "patrol_minutes": 3, "avl_minutes": 0, "contamination_minutes": 0, "gap_minutes": 6,
+    }  # fmt: skip
+    # h3 (control): officer 11:00-11:10, car 11:05-11:15: contamination 11:00-11:15 = 15 min.
+    assert _row(scope=Scope.HOTSPOT, hotspot=h3) == {
+        "arm": "control", "prescribed_visits": 0, "delivered_visits": 0, "koper_visits": 0,
+        "prescribed_minutes": 0, "delivered_minutes": 0, "officer_minutes": 10,
+        "patrol_minutes": 10, "avl_minutes": 10, "contamination_minutes": 15, "gap_minutes": 0,
+    }  # fmt: skip
+    assert not ComplianceDay.objects.filter(hotspot=h4).exists()  # outside the experiment
+
+
+def test_officer_and_squad_rows_match_the_hand_count(hand_built_day: dict) -> None:
+    o1, o2, squad = hand_built_day["o1"], hand_built_day["o2"], hand_built_day["squad"]
+    compliance_day_rebuild(day=DAY)
+    # o1: 2 missions (30 min) prescribed; h1 15 min (Koper) + h2 3 min delivered; gap 6 min.
+    assert _row(scope=Scope.OFFICER, officer=o1) == {
+        "arm": "", "prescribed_visits": 2, "delivered_visits": 2, "koper_visits": 1,
+        "prescribed_minutes": 30, "delivered_minutes": 18, "officer_minutes": 18,
+        "patrol_minutes": 18, "avl_minutes": 0, "contamination_minutes": 0, "gap_minutes": 6,
+    }  # fmt: skip
+    # o2: 1 mission (the cancelled one and tomorrow's do not count); h1 15 min; 10 min in a
+    # control hot spot (contamination); a 4-minute gap outside any hot spot.
+    assert _row(scope=Scope.OFFICER, officer=o2) == {
+        "arm": "", "prescribed_visits": 1, "delivered_visits": 1, "koper_visits": 1,
+        "prescribed_minutes": 15, "delivered_minutes": 15, "officer_minutes": 25,
+        "patrol_minutes": 25, "avl_minutes": 0, "contamination_minutes": 10, "gap_minutes": 4,
+    }  # fmt: skip
+    # The squad: dose 20 (h1, together) + 3 (h2) = 23 minutes; officer-minutes 18 + 25 = 43;
+    # patrol-minutes 20 + 3 + 10 = 33.
+    assert _row(scope=Scope.SQUAD, squad=squad) == {
+        "arm": "", "prescribed_visits": 3, "delivered_visits": 3, "koper_visits": 2,
+        "prescribed_minutes": 45, "delivered_minutes": 23, "officer_minutes": 43,
+        "patrol_minutes": 33, "avl_minutes": 0, "contamination_minutes": 10, "gap_minutes": 10,
+    }  # fmt: skip
+
+
+def test_by_arm_and_district_sum_the_hot_spots(hand_built_day: dict) -> None:
+    by_arm = {r["label"]: r for r in compliance_compute(first=DAY, last=DAY, by="arm").rows()}
+    assert by_arm["Treatment"]["prescribed_visits"] == 6
+    assert by_arm["Treatment"]["delivered_visits"] == 3
+    assert by_arm["Treatment"]["pct_delivered"] == pytest.approx(50.0)
+    assert by_arm["Treatment"]["delivered_minutes"] == pytest.approx(23.0)
+    assert by_arm["Control"]["contamination_minutes"] == pytest.approx(15.0)
+    assert by_arm["Control"]["pct_delivered"] is None
+    by_shift = compliance_compute(first=DAY, last=DAY, by="shift").rows()
+    assert [r["label"] for r in by_shift] == ["07:00-17:00"]
+    assert by_shift[0]["officer_minutes"] == pytest.approx(43.0)
+
+
+def test_rebuilding_twice_leaves_the_same_rows(hand_built_day: dict) -> None:
+    n = compliance_day_rebuild(day=DAY)
+    first = sorted(ComplianceDay.objects.values_list("scope", "delivered_visits", "gap_minutes"))
+    assert compliance_day_rebuild(day=DAY) == n
+    again = sorted(ComplianceDay.objects.values_list("scope", "delivered_visits", "gap_minutes"))
+    assert first == again
+    assert ComplianceDay.objects.count() == n == 3 + 2 + 1
+
+
+def test_a_period_equals_the_sum_of_its_days(hand_built_day: dict) -> None:
+    h1 = hand_built_day["h"][0]
+    o1 = hand_built_day["o1"]
+    _visit(h1, at(9, 0, DAY + timedelta(days=1)), 12, officer=o1, koper=True)
+    rows = compliance_compute(first=DAY, last=DAY + timedelta(days=1), by="hotspot").rows()
+    h1_row = next(r for r in rows if r["key"] == h1.pk)
+    assert h1_row["prescribed_visits"] == 6  # two days of 3
+    assert h1_row["delivered_visits"] == 3
+    assert h1_row["delivered_minutes"] == pytest.approx(32.0)  # 20 + 12
+
+
+def test_sergeant_scope_keeps_other_squads_out(hand_built_day: dict) -> None:
+    from tests.factories import UserFactory
+
+    stranger = UserFactory(role=Role.OFFICER)
+    _visit(hand_built_day["h"][0], at(15, 0), 12, officer=stranger)
+    result = compliance_compute(
+        first=DAY, last=DAY, by="officer", squad_ids=[hand_built_day["squad"].pk]
+    )
+    assert set(result.keys) == {hand_built_day["o1"].pk, hand_built_day["o2"].pk}
+
+
+def test_a_rollup_recomputes_that_days_compliance(
+    hand_built_day: dict, django_capture_on_commit_callbacks
+) -> None:
+    """The rollup's signal queues the day's compliance (eager here; a real worker in
+    test_compliance_worker.py)."""
+    from backend.patrols.rollup import visit_rebuild_for_day
+
+    assert not ComplianceDay.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        visit_rebuild_for_day(officer_id=hand_built_day["o1"].pk, day=DAY)
+    # The rollup replaced o1's visits from its (absent) pings: o1 now has none, o2 still has.
+    o1 = ComplianceDay.objects.get(scope=Scope.OFFICER, officer=hand_built_day["o1"], day=DAY)
+    assert (o1.prescribed_visits, o1.delivered_visits) == (2, 0)
+    o2 = ComplianceDay.objects.get(scope=Scope.OFFICER, officer=hand_built_day["o2"], day=DAY)
+    assert o2.delivered_visits == 1
