@@ -197,10 +197,10 @@ class HotspotDose:
     """One hot spot's dose on one day, in visits.
 
     ``prescribed`` is the experiment's visits per shift (3 with no experiment) for a treated hot
-    spot and 0 for a control one; ``visits`` counts officers' ``Visit`` rows of the day (from the
-    patrol rollup; AVL drive-bys are background, not dose) and ``completed_missions`` the
-    missions completed that day, as the product decision asks (a completed mission usually has
-    its GPS visit too, so a hot spot can be reported done early rather than late).
+    spot and 0 for a control one. ``delivered`` is ``visits``: officers' ``Visit`` rows of the
+    day, measured from GPS dwell by the patrol rollup (AVL drive-bys are background, not dose).
+    ``completed_missions`` (missions marked completed that day) is shown beside it but never
+    counted: dose is measured, not claimed by a button.
     """
 
     hotspot_id: int
@@ -211,7 +211,7 @@ class HotspotDose:
 
     @property
     def delivered(self) -> int:
-        return self.visits + self.completed_missions
+        return self.visits
 
     @property
     def deficit(self) -> int:

@@ -175,3 +175,47 @@ def test_a_rollup_recomputes_that_days_compliance(
     assert (o1.prescribed_visits, o1.delivered_visits) == (2, 0)
     o2 = ComplianceDay.objects.get(scope=Scope.OFFICER, officer=hand_built_day["o2"], day=DAY)
     assert o2.delivered_visits == 1
+
+
+def _report(tmp_path, by: str, first: date = DAY, last: date = DAY) -> list[dict]:
+    import csv
+
+    from django.core.management import call_command
+
+    out = tmp_path / f"{by}.csv"
+    call_command("compliance_report", "--from", str(first), "--to", str(last), "--by", by,
+                 "--csv", str(out))  # fmt: skip
+    with out.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_compliance_report_command_writes_the_hand_counted_columns(
+    hand_built_day: dict, tmp_path
+) -> None:
+    h1 = hand_built_day["h"][0]
+    rows = {r["hotspot"]: r for r in _report(tmp_path, "hotspot")}
+    r = rows[str(h1.pk)]
+    assert list(r)[:2] == ["hotspot", "label"]
+    assert (r["prescribed_visits"], r["delivered_visits"], r["pct_delivered"]) == ("3", "2", "66.7")
+    assert (r["prescribed_minutes"], r["delivered_minutes"]) == ("45.00", "20.00")
+    assert (r["koper_visits"], r["officer_minutes"], r["patrol_minutes"]) == ("2", "30.00", "20.00")
+    assert (r["gap_minutes"], r["contamination_minutes"]) == ("0.00", "0.00")
+    officers = {r["officer"]: r for r in _report(tmp_path, "officer")}
+    o2 = officers[hand_built_day["o2"].badge_number or hand_built_day["o2"].username]
+    assert (o2["contamination_minutes"], o2["gap_minutes"]) == ("10.00", "4.00")
+    squads = _report(tmp_path, "squad")
+    assert [(s["squad"], s["delivered_minutes"], s["patrol_minutes"]) for s in squads] == [
+        (hand_built_day["squad"].name, "23.00", "33.00")
+    ]
+    arms = {r["arm"]: r for r in _report(tmp_path, "arm")}
+    assert arms["treatment"]["pct_delivered"] == "50.0"
+    assert arms["control"]["pct_delivered"] == ""
+    assert arms["control"]["contamination_minutes"] == "15.00"
+
+
+def test_compliance_report_refuses_a_backwards_range(db: None, tmp_path) -> None:
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="before"):
+        _report(tmp_path, "hotspot", first=DAY, last=DAY - timedelta(days=1))
+    assert not (tmp_path / "hotspot.csv").exists()
