@@ -24,8 +24,8 @@ hypothesis_settings.register_profile("presence", deadline=None)
 hypothesis_settings.load_profile("presence")
 
 REPO = Path(__file__).resolve().parents[1]
-# The team's shared, read-only data sets live beside the repository (../shared/data/).
-SHARED_DATA = Path(os.environ.get("PRESENCE_SHARED_DATA", REPO.parent / "shared" / "data"))
+# Real, public data sets that tests and benches read; tests/data/README.md gives their provenance.
+TEST_DATA = REPO / "tests" / "data"
 REQUIRE_SERVICES = os.environ.get("PRESENCE_REQUIRE_SERVICES") == "1"
 
 
