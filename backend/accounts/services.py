@@ -1,4 +1,4 @@
-"""Writes for districts and squads."""
+"""Writes for districts, beats and squads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from shapely.geometry import shape
 
-from backend.accounts.models import District
+from backend.accounts.maps import polygon_check
+from backend.accounts.models import Beat, District
 from backend.audit.services import audit_record
 
 
@@ -52,3 +53,55 @@ def district_upsert(
         after={"name": name, "min_lat": min_lat, "min_lon": min_lon},
     )
     return district
+
+
+def _bbox(geom: Any) -> dict[str, float]:
+    min_lon, min_lat, max_lon, max_lat = geom.bounds
+    return {"min_lat": min_lat, "min_lon": min_lon, "max_lat": max_lat, "max_lon": max_lon}
+
+
+@transaction.atomic
+def district_save(*, district: District, actor: Any = None) -> District:
+    """Save a district drawn or edited by hand (the admin's map): its boundary must be a valid
+    polygon inside the agency area (``maps.polygon_check``); bounding box derived; audited."""
+    try:
+        boundary, geom = polygon_check(district.boundary, what="The district boundary")
+    except ValidationError as exc:
+        raise ValidationError({"boundary": exc.messages}) from exc
+    before = (
+        District.objects.filter(pk=district.pk).values("name", "code", "boundary").first()
+        if district.pk
+        else None
+    )
+    district.boundary = boundary
+    for name, value in _bbox(geom).items():
+        setattr(district, name, value)
+    district.save()
+    audit_record(
+        actor=actor, action="district.update" if before else "district.create", obj=district,
+        before=before, after={"name": district.name, "code": district.code, "boundary": boundary},
+    )  # fmt: skip
+    return district
+
+
+@transaction.atomic
+def beat_save(*, beat: Beat, actor: Any = None) -> Beat:
+    """Save a beat: a valid polygon inside the agency area; bounding box derived; audited."""
+    try:
+        boundary, geom = polygon_check(beat.boundary, what="The beat boundary")
+    except ValidationError as exc:
+        raise ValidationError({"boundary": exc.messages}) from exc
+    before = (
+        Beat.objects.filter(pk=beat.pk).values("name", "code", "boundary").first()
+        if beat.pk
+        else None
+    )
+    beat.boundary = boundary
+    for name, value in _bbox(geom).items():
+        setattr(beat, name, value)
+    beat.save()
+    audit_record(
+        actor=actor, action="beat.update" if before else "beat.create", obj=beat,
+        before=before, after={"name": beat.name, "code": beat.code, "boundary": boundary},
+    )  # fmt: skip
+    return beat
