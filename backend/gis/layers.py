@@ -187,3 +187,12 @@ def layer_bytes(layer: Layer, *, fmt: str) -> bytes:
             layer_gpkg(layer, path)
             return path.read_bytes()
     raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+
+
+def layer_response(layer: Layer, *, fmt: str, filename: str) -> Any:
+    """An attachment ``HttpResponse`` holding ``layer`` as ``fmt`` (``filename`` without suffix)."""
+    from django.http import HttpResponse
+
+    response = HttpResponse(layer_bytes(layer, fmt=fmt), content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response

@@ -261,3 +261,27 @@ def test_a_boundary_file_in_another_crs_is_refused_naming_it(tmp_path: Path) -> 
           crs="EPSG:32617", geometry_type="Polygon")  # fmt: skip
     with pytest.raises(CommandError, match="EPSG:32617"):
         call_command("import_boundaries", str(path), "--kind", "district")
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "geojson", "csv"])
+def test_the_api_offers_the_hotspot_layer_in_every_format(
+    active_run: AnalysisRun, tmp_path: Path, fmt: str
+) -> None:
+    from django.test import Client
+
+    from backend.accounts.models import Role
+
+    client = Client()
+    client.force_login(UserFactory(role=Role.ANALYST))
+    response = client.get(f"/api/v1/analyses/{active_run.pk}/hotspots-gis.{fmt}")
+    assert response.status_code == 200
+    assert f'filename="hotspots-{active_run.pk}.{fmt}"' in response["Content-Disposition"]
+    path = tmp_path / f"h.{fmt}"
+    path.write_bytes(response.content)
+    if fmt == "gpkg":
+        assert len(read_gpkg(path)["features"]) == 2
+    elif fmt == "geojson":
+        assert len(json.loads(path.read_text())["features"]) == 2
+    else:
+        assert len(path.read_text().splitlines()) == 3
+    assert client.get(f"/api/v1/analyses/{active_run.pk}/hotspots-gis.shp").status_code == 404
