@@ -11,6 +11,7 @@ a GeoJSON Polygon or MultiPolygon, valid (no self-intersection), inside the agen
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -87,12 +88,15 @@ def polygon_check(value: Any, *, what: str = "The shape") -> tuple[dict[str, Any
     if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
         raise ValidationError(f"{what} must be in WGS84 longitude/latitude degrees.")
     if not geom.is_valid:
-        reason = explain_validity(geom)
-        if "Self-intersection" in reason or "Ring Self-intersection" in reason:
+        reason = explain_validity(geom)  # e.g. "Self-intersection[-80.21 25.8]"
+        where = re.search(r"\[(-?[0-9.eE+-]+) (-?[0-9.eE+-]+)\]", reason)
+        near = f" near {float(where[2]):.5f}, {float(where[1]):.5f} (lat, lon)" if where else ""
+        if "Self-intersection" in reason:
             raise ValidationError(
-                f"{what} crosses itself ({reason}): redraw it so that its edges do not cross."
+                f"{what} crosses itself{near}: redraw it so that its edges do not cross."
             )
-        raise ValidationError(f"{what} is not a valid polygon: {reason}.")
+        problem = reason.split("[")[0].strip() or "invalid"
+        raise ValidationError(f"{what} is not a valid polygon ({problem}{near}).")
     if geom.area == 0:
         raise ValidationError(f"{what} has no area.")
     far = _outside_area_km(geom)

@@ -242,7 +242,12 @@ LEAFLET_CONFIG: dict[str, object] = {
         (
             "Streets",
             PRESENCE_TILE_URL,
-            {"attribution": PRESENCE_TILE_ATTRIBUTION or "", "maxZoom": PRESENCE_TILE_MAX_ZOOM},
+            {
+                "attribution": PRESENCE_TILE_ATTRIBUTION or "",
+                "maxZoom": PRESENCE_TILE_MAX_ZOOM,
+                # Tile servers (OpenStreetMap's among them) ask for a Referer naming the site.
+                "referrerPolicy": "strict-origin",
+            },
         )
     ]
     if PRESENCE_TILE_URL

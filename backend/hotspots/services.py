@@ -432,7 +432,9 @@ def hotspot_hand_drawn_save(*, hotspot: Hotspot, actor: Any = None) -> Hotspot:
     hotspot.district_id = _district_containing(districts, centroid)
     hotspot.briefing = {
         **(hotspot.briefing or {}),
+        "headline": f"Hot spot {hotspot.rank} (hand-drawn)",
         "why_here": hotspot.note or "Drawn by an analyst.",
+        "one_line": f"Hand-drawn: {hotspot.note}" if hotspot.note else "Hand-drawn by an analyst",
         "hand_drawn": True,
     }
     hotspot.save()

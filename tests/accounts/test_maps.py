@@ -48,13 +48,48 @@ def test_map_config_comes_from_leaflet_config(settings: Any) -> None:
     assert west < -80.21 < east and south < 25.80 < north  # the agency area round its origin
 
 
-def test_default_tiles_are_openstreetmap_with_its_attribution() -> None:
-    from backend.config import settings as module
+def settings_in_a_fresh_process(**env: str) -> dict[str, Any]:
+    """LEAFLET_CONFIG, the CSP's img-src and the GDAL/GEOS paths as a process started with
+    ``env`` (and no PRESENCE_TILE_* or *_LIBRARY_PATH of the caller's) computes them."""
+    import os
+    import subprocess
+    import sys
 
-    assert module.PRESENCE_TILE_URL == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-    (_name, url, opts) = module.LEAFLET_CONFIG["TILES"][0]  # type: ignore[index]
-    assert url == module.PRESENCE_TILE_URL and "OpenStreetMap" in opts["attribution"]
-    assert opts["maxZoom"] == 19
+    from tests.conftest import REPO
+
+    drop = {"PRESENCE_TILE_URL", "PRESENCE_TILE_ATTRIBUTION", "PRESENCE_TILE_MAX_ZOOM",
+            "GDAL_LIBRARY_PATH", "GEOS_LIBRARY_PATH"}  # fmt: skip
+    code = (
+        "import json; from backend.config import settings as s; print(json.dumps({"
+        "'tiles': s.LEAFLET_CONFIG['TILES'], 'extent': s.LEAFLET_CONFIG['SPATIAL_EXTENT'], "
+        "'img': s.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src'], "
+        "'gdal': s.GDAL_LIBRARY_PATH, 'geos': s.GEOS_LIBRARY_PATH}))"
+    )
+    base = {k: v for k, v in os.environ.items() if k not in drop}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**base, **env},
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    return dict(json.loads(out.stdout))
+
+
+def test_default_tiles_are_openstreetmap_with_its_attribution_and_the_csp_allows_them() -> None:
+    got = settings_in_a_fresh_process()
+    [[_name, url, opts]] = got["tiles"]
+    assert url == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert "OpenStreetMap" in opts["attribution"] and opts["maxZoom"] == 19
+    assert "https://tile.openstreetmap.org" in got["img"]
+    assert got["gdal"] and got["geos"]  # found without any setting
+
+
+def test_a_tile_setting_changes_every_map_and_none_turns_tiles_off() -> None:
+    got = settings_in_a_fresh_process(
+        PRESENCE_TILE_URL="https://tiles.example.org/{z}/{x}/{y}.png",
+        PRESENCE_TILE_ATTRIBUTION="© Example", PRESENCE_TILE_MAX_ZOOM="17",
+    )  # fmt: skip
+    [[_name, url, opts]] = got["tiles"]
+    assert (url, opts["attribution"], opts["maxZoom"]) == (
+        "https://tiles.example.org/{z}/{x}/{y}.png", "© Example", 17)  # fmt: skip
+    assert "https://tiles.example.org" in got["img"]
+    assert settings_in_a_fresh_process(PRESENCE_TILE_URL="none")["tiles"] == []
 
 
 def test_a_valid_square_inside_the_agency_area_passes() -> None:
@@ -158,3 +193,33 @@ def test_a_hand_drawn_hotspot_needs_a_published_analysis(admin_client: Client) -
     )
     assert response.status_code == 200
     assert "publish one before drawing" in response.content.decode()
+
+
+def test_the_phone_app_page_carries_the_same_map_configuration(db: None, settings: Any) -> None:
+    settings.LEAFLET_CONFIG = {
+        **settings.LEAFLET_CONFIG,
+        "TILES": [("Streets", "https://tiles.example.org/{z}/{x}/{y}.png", {"maxZoom": 18})],
+    }
+    client = Client()
+    client.force_login(UserFactory(role=Role.OFFICER))
+    page = client.get("/app/").content.decode()
+    start = page.index('id="presence-map-config">') + len('id="presence-map-config">')
+    config = json.loads(page[start : page.index("</script>", start)])
+    assert config == map_config()
+    assert config["tiles"][0]["url"] == "https://tiles.example.org/{z}/{x}/{y}.png"
+    assert "/static/leaflet/leaflet.js" in page and "/static/js/map-base.js" in page
+
+
+def test_one_copy_of_leaflet_django_leaflets_serves_every_page_and_the_phone() -> None:
+    import subprocess
+
+    from django.contrib.staticfiles import finders
+
+    from tests.conftest import REPO
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()  # fmt: skip
+    assert [f for f in tracked if f.endswith(("leaflet.js", "leaflet.css"))] == []
+    assert "site-packages/leaflet/static" in str(finders.find("leaflet/leaflet.js"))
+    sw = (REPO / "mobile_web" / "sw.js").read_text()
+    assert '"/static/leaflet/leaflet.js"' in sw and '"/static/js/map-base.js"' in sw

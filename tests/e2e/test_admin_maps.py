@@ -86,6 +86,14 @@ def test_a_self_intersecting_beat_is_refused_and_a_valid_one_saved(
     assert "crosses itself" in desktop.locator(".errorlist").first.inner_text()
     assert not Beat.objects.exists()
     screenshot(desktop, "admin-beat-refused")
+    # The refused shape is back on the map: clear it with the draw toolbar, draw a square, save.
+    desktop.click("#id_boundary-map .leaflet-draw-edit-remove")
+    desktop.get_by_text("Clear All").click()
+    draw(desktop, "id_boundary-map", SQUARE_PX)
+    desktop.click("input[name=_save]")
+    desktop.wait_for_url(f"{live_server.url}/admin/accounts/beat/")
+    beat = Beat.objects.get(code="beat-7")
+    assert beat.district_id == district.pk and beat.min_lon < beat.max_lon
 
 
 def test_a_hand_drawn_hotspot_drawn_on_the_admin_map_is_saved(

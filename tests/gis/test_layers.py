@@ -285,3 +285,30 @@ def test_the_api_offers_the_hotspot_layer_in_every_format(
     else:
         assert len(path.read_text().splitlines()) == 3
     assert client.get(f"/api/v1/analyses/{active_run.pk}/hotspots-gis.shp").status_code == 404
+
+
+def test_backend_gis_imports_no_app_so_every_app_may_use_it() -> None:
+    from tests.conftest import REPO
+
+    for path in (REPO / "backend" / "gis").glob("*.py"):
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("from backend.", "import backend.")):
+                assert stripped.startswith(("from backend.gis", "import backend.gis")), (
+                    f"{path.name}: {stripped}"
+                )
+
+
+@pytest.mark.django_db
+def test_the_api_offers_district_and_beat_boundaries_as_a_geopackage(tmp_path: Path) -> None:
+    from django.test import Client
+
+    DistrictFactory(name="Central", code="central")
+    client = Client()
+    client.force_login(UserFactory())
+    response = client.get("/api/v1/districts-gis.gpkg")
+    assert response.status_code == 200
+    (tmp_path / "d.gpkg").write_bytes(response.content)
+    got = read_gpkg(tmp_path / "d.gpkg")
+    assert (got["table"], [r["code"] for _, r in got["features"]]) == ("districts", ["central"])
+    assert client.get("/api/v1/beats-gis.csv").content.decode().startswith("beat_id,name,code")

@@ -47,7 +47,10 @@
     }
     tiles.forEach(function (t) {
       let loaded = false;
-      const layer = L.tileLayer(t.url, { attribution: t.attribution || "", maxZoom: t.max_zoom || 19 });
+      // strict-origin: tile servers (OpenStreetMap's among them) ask for a Referer naming the site.
+      const layer = L.tileLayer(t.url, {
+        attribution: t.attribution || "", maxZoom: t.max_zoom || 19, referrerPolicy: "strict-origin",
+      });
       layer.on("tileload", function () {
         loaded = true;
         const box = map.getContainer().querySelector(".map-notice");
