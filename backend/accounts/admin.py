@@ -3,7 +3,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from backend.accounts.mapforms import MapAdminMixin, PolygonField
@@ -47,37 +46,27 @@ class BeatForm(forms.ModelForm):
         fields = ["district", "name", "code", "boundary"]
 
 
-class BoundaryAdmin(MapAdminMixin, admin.ModelAdmin):
-    """Boundaries drawn on django-leaflet's map; saved through the app's service, which checks
-    the shape again (valid polygon inside the agency area) and writes the audit row."""
-
-    saver: Any = None
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        try:
-            type(self).saver(obj, actor=request.user)
-        except ValidationError as exc:  # the form checked it; a race or a bypass lands here
-            raise ValidationError(exc.messages) from exc
-
-
 @admin.register(District)
-class DistrictAdmin(BoundaryAdmin):
+class DistrictAdmin(MapAdminMixin, admin.ModelAdmin):
+    """District boundaries drawn on django-leaflet's map; saved through ``district_save``, which
+    checks the shape (valid polygon inside the agency area) and writes the audit row."""
+
     form = DistrictForm
     list_display = ["name", "code", "min_lat", "min_lon", "max_lat", "max_lon"]
     search_fields = ["name", "code"]
 
-    @staticmethod
-    def saver(obj: District, *, actor: Any) -> District:
-        return district_save(district=obj, actor=actor)
+    def save_model(self, request: HttpRequest, obj: District, form: Any, change: bool) -> None:
+        district_save(district=obj, actor=request.user)
 
 
 @admin.register(Beat)
-class BeatAdmin(BoundaryAdmin):
+class BeatAdmin(MapAdminMixin, admin.ModelAdmin):
+    """Beat boundaries, as districts' (``beat_save``)."""
+
     form = BeatForm
     list_display = ["name", "code", "district"]
     list_filter = ["district"]
     search_fields = ["name", "code"]
 
-    @staticmethod
-    def saver(obj: Beat, *, actor: Any) -> Beat:
-        return beat_save(beat=obj, actor=actor)
+    def save_model(self, request: HttpRequest, obj: Beat, form: Any, change: bool) -> None:
+        beat_save(beat=obj, actor=request.user)
