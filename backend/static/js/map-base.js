@@ -43,7 +43,7 @@
     }
     const tiles = cfg.tiles || [];
     if (!tiles.length) {
-      notice(map, "Streets unavailable: no street map is configured. Hot spots are still shown.");
+      notice(map, "Streets unavailable: no street map is configured. Hot spots and boundaries still draw.");
     }
     tiles.forEach(function (t) {
       let loaded = false;
@@ -57,7 +57,7 @@
         if (box) box.hidden = true;
       });
       layer.on("tileerror", function () {
-        if (!loaded) notice(map, "Streets unavailable (offline or blocked). Hot spots are still shown.");
+        if (!loaded) notice(map, "Streets unavailable (offline or blocked). Hot spots and boundaries still draw.");
       });
       layer.addTo(map);
     });
