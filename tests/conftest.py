@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -49,6 +50,13 @@ def redis_available() -> tuple[bool, str]:
     except redis.RedisError as exc:
         return False, f"Redis at {url} is unreachable: {exc}"
     return True, ""
+
+
+@pytest.fixture(autouse=True)
+def _no_tile_server(settings: Any) -> None:
+    """Maps in tests draw with no basemap: a browser test must never fetch tiles from outside
+    this machine. A test that wants tiles sets ``settings.LEAFLET_CONFIG["TILES"]`` itself."""
+    settings.LEAFLET_CONFIG = {**settings.LEAFLET_CONFIG, "TILES": []}
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -36,6 +36,7 @@ from backend.analytics.randomization import (
     paired_allocation,
     placeday_allocation,
 )
+from backend.gis.layers import Layer
 from backend.hotspots.models import AnalysisRun, Hotspot
 from backend.hotspots.selectors import hotspots_active
 from backend.missions.models import (
@@ -750,3 +751,41 @@ def experiment_arms_geojson(*, experiment: Experiment, day: date | None = None) 
             else None,
         },
     }
+
+
+ARM_LAYER_FIELDS = [
+    "hotspot_id", "rank", "arm", "block", "district", "harm", "incidents", "hand_drawn",
+    "experiment_id", "design", "day",
+]  # fmt: skip
+
+
+def experiment_arms_layer(*, experiment: Experiment, day: date | None = None) -> Layer:
+    """The experiment's hot spots with their arm as a GIS layer (``backend.gis``); for a
+    place-day design, the arms of ``day`` (default the first day)."""
+    from shapely.geometry import shape
+
+    fc = experiment_arms_geojson(experiment=experiment, day=day)
+    hand_drawn = set(
+        Hotspot.objects.filter(run=experiment.run, hand_drawn=True).values_list("pk", flat=True)
+    )
+    the_day = fc["properties"]["day"] or ""
+    features = [
+        (
+            shape(f["geometry"]),
+            {
+                "hotspot_id": f["id"],
+                "rank": f["properties"]["rank"],
+                "arm": f["properties"]["arm"],
+                "block": f["properties"]["block"],
+                "district": f["properties"]["district"] or "",
+                "harm": round(float(f["properties"]["harm"]), 3),
+                "incidents": f["properties"]["count"],
+                "hand_drawn": f["id"] in hand_drawn,
+                "experiment_id": experiment.pk,
+                "design": experiment.design,
+                "day": the_day,
+            },
+        )
+        for f in fc["features"]
+    ]
+    return Layer(name="arms", fields=ARM_LAYER_FIELDS, features=features)
