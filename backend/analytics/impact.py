@@ -34,7 +34,10 @@ likelihood. (statsmodels' default ``use_correction=True`` also multiplies by
 ``(2G - 1) / (G - 2)``, about 2, an artefact of counting incidental parameters; it is not used.)
 The 95% interval is ``exp(log RR -+ 1.96 se)`` (normal quantile from ``statistics.NormalDist``).
 The interval needs at least two informative places per arm (with one, the sandwich is zero by
-construction); otherwise it is ``(nan, nan)``.
+construction); otherwise it is ``(nan, nan)``. With fewer than ``FEW_CLUSTERS`` informative
+places in an arm the sandwich is biased down and the sentence says so. For harm sums the
+estimate and the sandwich are unchanged by the unit (scaling every value by k cancels); the
+zero-total rule below treats the sums as counts.
 
 Zero totals. When any of the four totals ``B_T, D_T, B_C, D_C`` is zero the log ratio is
 undefined; then (and only then) 0.5 is added to each of the four totals (Haldane-Anscombe),
@@ -88,6 +91,9 @@ TIE_TOLERANCE = 1e-12
 CHUNK_ELEMENTS = 1 << 21
 """Cells of the (draws x places) assignment matrix made at once: 2M cells keep the uniforms
 and the float copy near 32 MB; 10,000 draws of 200 places fit in one chunk."""
+FEW_CLUSTERS = 10
+"""Below this many informative places in an arm the sentence warns that the sandwich interval
+is too narrow (cluster-robust variances are biased down with few clusters)."""
 Z95 = NormalDist().inv_cdf(0.975)
 HOUR_S = 3600.0
 DAY_S = 86_400.0
@@ -322,6 +328,7 @@ def impact_counts(
     )
     informative = (b + d) > 0
     g = int(informative.sum())
+    min_informative = min(int(informative[t].sum()), int(informative[~t].sum()))
     se = math.nan
     if not nothing and int(informative[t].sum()) >= 2 and int(informative[~t].sum()) >= 2:
         add = HALDANE if haldane else 0.0
@@ -368,7 +375,9 @@ def impact_counts(
         p_randomization=p,
         permutations=permutations,
         hits=hits,
-        sentence=_counts_sentence(outcome, rr, ci, hits, permutations),
+        sentence=_counts_sentence(
+            outcome, rr, ci, hits, permutations, few=min_informative < FEW_CLUSTERS
+        ),
     )
 
 
@@ -379,7 +388,7 @@ def _percent(share: float) -> str:
 
 
 def _counts_sentence(
-    outcome: str, rr: float, ci: tuple[float, float], hits: int, draws: int
+    outcome: str, rr: float, ci: tuple[float, float], hits: int, draws: int, *, few: bool
 ) -> str:
     if not math.isfinite(rr):
         return (
@@ -411,7 +420,14 @@ def _counts_sentence(
                 f"{draws:,} re-randomizations"
             )
         sentence += f"; {chance}"
-    return sentence + "."
+    sentence += "."
+    if few and math.isfinite(ci[0]):
+        sentence += (
+            f" With fewer than {FEW_CLUSTERS} hot spots with incidents in an arm the interval is "
+            "too narrow to trust"
+            + ("; the re-randomization figure is the one to go by." if draws else ".")
+        )
+    return sentence
 
 
 # ---------------------------------------------------------------------------------------------
@@ -749,6 +765,7 @@ def residual_deterrence(
 
 __all__ = [
     "CHUNK_ELEMENTS",
+    "FEW_CLUSTERS",
     "HALDANE",
     "TIE_TOLERANCE",
     "CountsImpact",

@@ -203,6 +203,14 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured("PRESENCE_DRAW_REACH_M must be a number of metres") from exc
 
+# Impact: width of the catchment (buffer) ring around hot spots for displacement, in metres.
+try:
+    PRESENCE_CATCHMENT_M = float(_env("PRESENCE_CATCHMENT_M", "150") or "150")
+except ValueError as exc:
+    raise ImproperlyConfigured("PRESENCE_CATCHMENT_M must be a number of metres") from exc
+if not 0 < PRESENCE_CATCHMENT_M <= 2000:
+    raise ImproperlyConfigured("PRESENCE_CATCHMENT_M must be in (0, 2000] metres")
+
 # Map tiles: empty means no basemap (hot spots and tracks still draw).
 PRESENCE_TILE_URL = _env("PRESENCE_TILE_URL", "") or ""
 

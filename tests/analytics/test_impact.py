@@ -131,6 +131,7 @@ def test_did_and_totals_are_direct_sums() -> None:
     assert (r.control_before, r.control_during) == (13, 15)
     assert r.did == pytest.approx((5 / 3 - 7 / 3) - (15 / 3 - 13 / 3))
     assert r.rate_ratio == pytest.approx((5 / 7) / (15 / 13))
+    assert "interval is too narrow to trust" in r.sentence  # 3 hot spots per arm
     d = r.to_dict()
     assert d["totals"]["treatment"] == {"before": 7.0, "during": 5.0}
     assert d["ci95"] == [pytest.approx(r.ci95[0]), pytest.approx(r.ci95[1])]
