@@ -689,9 +689,12 @@ def impact_placeday(
         se = math.sqrt(var) if var > 0 else math.nan
     ci = (math.exp(log_rr - Z95 * se), math.exp(log_rr + Z95 * se))
     nothing = float(n.sum()) == 0
+    no_contrast = g == 0 and not nothing  # incidents, but no hot spot has both kinds of day
     permutations = int(permutations)
     hits = 0
-    if permutations and not nothing:
+    if no_contrast:
+        pass  # no statistic to re-randomize: p stays nan below
+    elif permutations and not nothing:
         observed = abs(log_rr) - TIE_TOLERANCE
         order, starts = _block_order(blocks, n_places)
         y_sorted, n_sorted = y[:, order], n[order]
@@ -702,15 +705,20 @@ def impact_placeday(
             hits += int(np.count_nonzero(np.abs(stat) >= observed))
     elif permutations:
         hits = permutations
-    p = (hits + 1) / (permutations + 1) if permutations else math.nan
+    p = (hits + 1) / (permutations + 1) if permutations and not no_contrast else math.nan
     n_t, n_c = int(t.sum()), int((~t).sum())
     tot_t, tot_c = float(y[t].sum()), float(y[~t].sum())
-    rr = math.nan if nothing else math.exp(log_rr)
-    if nothing:
+    rr = math.nan if nothing or no_contrast else math.exp(log_rr)
+    if nothing or no_contrast:
         log_rr, ci = math.nan, (math.nan, math.nan)
     sentence = _counts_sentence(
         outcome, rr, ci, hits, permutations, few=g < FEW_CLUSTERS, words=PLACE_DAYS
     )
+    if no_contrast:
+        sentence = (
+            f"No hot spot with {outcome.lower()} recorded has had both treated and control days "
+            "yet, so treated and control place-days cannot be compared."
+        )
     return PlaceDayImpact(
         outcome=outcome,
         n_places=n_places,

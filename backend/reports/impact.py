@@ -8,6 +8,12 @@ nothing (the result is cached per experiment and day; see ``experiment_impact_ca
 
 Windows (agency-local days): "during" runs from ``starts_on`` to ``min(ends_on, yesterday)``
 inclusive; "before" is the same number of days immediately before ``starts_on``.
+
+Fixed arms (blocked, paired): hot spots before vs during, treatment vs control, re-randomized
+within the stored blocks (pairs); a block whose hot spots are all in one arm (a paired design's
+odd hot spot) is left out and named. Place-day designs: treated vs control place-days during
+the experiment with place effects, re-randomized within day and block; no before window, no
+buffers (``left_out`` says why).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,7 +33,13 @@ from django.core.cache import cache
 from django.utils import timezone
 from shapely.geometry import shape
 
-from backend.analytics.impact import impact_counts, residual_deterrence, wdd, wdq
+from backend.analytics.impact import (
+    impact_counts,
+    impact_placeday,
+    residual_deterrence,
+    wdd,
+    wdq,
+)
 from backend.analytics.projection import LocalProjection
 from backend.hotspots.models import Hotspot
 from backend.hotspots.selectors import harm_version_current, harm_weights_for, incident_points
@@ -114,8 +127,10 @@ def experiment_impact(
 
     ``seed`` drives the re-randomizations (default: the experiment's stored seed, so anyone can
     reproduce the p-value); ``today`` is the agency-local evaluation day (default: today).
-    Place-day designs, experiments not started and experiments with no full day yet give
-    ``{"supported": False, "message": ...}`` with the contract keys set to None.
+    Experiments not randomized and experiments with no full day yet give
+    ``{"supported": False, "message": ...}`` with the contract keys set to None. Place-day
+    results carry ``placeday`` and ``placeday_hotspots`` instead of ``counts``, ``harm``,
+    ``displacement`` and ``hotspots``, and ``did`` is None.
     """
     today = today or timezone.localdate()
     seed = int(seed if seed is not None else (experiment.seed or 0))
@@ -154,11 +169,7 @@ def _experiment_impact(
     experiment: Experiment, permutations: int, seed: int, today: date
 ) -> dict[str, Any]:
     if experiment.design == Design.PLACEDAY:
-        raise ImpactUnavailable(
-            "This is a place-day design: each hot spot is treated on some days and is its own "
-            "control on others, so impact compares treated with control place-days rather than "
-            "hot spots before and during. That comparison is not built yet."
-        )
+        return _placeday_impact(experiment, permutations, seed, today)
     rows = list(
         Allocation.objects.filter(experiment=experiment, day__isnull=True).values_list(
             "hotspot_id", "arm", "block"
@@ -256,8 +267,14 @@ def _experiment_impact(
         d_before=b["before"], d_after=b["during"], cd_before=cd["before"], cd_after=cd["during"],
     )  # fmt: skip
 
+    treated_ids = {int(h) for h in ids[treated & keep]}
     deterrence = _deterrence(
-        ids=ids, treated=treated, owner=owner, t=arr.t, start=split_dt, end=end
+        ids=ids,
+        treated=lambda h, _day: h in treated_ids,
+        owner=owner,
+        t=arr.t,
+        start=split_dt,
+        end=end,
     )
     weekly = _weekly(win, arr.t, owner, treated, keep)
     did_unit = "incidents"
@@ -316,6 +333,158 @@ def _experiment_impact(
     }
 
 
+PLACEDAY_CSV_COLUMNS = [
+    "hotspot_id",
+    "rank",
+    "district",
+    "block",
+    "treated_days",
+    "control_days",
+    "incidents_treated_days",
+    "incidents_control_days",
+    "harm_treated_days",
+    "harm_control_days",
+]
+
+
+def _placeday_impact(
+    experiment: Experiment, permutations: int, seed: int, today: date
+) -> dict[str, Any]:
+    """Treated vs control place-days over the days the experiment has run (no before window:
+    each hot spot is its own control on its control days)."""
+    win = impact_windows(experiment=experiment, today=today)
+    rows = list(
+        Allocation.objects.filter(
+            experiment=experiment, day__gte=win.during_first, day__lte=win.during_last
+        ).values_list("hotspot_id", "day", "arm", "block")
+    )
+    if not rows:
+        raise ImpactUnavailable("The experiment has no allocation yet: randomize and start it.")
+    spots = {h.pk: h for h in Hotspot.objects.filter(run=experiment.run).select_related("district")}
+    ids = np.array(sorted({r[0] for r in rows}, key=lambda h: (spots[h].rank, h)), dtype=np.int64)
+    col = {int(h): i for i, h in enumerate(ids)}
+    n_days, n = win.days, ids.size
+    if len(rows) != n_days * n:
+        raise ImpactUnavailable(
+            f"The allocation has {len(rows)} place-days where {n_days} days x {n} hot spots "
+            f"= {n_days * n} were expected: it is incomplete."
+        )
+    treated = np.zeros((n_days, n), dtype=np.bool_)
+    blocks = [""] * n
+    for h, day, arm, block in rows:
+        treated[(day - win.during_first).days, col[h]] = arm == Arm.TREATMENT
+        blocks[col[h]] = block
+
+    start = local_day_bounds(win.during_first)[0]
+    end = local_day_bounds(win.during_last)[1]
+    arr = incident_points(start=start, end=end)
+    version = harm_version_current()
+    weights = harm_weights_for(version=version)
+    harm = np.array([weights.get(int(o), 0.0) for o in arr.offence_id], dtype=np.float64)
+    proj = LocalProjection(*settings.PRESENCE_ORIGIN)
+    polys = [proj.geometry_to_xy(shape(spots[int(h)].geometry)) for h in ids]
+    x, y = proj.to_xy(arr.lat, arr.lon)
+    owner = _owner(polys, x, y)
+    bounds = np.array(
+        [
+            local_day_bounds(win.during_first + timedelta(days=d))[0].timestamp()
+            for d in range(n_days)
+        ]
+        + [end.timestamp()]
+    )
+    day_of = np.searchsorted(bounds, arr.t, side="right") - 1
+    inside = (owner >= 0) & (day_of >= 0) & (day_of < n_days)
+    counts = np.zeros((n_days, n))
+    harm_days = np.zeros((n_days, n))
+    np.add.at(counts, (day_of[inside], owner[inside]), 1.0)
+    np.add.at(harm_days, (day_of[inside], owner[inside]), harm[inside])
+
+    result = impact_placeday(
+        counts=counts, treated=treated, blocks=blocks, permutations=permutations,
+        rng=np.random.default_rng(seed), outcome="Crime",
+    )  # fmt: skip
+    harm_result = impact_placeday(
+        counts=harm_days, treated=treated, blocks=blocks, permutations=permutations,
+        rng=np.random.default_rng(seed), outcome="Harm",
+    )  # fmt: skip
+
+    def is_treated(h: int, day: date) -> bool:
+        d = (day - win.during_first).days
+        return 0 <= d < n_days and bool(treated[d, col[h]])
+
+    deterrence = _deterrence(
+        ids=ids, treated=is_treated, owner=owner, t=arr.t, start=start, end=end
+    )
+    weeks = []
+    for first in range(0, n_days, 7):
+        last = min(first + 7, n_days)
+        t_w, c_w = treated[first:last], ~treated[first:last]
+        y_w = counts[first:last]
+        t_count, c_count = int(y_w[t_w].sum()), int(y_w[c_w].sum())
+        weeks.append(
+            {
+                "week_start": (win.during_first + timedelta(days=first)).isoformat(),
+                "days": last - first,
+                "period": "during",
+                "treatment": t_count,
+                "control": c_count,
+                "treatment_per_hotspot_week": t_count / t_w.sum() * 7 if t_w.any() else None,
+                "control_per_hotspot_week": c_count / c_w.sum() * 7 if c_w.any() else None,
+            }
+        )
+    table = [
+        {
+            "hotspot_id": int(ids[i]),
+            "rank": spots[int(ids[i])].rank,
+            "district": spots[int(ids[i])].district.name if spots[int(ids[i])].district else "",
+            "block": blocks[i],
+            "treated_days": int(treated[:, i].sum()),
+            "control_days": int((~treated[:, i]).sum()),
+            "incidents_treated_days": int(counts[treated[:, i], i].sum()),
+            "incidents_control_days": int(counts[~treated[:, i], i].sum()),
+            "harm_treated_days": float(harm_days[treated[:, i], i].sum()),
+            "harm_control_days": float(harm_days[~treated[:, i], i].sum()),
+        }
+        for i in range(n)
+    ]
+    return {
+        "supported": True,
+        "message": "",
+        "rate_ratio": _finite(result.rate_ratio),
+        "ci95": [_finite(result.ci95[0]), _finite(result.ci95[1])],
+        "did": None,
+        "p_randomization": _finite(result.p_randomization),
+        "permutations": permutations,
+        "sentence": result.sentence,
+        "windows": {
+            "days": n_days,
+            "during": [win.during_first.isoformat(), win.during_last.isoformat()],
+        },
+        "harm_version": version.number,
+        "left_out": [
+            "A place-day design has no before window and no difference in differences: each hot "
+            "spot is compared with itself on its control days.",
+            "Displacement buffers are not measured: every hot spot is treated on some days and "
+            "control on others, so there is no fixed treated area whose surroundings could "
+            "receive displaced crime.",
+        ],
+        "placeday": {"counts": result.to_dict(), "harm": harm_result.to_dict()},
+        "deterrence": deterrence,
+        "weekly": {
+            "weeks": weeks,
+            "sentence": (
+                "Weekly incidents per hot spot-week on treated and on control place-days (each "
+                "arm's incidents divided by its place-days, times 7)."
+            ),
+        },
+        "placeday_hotspots": table,
+    }
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
 def _two_armed_blocks(
     treated: np.ndarray, blocks: list[str], ids: np.ndarray, spots: dict[int, Hotspot]
 ) -> tuple[np.ndarray, list[str]]:
@@ -355,22 +524,24 @@ def _did_sentence(did: float, unit: str, win: Windows) -> str:
 def _deterrence(
     *,
     ids: np.ndarray,
-    treated: np.ndarray,
+    treated: Callable[[int, date], bool],
     owner: np.ndarray,
     t: np.ndarray,
     start: datetime,
     end: datetime,
 ) -> dict[str, Any]:
-    """Residual deterrence after officers' visits to treated hot spots during the experiment."""
-    treated_ids = [int(h) for h in ids[treated]]
-    visits = list(
-        Visit.objects.filter(
-            hotspot_id__in=treated_ids,
+    """Residual deterrence after officers' visits to hot spots while treated (``treated(hot spot
+    id, local day of the visit)``) during the experiment."""
+    visits = [
+        (h, exited, dwell)
+        for h, day, exited, dwell in Visit.objects.filter(
+            hotspot_id__in=[int(h) for h in ids],
             officer__isnull=False,
             exited_at__gte=start,
             exited_at__lt=end,
-        ).values_list("hotspot_id", "exited_at", "dwell_s")
-    )
+        ).values_list("hotspot_id", "day", "exited_at", "dwell_s")
+        if treated(h, day)
+    ]
     inside = owner >= 0
     bins = residual_deterrence(
         visit_hotspot=[v[0] for v in visits],
@@ -474,12 +645,15 @@ def _safe_cell(value: Any) -> Any:
 
 
 def impact_csv(result: dict[str, Any]) -> str:
-    """The per-hot-spot table of an ``experiment_impact`` result as CSV text."""
+    """The per-hot-spot table of an ``experiment_impact`` result as CSV text (place-day
+    designs: per hot spot, incidents and harm on treated and on control days)."""
+    placeday = "placeday_hotspots" in result
+    columns = PLACEDAY_CSV_COLUMNS if placeday else CSV_COLUMNS
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
-    for row in result.get("hotspots", []):
-        writer.writerow([_safe_cell(row[c]) for c in CSV_COLUMNS])
+    writer.writerow(columns)
+    for row in result.get("placeday_hotspots" if placeday else "hotspots", []):
+        writer.writerow([_safe_cell(row[c]) for c in columns])
     return buf.getvalue()
 
 

@@ -150,9 +150,51 @@ class ExperimentRefSerializer(serializers.Serializer):
     ends_on = serializers.DateField()
 
 
+class PlaceDayImpactSerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    rate_ratio = _num(help_text="Treated / control place-days, same hot spots; < 1: a fall.")
+    ci95 = serializers.ListField(child=_num(), min_length=2, max_length=2)
+    log_rate_ratio = _num()
+    se_log_rate_ratio = _num(help_text="Cluster-robust (by hot spot).")
+    p_randomization = _num(help_text="Two-sided, re-drawing each day within blocks.")
+    permutations = serializers.IntegerField()
+    hits = serializers.IntegerField()
+    haldane = serializers.BooleanField()
+    clusters = serializers.IntegerField()
+    n_places = serializers.IntegerField()
+    n_days = serializers.IntegerField()
+    treated_place_days = serializers.IntegerField()
+    control_place_days = serializers.IntegerField()
+    treated_total = serializers.FloatField()
+    control_total = serializers.FloatField()
+    treated_mean = _num()
+    control_mean = _num()
+    sentence = serializers.CharField()
+
+
+class PlaceDayResultsSerializer(serializers.Serializer):
+    counts = PlaceDayImpactSerializer()
+    harm = PlaceDayImpactSerializer()
+
+
+class PlaceDayHotspotRowSerializer(serializers.Serializer):
+    hotspot_id = serializers.IntegerField()
+    rank = serializers.IntegerField()
+    district = serializers.CharField(allow_blank=True)
+    block = serializers.CharField(allow_blank=True)
+    treated_days = serializers.IntegerField()
+    control_days = serializers.IntegerField()
+    incidents_treated_days = serializers.IntegerField()
+    incidents_control_days = serializers.IntegerField()
+    harm_treated_days = serializers.FloatField()
+    harm_control_days = serializers.FloatField()
+
+
 class WindowsSerializer(serializers.Serializer):
     days = serializers.IntegerField()
-    before = serializers.ListField(child=serializers.DateField(), min_length=2, max_length=2)
+    before = serializers.ListField(
+        child=serializers.DateField(), min_length=2, max_length=2, required=False
+    )
     during = serializers.ListField(child=serializers.DateField(), min_length=2, max_length=2)
 
 
@@ -160,8 +202,9 @@ class ExperimentImpactApi(APIView):
     """Impact of one experiment: crime and harm before vs during by arm, rate ratio with a
     cluster-robust 95% CI, difference in differences, randomization p-value, displacement
     (WDQ, WDD), residual deterrence and a weekly series; each figure with a sentence.
-    ``supported`` is false (with ``message``) for place-day designs and experiments without a
-    full day yet. Cached per experiment and day."""
+    Place-day designs compare treated with control place-days (``placeday``,
+    ``placeday_hotspots``; ``did`` is null). ``supported`` is false (with ``message``) for
+    experiments not randomized or without a full day yet. Cached per experiment and day."""
 
     permission_classes = [role_permission(*IMPACT_ROLES)]
 
@@ -192,6 +235,8 @@ class ExperimentImpactApi(APIView):
         deterrence = DeterrenceSerializer(required=False)
         weekly = WeeklySerializer(required=False)
         hotspots = HotspotRowSerializer(many=True, required=False)
+        placeday = PlaceDayResultsSerializer(required=False, help_text="Place-day designs.")
+        placeday_hotspots = PlaceDayHotspotRowSerializer(many=True, required=False)
 
     @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request: Request, pk: int) -> Response:

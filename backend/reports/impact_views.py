@@ -44,7 +44,7 @@ def experiment_impact_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _arm_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows of the before/during table: incidents and harm per arm, totals and per hot spot."""
-    if not result.get("supported"):
+    if not result.get("supported") or "counts" not in result:
         return []
     rows = []
     for arm in ("treatment", "control"):

@@ -663,3 +663,7 @@ def test_placeday_rejects_bad_shapes_and_one_arm() -> None:
     none = impact_placeday(counts=np.zeros((2, 2)), treated=np.array([[True, False]] * 2),
                            permutations=10, rng=rng)  # fmt: skip
     assert math.isnan(none.rate_ratio) and "nothing to compare" in none.sentence
+    fixed = impact_placeday(counts=np.ones((2, 2)), treated=np.array([[True, False]] * 2),
+                            permutations=10, rng=rng)  # fmt: skip
+    assert math.isnan(fixed.rate_ratio) and math.isnan(fixed.p_randomization)
+    assert "both treated and control days" in fixed.sentence

@@ -253,13 +253,83 @@ def test_command_on_an_experiment_writes_the_contract_keys(
         call_command("impact_report", "--experiment", "999999", "--json", str(out))
 
 
-def test_placeday_design_says_not_yet_supported(db: None) -> None:
+def test_placeday_experiment_compares_treated_with_control_place_days(db: None) -> None:
+    """Two hot spots a (0, 0) and b (1000, 0), 4 days (10-13 June), swapping arms daily. By
+    hand: a has 2 incidents on its treated days and 2 on control days, b has 1 and 3; with two
+    treated and two control days per hot spot the place-effects MLE solves 3 - 8 pi = 0, so
+    pi = 3/8 = e^b / (e^b + 1) and the rate ratio is e^b = 3/5."""
     run = analysis_run()
     a, b = hotspot(run, rank=1), hotspot(run, rank=2, x=1000)
-    exp = running_experiment(run, treated=[a], control=[b], design=Design.PLACEDAY)
-    r = experiment_impact(experiment=exp, permutations=10, today=TODAY)
-    assert r["supported"] is False and "place-day" in r["message"]
-    assert r["rate_ratio"] is None and r["sentence"] == r["message"]
+    exp = running_experiment(run, treated=[], control=[], design=Design.PLACEDAY)
+    first = date(2026, 6, 10)
+    Experiment.objects.filter(pk=exp.pk).update(starts_on=first, ends_on=date(2026, 7, 31))
+    exp.refresh_from_db()
+    for d in range(4):
+        day = first + timedelta(days=d)
+        Allocation.objects.create(experiment=exp, hotspot=a, day=day, block="all",
+                                  arm="treatment" if d % 2 == 0 else "control")  # fmt: skip
+        Allocation.objects.create(experiment=exp, hotspot=b, day=day, block="all",
+                                  arm="control" if d % 2 == 0 else "treatment")  # fmt: skip
+    per_day = {0: (2, 0), 1: (1, 0), 2: (0, 3), 3: (1, 1)}  # (a, b) incidents per day
+    for d, (n_a, n_b) in per_day.items():
+        for _ in range(n_a):
+            _incident(10, -10, _local(first + timedelta(days=d)))
+        for _ in range(n_b):
+            _incident(1000, 20, _local(first + timedelta(days=d)))
+    _incident(0, 0, _local(first - timedelta(days=1)))  # before the experiment: not counted
+    _incident(500, 0, _local(first))  # in neither hot spot
+    for d in (0, 1):  # visits to a ending 09:00 on a treated day (0) and a control day (1)
+        ended = _local(first + timedelta(days=d), 9)
+        Visit.objects.create(
+            officer=someone(), hotspot=a, day=first + timedelta(days=d),
+            entered_at=ended - timedelta(minutes=12), exited_at=ended, dwell_s=720,
+            mode=TravelMode.FOOT, koper_compliant=True,
+        )  # fmt: skip
+
+    r = experiment_impact(experiment=exp, permutations=500, today=date(2026, 6, 14))
+    assert r["supported"] is True and r["did"] is None
+    assert r["windows"] == {"days": 4, "during": ["2026-06-10", "2026-06-13"]}
+    counts = r["placeday"]["counts"]
+    assert (counts["treated_total"], counts["control_total"]) == (3.0, 5.0)
+    assert (counts["treated_place_days"], counts["control_place_days"]) == (4, 4)
+    assert r["rate_ratio"] == pytest.approx(3 / 5, rel=1e-9)
+    rows = {h["rank"]: h for h in r["placeday_hotspots"]}
+    assert (rows[1]["incidents_treated_days"], rows[1]["incidents_control_days"]) == (2, 2)
+    assert (rows[2]["incidents_treated_days"], rows[2]["incidents_control_days"]) == (1, 3)
+    assert r["sentence"].startswith("Crime on treated place-days fell 40%")
+    assert 0 < r["p_randomization"] <= 1
+    bins = {b["label"]: b for b in r["deterrence"]["bins"]}
+    assert bins["10-16 min"]["visits"] == 1  # the control-day visit is not a treatment visit
+    assert bins["10-16 min"]["median_hours"] == pytest.approx(3.0)  # 09:00 -> 12:00
+    assert r["weekly"]["weeks"] == [{
+        "week_start": "2026-06-10", "days": 4, "period": "during", "treatment": 3,
+        "control": 5, "treatment_per_hotspot_week": 3 / 4 * 7,
+        "control_per_hotspot_week": 5 / 4 * 7,
+    }]  # fmt: skip
+    rows_csv = list(csv.reader(io.StringIO(impact_csv(r))))
+    assert rows_csv[0][4:6] == ["treated_days", "control_days"] and len(rows_csv) == 3
+    json.dumps(r, allow_nan=False)
+
+
+def test_placeday_page_and_api_render(db: None, client: Client, monkeypatch: pytest.MonkeyPatch):
+    run = analysis_run()
+    a, b = hotspot(run, rank=1), hotspot(run, rank=2, x=1000)
+    exp = running_experiment(run, treated=[], control=[], design=Design.PLACEDAY)
+    Experiment.objects.filter(pk=exp.pk).update(starts_on=date(2026, 6, 10), ends_on=TODAY)
+    for d in range(5):
+        day = date(2026, 6, 10) + timedelta(days=d)
+        arms = ("treatment", "control") if d % 2 else ("control", "treatment")
+        Allocation.objects.create(experiment=exp, hotspot=a, day=day, arm=arms[0])
+        Allocation.objects.create(experiment=exp, hotspot=b, day=day, arm=arms[1])
+        _incident(0, 0, _local(day))
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
+    client.force_login(UserFactory(role=Role.ANALYST))
+    html = client.get(reverse("reports:experiment-impact", args=[exp.pk])).content.decode()
+    assert "on treated place-days" in html and "Treated days" in html
+    body = client.get(reverse("api-experiment-impact", args=[exp.pk]), {"permutations": 50})
+    assert body.status_code == 200 and body.json()["placeday"]["counts"]["n_days"] == 5
+    chart = client.get(reverse("reports:experiment-impact-chart", args=[exp.pk]))
+    assert chart.status_code == 200
 
 
 def test_an_experiment_starting_today_has_no_full_day_yet(db: None) -> None:
