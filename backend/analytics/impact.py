@@ -438,6 +438,11 @@ def _counts_sentence(
             chance = (
                 f"a difference this large arose by chance in none of {draws:,} re-randomizations"
             )
+        elif hits / draws < 0.001:
+            chance = (
+                f"a difference this large arose by chance in only {hits} of {draws:,} "
+                "re-randomizations"
+            )
         else:
             chance = (
                 f"a difference this large arose by chance in {_percent(hits / draws)} of "

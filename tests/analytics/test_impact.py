@@ -360,6 +360,18 @@ def test_randomization_p_has_the_right_size_with_no_effect() -> None:
 # --- edge cases -------------------------------------------------------------------------------
 
 
+def test_sentence_names_rare_chance_draws_by_count() -> None:
+    rng = np.random.default_rng(8)
+    treated, blocks = blocked_design(rng, 10, 20)
+    mean = rng.gamma(2.0, 4.0, treated.size)
+    before = nb_counts(rng, mean)
+    during = nb_counts(rng, mean * np.where(treated, 0.4, 1.0))
+    r = impact_counts(
+        before=before, during=during, treated=treated, blocks=blocks, permutations=2000, rng=rng
+    )
+    assert r.hits == 0 and "by chance in none of 2,000 re-randomizations." in r.sentence
+
+
 def test_zero_total_uses_haldane_on_all_four_totals_and_poisson_variance_floor() -> None:
     before = [3, 2, 4, 1, 5, 2]
     during = [0, 0, 0, 2, 3, 1]
