@@ -87,8 +87,12 @@ class Windows:
 
 
 def impact_windows(*, experiment: Experiment, today: date) -> Windows:
-    """The before and during windows of ``experiment`` evaluated on local day ``today``."""
+    """The before and during windows of ``experiment`` evaluated on local day ``today``: the
+    during window ends at the earliest of ``ends_on``, yesterday and the local day the
+    experiment was ended (an experiment ended early stops counting that day)."""
     last = min(experiment.ends_on, today - timedelta(days=1))
+    if experiment.ended_at is not None:
+        last = min(last, timezone.localdate(experiment.ended_at))
     if last < experiment.starts_on:
         raise ImpactUnavailable(
             f"The experiment starts on {experiment.starts_on:%d %b %Y}; impact can be measured "
@@ -186,6 +190,10 @@ def _experiment_impact(
     blocks = [r[2] for r in rows]
 
     keep, left_out = _two_armed_blocks(treated, blocks, ids, spots)
+    if not keep.any():
+        raise ImpactUnavailable(
+            "No block of the allocation has hot spots in both arms, so there is nothing to compare."
+        )
     proj = LocalProjection(*settings.PRESENCE_ORIGIN)
     polys = [proj.geometry_to_xy(shape(spots[int(h)].geometry)) for h in ids]
     others = [proj.geometry_to_xy(shape(h.geometry)) for k, h in spots.items() if k not in ids]
@@ -277,8 +285,7 @@ def _experiment_impact(
         end=end,
     )
     weekly = _weekly(win, arr.t, owner, treated, keep)
-    did_unit = "incidents"
-    counts_dict = counts.to_dict() | {"did_sentence": _did_sentence(counts.did, did_unit, win)}
+    counts_dict = counts.to_dict() | {"did_sentence": _did_sentence(counts.did, "incidents", win)}
     harm_dict = harm_result.to_dict() | {
         "did_sentence": _did_sentence(harm_result.did, "harm days", win)
     }

@@ -341,6 +341,26 @@ def test_an_experiment_starting_today_has_no_full_day_yet(db: None) -> None:
     assert r["supported"] is False and "at least one full day" in r["message"]
 
 
+def test_an_experiment_ended_early_stops_counting_on_its_end_day(built: dict[str, Any]) -> None:
+    exp = built["experiment"]
+    Experiment.objects.filter(pk=exp.pk).update(ended_at=_local(date(2026, 6, 9), 15))
+    exp.refresh_from_db()
+    r = experiment_impact(experiment=exp, permutations=10, today=TODAY)
+    assert r["windows"]["during"] == ["2026-06-05", "2026-06-09"] and r["windows"]["days"] == 5
+
+
+def test_an_allocation_with_no_two_armed_block_is_not_compared(db: None) -> None:
+    run = analysis_run()
+    a, b = hotspot(run, rank=1), hotspot(run, rank=2, x=1000)
+    exp = running_experiment(run, treated=[a], control=[b])
+    Allocation.objects.filter(experiment=exp, hotspot=a).update(block="x")
+    Allocation.objects.filter(experiment=exp, hotspot=b).update(block="y")
+    Experiment.objects.filter(pk=exp.pk).update(starts_on=START)
+    exp.refresh_from_db()
+    r = experiment_impact(experiment=exp, permutations=10, today=TODAY)
+    assert r["supported"] is False and "both arms" in r["message"]
+
+
 def test_csv_export_neutralizes_formula_cells() -> None:
     text = impact_csv({"hotspots": [{
         "hotspot_id": 1, "rank": 1, "district": "=HYPERLINK(\"x\")", "block": "+1", "arm": "-x",
