@@ -103,6 +103,7 @@ AREAS: tuple[Area, ...] = (
         "Impact",
         "Did crime and harm fall in treated places compared with control places?",
         frozenset({SUPERVISOR, ANALYST}),
+        "reports:impact",
     ),
     Area(
         "snapshot",

@@ -278,6 +278,14 @@ LEAFLET_CONFIG: dict[str, object] = {
 GDAL_LIBRARY_PATH = _env("GDAL_LIBRARY_PATH") or gdal_library_path()
 GEOS_LIBRARY_PATH = _env("GEOS_LIBRARY_PATH") or geos_library_path()
 
+# Impact: width of the catchment (buffer) ring around hot spots for displacement, in metres.
+try:
+    PRESENCE_CATCHMENT_M = float(_env("PRESENCE_CATCHMENT_M", "150") or "150")
+except ValueError as exc:
+    raise ImproperlyConfigured("PRESENCE_CATCHMENT_M must be a number of metres") from exc
+if not 0 < PRESENCE_CATCHMENT_M <= 2000:
+    raise ImproperlyConfigured("PRESENCE_CATCHMENT_M must be in (0, 2000] metres")
+
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -95,10 +95,10 @@ def test_areas_not_built_yet_say_so_and_built_ones_link(client: Client) -> None:
     client.force_login(UserFactory(role=Role.SUPERVISOR))
     html = client.get(reverse("home")).content.decode()
     snapshot = html.split('data-area="snapshot"')[1].split("</li>")[0]
-    impact = html.split('data-area="impact"')[1].split("</li>")[0]
+    compliance = html.split('data-area="compliance"')[1].split("</li>")[0]
     assert f'href="{reverse("reports:snapshot")}"' in snapshot
     assert "Not built yet" not in snapshot
-    assert "Not built yet" in impact
+    assert "Not built yet" in compliance
 
 
 @pytest.mark.django_db

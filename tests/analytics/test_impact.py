@@ -21,8 +21,10 @@ from statsmodels.duration.survfunc import SurvfuncRight
 from backend.analytics.impact import (
     TIE_TOLERANCE,
     impact_counts,
+    impact_placeday,
     kaplan_meier,
     permutation_assignments,
+    placeday_assignments,
     residual_deterrence,
     wdd,
     wdq,
@@ -131,6 +133,7 @@ def test_did_and_totals_are_direct_sums() -> None:
     assert (r.control_before, r.control_during) == (13, 15)
     assert r.did == pytest.approx((5 / 3 - 7 / 3) - (15 / 3 - 13 / 3))
     assert r.rate_ratio == pytest.approx((5 / 7) / (15 / 13))
+    assert "interval is too narrow to trust" in r.sentence  # 3 hot spots per arm
     d = r.to_dict()
     assert d["totals"]["treatment"] == {"before": 7.0, "during": 5.0}
     assert d["ci95"] == [pytest.approx(r.ci95[0]), pytest.approx(r.ci95[1])]
@@ -357,6 +360,18 @@ def test_randomization_p_has_the_right_size_with_no_effect() -> None:
 # --- edge cases -------------------------------------------------------------------------------
 
 
+def test_sentence_names_rare_chance_draws_by_count() -> None:
+    rng = np.random.default_rng(8)
+    treated, blocks = blocked_design(rng, 10, 20)
+    mean = rng.gamma(2.0, 4.0, treated.size)
+    before = nb_counts(rng, mean)
+    during = nb_counts(rng, mean * np.where(treated, 0.4, 1.0))
+    r = impact_counts(
+        before=before, during=during, treated=treated, blocks=blocks, permutations=2000, rng=rng
+    )
+    assert r.hits == 0 and "by chance in none of 2,000 re-randomizations." in r.sentence
+
+
 def test_zero_total_uses_haldane_on_all_four_totals_and_poisson_variance_floor() -> None:
     before = [3, 2, 4, 1, 5, 2]
     during = [0, 0, 0, 2, 3, 1]
@@ -526,3 +541,141 @@ def test_residual_deterrence_rejects_bad_edges_and_lengths() -> None:
             visit_hotspot=[1, 2], visit_end_s=[0], visit_dwell_s=[60], incident_hotspot=[],
             incident_t_s=[], horizon_s=DAY,
         )  # fmt: skip
+
+
+# --- place-day designs ------------------------------------------------------------------------
+
+
+def placeday_design(
+    rng: np.random.Generator, n_days: int, n_blocks: int, block_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every day, half of each block treated at random: (treated (days, places), labels)."""
+    treated = np.zeros((n_days, n_blocks * block_size), dtype=bool)
+    for d in range(n_days):
+        for k in range(n_blocks):
+            treated[d, k * block_size + rng.permutation(block_size)[: block_size // 2]] = True
+    return treated, np.repeat([f"b{k}" for k in range(n_blocks)], block_size)
+
+
+def glm_placeday_oracle(y: np.ndarray, treated: np.ndarray) -> tuple[float, float]:
+    """statsmodels Poisson GLM with place dummies and the treated indicator over place-days,
+    clustered by place without its small-sample correction: (rate ratio, var of its log)."""
+    keep = np.flatnonzero(y.sum(axis=0) > 0)
+    n_days = y.shape[0]
+    yy = y[:, keep].T.ravel()
+    tt = treated[:, keep].T.ravel().astype(float)
+    place = np.repeat(np.arange(keep.size), n_days)
+    x = np.zeros((yy.size, keep.size + 1))
+    x[np.arange(yy.size), place] = 1.0
+    x[:, -1] = tt
+    fit = sm.GLM(yy, x, family=sm.families.Poisson()).fit(
+        cov_type="cluster", cov_kwds={"groups": place, "use_correction": False},
+        tol=1e-14, maxiter=300,
+    )  # fmt: skip
+    return float(np.exp(fit.params[-1])), float(fit.bse[-1] ** 2)
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_placeday_rate_ratio_and_interval_match_the_glm_with_place_effects(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    treated, blocks = placeday_design(rng, 20, 3, 6)
+    mean = rng.gamma(2.0, 0.4, treated.shape[1])
+    y = nb_counts(rng, mean[None, :] * np.where(treated, 0.75, 1.0))
+    r = impact_placeday(counts=y, treated=treated, blocks=blocks, permutations=0, rng=rng)
+    rr, var_raw = glm_placeday_oracle(y, treated)
+    g = r.clusters
+    assert g == int(np.count_nonzero(y.sum(axis=0)))
+    assert r.rate_ratio == pytest.approx(rr, rel=1e-8)
+    assert r.se_log_rate_ratio**2 == pytest.approx(var_raw * g / (g - 1), rel=1e-8)
+    assert r.treated_place_days == int(treated.sum()) and r.n_days == 20
+    assert r.sentence.startswith("Crime on treated place-days")
+
+
+def _fe_log_rr_by_bisection(y: list[list[float]], treated: list[list[bool]]) -> float:
+    """Plain-Python root of the conditional score with place effects, by bisection."""
+    n_days, n_places = len(y), len(y[0])
+    rows = []
+    for i in range(n_places):
+        k = sum(treated[d][i] for d in range(n_days))
+        n = sum(y[d][i] for d in range(n_days))
+        y_t = sum(y[d][i] for d in range(n_days) if treated[d][i])
+        if n > 0 and 0 < k < n_days:
+            rows.append((k, n_days - k, n, y_t))
+
+    def score(b: float) -> float:
+        return sum(yt - n * k * math.exp(b) / (k * math.exp(b) + m) for k, m, n, yt in rows)
+
+    lo, hi = -40.0, 40.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if score(mid) > 0 else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_placeday_hits_equal_a_plain_loop_over_the_same_draws() -> None:
+    rng = np.random.default_rng(3)
+    treated, blocks = placeday_design(rng, 6, 2, 4)
+    y = rng.poisson(1.5, treated.shape).astype(float)
+    n = 300
+    r = impact_placeday(counts=y, treated=treated, blocks=blocks, permutations=n,
+                        rng=np.random.default_rng(41))  # fmt: skip
+    draws = np.concatenate(list(placeday_assignments(
+        treated=treated, blocks=blocks, draws=n, rng=np.random.default_rng(41)
+    )))  # fmt: skip
+    assert draws.shape == (n, 6, 8)
+    observed = abs(_fe_log_rr_by_bisection(y.tolist(), treated.tolist()))
+    assert math.log(r.rate_ratio) == pytest.approx(
+        _fe_log_rr_by_bisection(y.tolist(), treated.tolist()), abs=1e-9
+    )
+    hits = 0
+    for draw in draws:
+        # each (day, block) keeps its number of treated places
+        assert np.array_equal(draw[:, :4].sum(axis=1), treated[:, :4].sum(axis=1))
+        assert np.array_equal(draw[:, 4:].sum(axis=1), treated[:, 4:].sum(axis=1))
+        if abs(_fe_log_rr_by_bisection(y.tolist(), draw.tolist())) >= observed - 1e-9:
+            hits += 1
+    assert r.hits == hits and r.p_randomization == (hits + 1) / (n + 1)
+
+
+def test_placeday_draws_are_uniform_within_each_day() -> None:
+    treated = np.array([[True, True, False, False, True, False]])
+    blocks = ["a", "a", "a", "a", "b", "b"]
+    n = 24_000
+    draws = np.concatenate(list(placeday_assignments(
+        treated=treated, blocks=blocks, draws=n, rng=np.random.default_rng(8)
+    )))[:, 0, :]  # fmt: skip
+    counts = Counter(map(tuple, draws.tolist()))
+    assert len(counts) == 6 * 2  # C(4,2) x C(2,1)
+    chi2 = sum((c - n / 12) ** 2 / (n / 12) for c in counts.values())
+    assert chi2 < 40  # chi-square with 11 df: P(> 40) ~ 3e-5 for a uniform draw
+
+
+def test_placeday_randomization_p_has_the_right_size_with_no_effect() -> None:
+    rng = np.random.default_rng(20260103)
+    significant = 0
+    for _ in range(100):
+        treated, blocks = placeday_design(rng, 14, 2, 6)
+        mean = rng.gamma(2.0, 0.3, treated.shape[1])
+        y = nb_counts(rng, np.broadcast_to(mean, treated.shape))
+        r = impact_placeday(counts=y, treated=treated, blocks=blocks, permutations=500, rng=rng)
+        significant += r.p_randomization < 0.05
+    print(f"place-day randomization p < 0.05 in {significant} of 100 simulated null experiments")
+    # Binomial(100, 0.05): P(outside 1..10) ~ 0.03 under an arbitrary seed.
+    assert 1 <= significant <= 10
+
+
+def test_placeday_rejects_bad_shapes_and_one_arm() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="shape"):
+        impact_placeday(counts=np.zeros((3, 4)), treated=np.zeros((3, 5), bool), rng=rng)
+    with pytest.raises(ValueError, match="one arm"):
+        impact_placeday(counts=np.ones((3, 4)), treated=np.ones((3, 4), bool), rng=rng)
+    with pytest.raises(ValueError, match=">= 0"):
+        impact_placeday(counts=-np.ones((1, 2)), treated=np.array([[True, False]]), rng=rng)
+    none = impact_placeday(counts=np.zeros((2, 2)), treated=np.array([[True, False]] * 2),
+                           permutations=10, rng=rng)  # fmt: skip
+    assert math.isnan(none.rate_ratio) and "nothing to compare" in none.sentence
+    fixed = impact_placeday(counts=np.ones((2, 2)), treated=np.array([[True, False]] * 2),
+                            permutations=10, rng=rng)  # fmt: skip
+    assert math.isnan(fixed.rate_ratio) and math.isnan(fixed.p_randomization)
+    assert "both treated and control days" in fixed.sentence
