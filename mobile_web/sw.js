@@ -4,7 +4,7 @@
 // - Today's missions and hot spot briefings are network-first with a cached fallback.
 // - Writes (anything but GET) are never cached: the page's outbox owns them.
 
-const VERSION = "2026-11-26.5";
+const VERSION = "2026-12-01.1";
 const PREFIX = "presence-app-";
 const CACHE = `${PREFIX}${VERSION}`;
 const SHELL = [
@@ -12,6 +12,7 @@ const SHELL = [
   "/static/app/js/main.js",
   "/static/app/js/api.js",
   "/static/app/js/db.js",
+  "/static/app/js/dose.js",
   "/static/app/js/geo.js",
   "/static/app/js/outbox.js",
   "/static/app/icons/icon.svg",

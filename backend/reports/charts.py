@@ -47,14 +47,14 @@ def _figure(width: float = 6.4, height: float = 2.8) -> Figure:
 def compliance_by_squad_svg(names: Sequence[str], pct: Sequence[float | None]) -> str:
     """Horizontal bars: % of prescribed visits delivered per squad (a squad with nothing
     prescribed is labelled so rather than drawn as 0%)."""
-    fig = _figure(6.4, max(1.6, 0.45 * len(names) + 0.9))
+    fig = _figure(6.4, max(1.4, 0.4 * len(names) + 0.9))
     ax = fig.add_subplot()
     y = list(range(len(names)))[::-1]
     values = [p or 0.0 for p in pct]
     colours = [
         CONTROL if p is None else DONE if p >= 100 else PARTLY if p > 0 else NONE for p in pct
     ]
-    ax.barh(y, values, color=colours)
+    ax.barh(y, values, color=colours, height=0.6)
     for yi, p in zip(y, pct, strict=True):
         label = "nothing prescribed" if p is None else f"{p:.0f}%"
         ax.text(min(p or 0.0, 100) + 1.5, yi, label, va="center", fontsize=9)

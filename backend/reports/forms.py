@@ -105,3 +105,9 @@ class SquadChoiceForm(forms.Form):
     def __init__(self, *args: Any, squads: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["squad"].queryset = squads  # type: ignore[attr-defined]
+
+
+class RecomputeJobForm(forms.Form):
+    """The recompute job a page was sent back to watch (``?job=``)."""
+
+    job = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

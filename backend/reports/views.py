@@ -37,9 +37,10 @@ from backend.reports.forms import (
     GROUPING_LABELS,
     ComplianceFilterForm,
     RecomputeForm,
+    RecomputeJobForm,
     SquadChoiceForm,
 )
-from backend.reports.models import Scope
+from backend.reports.models import ComplianceRecompute, Scope
 from backend.reports.selectors import (
     COMPLIANCE_VIEW_ROLES,
     LIVE_ROLES,
@@ -53,6 +54,7 @@ from backend.reports.selectors import (
     compliance_trend,
     dose_by_hour,
     recompute_job_latest,
+    recompute_jobs,
     snapshot_list,
     squad_shift_visits,
     squads_visible_to,
@@ -136,6 +138,15 @@ def _streaks_for_result(result: ComplianceResult) -> dict[int, Streak] | None:
     return None
 
 
+def _job_to_watch(request: HttpRequest, *, first: date, last: date) -> ComplianceRecompute | None:
+    """The job named by ``?job=`` (just requested: shown even once done, so its bar reaches
+    100%), else an unfinished job covering the range."""
+    form = RecomputeJobForm(request.GET)
+    if form.is_valid() and form.cleaned_data["job"]:
+        return recompute_jobs().filter(pk=form.cleaned_data["job"]).first()
+    return recompute_job_latest(first=first, last=last)
+
+
 @role_required(*COMPLIANCE_ROLES)
 def compliance_page(request: HttpRequest) -> HttpResponse:
     """Prescribed against delivered dose for a range, grouped as asked, with charts."""
@@ -186,7 +197,7 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
         charts=charts,
         by_squad=by_squad,
         staleness=compliance_staleness(first=first, last=last),
-        job=recompute_job_latest(first=first, last=last),
+        job=_job_to_watch(request, first=first, last=last),
         show_streaks=streaks is not None,
         geojson_ok=by == "hotspot",
         query=_query_without(request, "page"),
