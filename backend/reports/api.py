@@ -145,10 +145,10 @@ class ComplianceApi(APIView):
 
     permission_classes = [role_permission(*COMPLIANCE_VIEW_ROLES)]
 
-    class InputSerializer(RangeInputSerializer):
+    class ComplianceInputSerializer(RangeInputSerializer):
         by = serializers.ChoiceField(choices=list(REPORT_GROUPINGS), default="hotspot")
 
-    class OutputSerializer(serializers.Serializer):
+    class ComplianceOutputSerializer(serializers.Serializer):
         first = serializers.DateField()
         last = serializers.DateField()
         by = serializers.CharField()
@@ -167,10 +167,10 @@ class ComplianceApi(APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses=OutputSerializer,
+        responses=ComplianceOutputSerializer,
     )
     def get(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.query_params)
+        data = self.ComplianceInputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         result = compliance_report(viewer=request.user, first=v["from"], last=v["to"], by=v["by"])
@@ -186,7 +186,7 @@ class ComplianceApi(APIView):
             row["streak_longest"] = s.longest if s else None
         totals = result.totals()
         return Response(
-            self.OutputSerializer(
+            self.ComplianceOutputSerializer(
                 {
                     "first": result.first,
                     "last": result.last,
@@ -210,10 +210,10 @@ class ComplianceDaysApi(APIView):
 
     permission_classes = [role_permission(*COMPLIANCE_VIEW_ROLES)]
 
-    class InputSerializer(RangeInputSerializer):
+    class DaysInputSerializer(RangeInputSerializer):
         scope = serializers.ChoiceField(choices=Scope.choices, required=False)
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class DayRowSerializer(serializers.ModelSerializer):
         class Meta:
             model = ComplianceDay
             fields = [
@@ -223,10 +223,11 @@ class ComplianceDaysApi(APIView):
                 "gap_minutes", "computed_at",
             ]  # fmt: skip
 
-    class PageSerializer(serializers.Serializer):
+    class DaysOutputSerializer(serializers.Serializer):
         count = serializers.IntegerField()
         limit = serializers.IntegerField()
         offset = serializers.IntegerField()
+        results = serializers.ListField(child=serializers.DictField())
 
     @extend_schema(
         parameters=[
@@ -236,10 +237,10 @@ class ComplianceDaysApi(APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses=OutputSerializer(many=True),
+        responses=DaysOutputSerializer,
     )
     def get(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.query_params)
+        data = self.DaysInputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         rows = compliance_days(
@@ -251,12 +252,13 @@ class ComplianceDaysApi(APIView):
                 "count": rows.count(),
                 "limit": v["limit"],
                 "offset": v["offset"],
-                "results": self.OutputSerializer(page, many=True).data,
+                "results": self.DayRowSerializer(page, many=True).data,
             }
         )
 
 
 class RecomputeOutputSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(help_text="queued, running, done or failed")
     days_total = serializers.IntegerField(read_only=True)
     percent = serializers.IntegerField(read_only=True)
 
@@ -273,13 +275,13 @@ class ComplianceRecomputeApi(APIView):
 
     permission_classes = [role_permission(*RECOMPUTE_ROLES)]
 
-    class InputSerializer(serializers.Serializer):
+    class RecomputeInputSerializer(serializers.Serializer):
         first_day = serializers.DateField()
         last_day = serializers.DateField()
 
-    @extend_schema(request=InputSerializer, responses={202: RecomputeOutputSerializer})
+    @extend_schema(request=RecomputeInputSerializer, responses={202: RecomputeOutputSerializer})
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.RecomputeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         if v["last_day"] > timezone.localdate():
@@ -327,16 +329,34 @@ class ComplianceMeApi(APIView):
 
     permission_classes = [role_permission(*FIELD_ROLES)]
 
-    class OutputSerializer(serializers.Serializer):
+    class MyComplianceOutputSerializer(serializers.Serializer):
         today = MyDaySerializer()
         days = MyDaySerializer(many=True)
         streak = StreakSerializer()
         squad = serializers.CharField(allow_null=True, source="squad_name")
         squad_streak = StreakSerializer(allow_null=True)
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=MyComplianceOutputSerializer)
     def get(self, request: Request) -> Response:
-        return Response(self.OutputSerializer(compliance_for_officer(officer=request.user)).data)
+        me = compliance_for_officer(officer=request.user)
+        return Response(self.MyComplianceOutputSerializer(me).data)
+
+
+class LiveOfficerSerializer(serializers.Serializer):
+    """An officer on patrol: last position (WGS84), the hot spot they are in and since when."""
+
+    id = serializers.IntegerField(source="officer_id")
+    name = serializers.CharField()
+    badge = serializers.CharField()
+    session_started_at = serializers.DateTimeField()
+    lat = serializers.FloatField(allow_null=True)
+    lon = serializers.FloatField(allow_null=True)
+    accuracy_m = serializers.FloatField(allow_null=True)
+    recorded_at = serializers.DateTimeField(allow_null=True)
+    hotspot = serializers.IntegerField(source="hotspot_id", allow_null=True)
+    hotspot_rank = serializers.IntegerField(allow_null=True)
+    in_hotspot_since = serializers.DateTimeField(allow_null=True)
+    minutes_in_hotspot = serializers.FloatField(allow_null=True)
 
 
 class PresenceLiveApi(APIView):
@@ -346,36 +366,25 @@ class PresenceLiveApi(APIView):
 
     permission_classes = [role_permission(*LIVE_ROLES)]
 
-    class InputSerializer(serializers.Serializer):
-        squad = serializers.IntegerField(min_value=1, required=False)
+    class PresenceInputSerializer(serializers.Serializer):
+        squad = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
 
-    class OfficerSerializer(serializers.Serializer):
-        id = serializers.IntegerField(source="officer_id")
-        name = serializers.CharField()
-        badge = serializers.CharField()
-        session_started_at = serializers.DateTimeField()
-        lat = serializers.FloatField(allow_null=True)
-        lon = serializers.FloatField(allow_null=True)
-        accuracy_m = serializers.FloatField(allow_null=True)
-        recorded_at = serializers.DateTimeField(allow_null=True)
-        hotspot = serializers.IntegerField(source="hotspot_id", allow_null=True)
-        hotspot_rank = serializers.IntegerField(allow_null=True)
-        in_hotspot_since = serializers.DateTimeField(allow_null=True)
-        minutes_in_hotspot = serializers.FloatField(allow_null=True)
-
-    class OutputSerializer(serializers.Serializer):
+    class PresenceOutputSerializer(serializers.Serializer):
         squad = serializers.IntegerField(source="squad.pk")
         squad_name = serializers.CharField(source="squad.name")
         generated_at = serializers.DateTimeField()
-        officers = serializers.ListField(child=serializers.DictField())
-        hotspots = serializers.DictField()
+        officers = LiveOfficerSerializer(many=True)
+        hotspots = serializers.DictField(
+            help_text="GeoJSON FeatureCollection: rank, arm, "
+            "prescribed, delivered, state (done|partly|none|control)"
+        )
 
     @extend_schema(
         parameters=[OpenApiParameter("squad", int, description="Default: your first squad.")],
-        responses=OutputSerializer,
+        responses=PresenceOutputSerializer,
     )
     def get(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.query_params)
+        data = self.PresenceInputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
         squads = squads_visible_to(viewer=request.user)
         sid = data.validated_data.get("squad")
@@ -389,11 +398,11 @@ class PresenceLiveApi(APIView):
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from exc
         return Response(
-            self.OutputSerializer(
+            self.PresenceOutputSerializer(
                 {
                     "squad": live.squad,
                     "generated_at": live.generated_at,
-                    "officers": self.OfficerSerializer(live.officers, many=True).data,
+                    "officers": live.officers,
                     "hotspots": {"type": "FeatureCollection", "features": live.hotspots},
                 }
             ).data
