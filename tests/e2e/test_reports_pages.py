@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from backend.accounts.models import Role
 from backend.patrols.models import PatrolSession
 from backend.reports.models import ComplianceRecompute
+from backend.reports.views import _current_shift
 from tests.e2e.conftest import screenshot
 from tests.factories import UserFactory
 from tests.missions.builders import mission, visit
@@ -98,6 +99,8 @@ def test_a_sergeant_watches_the_live_presence_map(
                                       started_at=now - timedelta(minutes=20))  # fmt: skip
     _ping(s2, now - timedelta(minutes=1), 250, 180)
     visit(hand_built_day["h"][0], officer=o1)
+    shift_start, _ = _current_shift(squad)  # the shift the page shows (maybe yesterday's)
+    _visit(hand_built_day["h"][0], shift_start + timedelta(hours=2), 14, officer=o1, koper=True)
     User = type(squad.sergeant)
     User.objects.filter(pk=squad.sergeant_id).update(username="sarge", first_name="Sam")
     errors = console_errors(desktop)
@@ -113,7 +116,10 @@ def test_a_sergeant_watches_the_live_presence_map(
         "not in a hot spot"
     )
     # Hot spots drawn as coloured polygons, officers as labelled markers.
+    # Two hot spots of the district and two officers (circle markers are paths too).
     expect(desktop.locator("#presence-map path.leaflet-interactive")).to_have_count(4)
+    shift_row = desktop.locator(f'tr[data-officer="{o1.pk}"]')
+    expect(shift_row).to_contain_text("Hot spot 1, 09:00, 14 min, Koper: yes")
     expect(desktop.locator("#presence-map .officer-label").first).to_be_visible()
     screenshot(desktop, "squad-presence-sergeant")
     assert errors == []

@@ -287,3 +287,21 @@ def test_the_board_and_the_landing_page_link_the_squad_page(hand_built_day: dict
     home = c.get(reverse("home")).content.decode()
     assert f'href="{url}"' in home
     assert f'href="{reverse("reports:compliance")}"' in home
+
+
+def test_dose_by_hour_splits_visits_at_the_hour_and_counts_company_once(
+    hand_built_day: dict,
+) -> None:
+    from backend.reports.selectors import dose_by_hour
+
+    h1 = hand_built_day["h"][0]
+    _visit(h1, at(10, 50), 20, officer=hand_built_day["o1"])  # 10 min in hour 10, 10 in 11
+    minutes = dose_by_hour(first=DAY, last=DAY)
+    # 09: h1 09:00-09:20 by two officers together = 20; 10: h2's 3 + h1's 10; 11: 10.
+    # h3 is a control hot spot and the car is AVL: neither is dose.
+    assert minutes[9] == pytest.approx(20.0)
+    assert minutes[10] == pytest.approx(13.0)
+    assert minutes[11] == pytest.approx(10.0)
+    assert minutes.sum() == pytest.approx(43.0)
+    squad_only = dose_by_hour(first=DAY, last=DAY, squad_ids=[0])
+    assert squad_only.sum() == 0
