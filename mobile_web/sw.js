@@ -12,6 +12,7 @@ const SHELL = [
   "/static/app/js/main.js",
   "/static/app/js/api.js",
   "/static/app/js/db.js",
+  "/static/app/js/dose.js",
   "/static/app/js/geo.js",
   "/static/app/js/outbox.js",
   "/static/app/icons/icon.svg",

@@ -97,6 +97,14 @@ AREAS: tuple[Area, ...] = (
         "Compliance",
         "Prescribed against delivered dose by hot spot, officer, squad and arm.",
         frozenset({SERGEANT, SUPERVISOR, ANALYST}),
+        "reports:compliance",
+    ),
+    Area(
+        "presence",
+        "Squad presence",
+        "Your squad on patrol now on a live map, and each officer's dose this shift.",
+        frozenset({SERGEANT, SUPERVISOR}),
+        "reports:squad",
     ),
     Area(
         "impact",

@@ -8,6 +8,11 @@ urlpatterns = [
     path("snapshot/", views.snapshot_page, name="snapshot"),
     path("snapshot/recompute", views.snapshot_recompute, name="snapshot-recompute"),
     path("snapshot.csv", views.snapshot_csv, name="snapshot-csv"),
+    path("compliance/", views.compliance_page, name="compliance"),
+    path("compliance.csv", views.compliance_csv, name="compliance-csv"),
+    path("compliance.geojson", views.compliance_geojson_export, name="compliance-geojson"),
+    path("compliance/recompute", views.compliance_recompute, name="compliance-recompute"),
+    path("squad/", views.squad_page, name="squad"),
 ]
 
 from backend.reports import impact_views  # noqa: E402

@@ -3,6 +3,7 @@
 
 import { NetworkError, get, isoNow, post, uuid } from "./api.js";
 import * as db from "./db.js";
+import * as dose from "./dose.js";
 import { contains, distanceM, formatDistance } from "./geo.js";
 import * as outbox from "./outbox.js";
 
@@ -228,7 +229,9 @@ async function endPatrol() {
   say("Patrol ended. Thank you.");
   renderCard();
   await renderStatus();
-  outbox.flush({ force: true });
+  // The patrol's visits are rolled up within a minute of its end: refresh the dose after that.
+  outbox.flush({ force: true }).then(() => dose.load(), () => {});
+  setTimeout(() => dose.load(), 90000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,11 +471,13 @@ async function main() {
   renderControls();
   renderCard();
   await loadActivityTypes();
+  await dose.load();
   if (app.patrol.onPatrol) startWatching();
   await renderStatus();
   outbox.startFlushing(FLUSH_MS);
   setInterval(renderStatus, 15000);
   setInterval(heartbeat, 30000);
+  setInterval(() => { if (!document.hidden) dose.load(); }, 5 * 60000);  // visits roll up every 10 min
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch((err) => {
       console.warn("service worker not registered:", err);

@@ -19,13 +19,14 @@ PASSWORD = "correct-horse-battery"
 EXPECTED_AREAS = {
     Role.SERVICE: set(),  # a feed's account: API only
     Role.OFFICER: {"patrol", "my_missions"},
-    Role.SERGEANT: {"patrol", "board", "menu", "hotspots", "compliance"},
+    Role.SERGEANT: {"patrol", "board", "menu", "hotspots", "compliance", "presence"},
     Role.SUPERVISOR: {
         "board",
         "menu",
         "hotspots",
         "experiments",
         "compliance",
+        "presence",
         "impact",
         "snapshot",
         "api_docs",
@@ -48,6 +49,7 @@ EXPECTED_AREAS = {
         "imports",
         "experiments",
         "compliance",
+        "presence",
         "impact",
         "snapshot",
         "api_docs",

@@ -1,0 +1,113 @@
+"""Report filters: bounded date ranges and groupings, parsed by Django forms."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from backend.reports.compliance import MAX_REPORT_DAYS, REPORT_GROUPINGS
+
+GROUPING_LABELS = {
+    "hotspot": "Hot spot",
+    "officer": "Officer",
+    "squad": "Squad",
+    "shift": "Shift",
+    "district": "District",
+    "arm": "Experiment arm",
+}
+DEFAULT_DAYS = 7
+EARLIEST = date(2000, 1, 1)  # a sane lower bound: no agency data is older
+
+
+def default_range() -> tuple[date, date]:
+    """The last ``DEFAULT_DAYS`` days up to yesterday (today is still being patrolled)."""
+    yesterday = timezone.localdate() - timedelta(days=1)
+    return yesterday - timedelta(days=DEFAULT_DAYS - 1), yesterday
+
+
+class DateRangeForm(forms.Form):
+    """``from`` and ``to`` (inclusive, agency-local days), at most ``MAX_REPORT_DAYS`` apart,
+    not after today."""
+
+    from_ = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"}), required=True
+    )
+    to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}), required=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # "from" is a Python keyword: the field is ``from_`` and its form name is "from".
+        self.fields["from"] = self.fields.pop("from_")
+        self.order_fields(["from", "to"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("from"), data.get("to")
+        today = timezone.localdate()
+        if first and first < EARLIEST:
+            self.add_error("from", f"Pick a day on or after {EARLIEST:%-d %b %Y}.")
+        if last and last > today:
+            self.add_error("to", "Pick today or an earlier day: the future has no patrols yet.")
+        if first and last:
+            if last < first:
+                self.add_error("to", "The last day is before the first day.")
+            elif (last - first).days + 1 > MAX_REPORT_DAYS:
+                self.add_error(
+                    "to",
+                    f"At most {MAX_REPORT_DAYS} days at once; this range has "
+                    f"{(last - first).days + 1}. Shorten it or export a few ranges.",
+                )
+        return data
+
+    @classmethod
+    def from_query(cls, query: Any, **extra: Any) -> DateRangeForm:
+        """Bound to ``query`` when it carries any of the form's fields; else bound to the
+        defaults, so that a first visit shows the last week."""
+        names = {"from", "to", *extra.get("names", ())}
+        if any(k in query for k in names):
+            return cls(query)
+        first, last = default_range()
+        initial = {"from": first.isoformat(), "to": last.isoformat()}
+        initial.update(extra.get("defaults", {}))
+        return cls(initial)
+
+
+class ComplianceFilterForm(DateRangeForm):
+    by = forms.ChoiceField(
+        label="Group by",
+        choices=[(g, GROUPING_LABELS[g]) for g in REPORT_GROUPINGS],
+        initial="hotspot",
+        required=False,
+    )
+
+    @classmethod
+    def from_query(cls, query: Any, **extra: Any) -> DateRangeForm:
+        return super().from_query(query, names=("by",), defaults={"by": "hotspot"})
+
+    def clean_by(self) -> str:
+        return str(self.cleaned_data.get("by") or "hotspot")
+
+
+class RecomputeForm(DateRangeForm):
+    """The range a "Recompute" button asks to rebuild, and where to go back to."""
+
+    by = forms.ChoiceField(choices=[(g, g) for g in REPORT_GROUPINGS], required=False)
+
+
+class SquadChoiceForm(forms.Form):
+    """Which of the viewer's squads to show."""
+
+    squad = forms.ModelChoiceField(queryset=None, label="Squad", empty_label=None)  # type: ignore[arg-type]
+
+    def __init__(self, *args: Any, squads: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["squad"].queryset = squads  # type: ignore[attr-defined]
+
+
+class RecomputeJobForm(forms.Form):
+    """The recompute job a page was sent back to watch (``?job=``)."""
+
+    job = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
