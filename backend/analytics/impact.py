@@ -55,6 +55,11 @@ tolerance absorbs float ties), and ``p = (hits + 1) / (permutations + 1)``, two-
 for any count distribution. Draws are done in chunks of at most ``CHUNK_ELEMENTS`` cells of a
 (draws x places) assignment matrix; each chunk is four matrix-vector products.
 
+Place-day designs (``impact_placeday``). Every hot spot is re-randomized every day, so each is
+its own control: the rate ratio of treated to control place-days comes from a Poisson model
+with one effect per hot spot, its interval is clustered by hot spot in the same way, and the
+randomization p re-draws each day's labels within blocks (``placeday_assignments``).
+
 Difference in differences (per place means): ``did = (mean_T during - mean_T before) -
 (mean_C during - mean_C before)``, in incidents (or harm) per place over one window.
 
