@@ -57,7 +57,7 @@ def compliance_by_squad_svg(names: Sequence[str], pct: Sequence[float | None]) -
     ax.barh(y, values, color=colours, height=0.6)
     for yi, p in zip(y, pct, strict=True):
         label = "nothing prescribed" if p is None else f"{p:.0f}%"
-        ax.text(min(p or 0.0, 100) + 1.5, yi, label, va="center", fontsize=9)
+        ax.text(min(p or 0.0, 100) + 3, yi, label, va="center", fontsize=9)
     ax.axvline(100, color="#111827", linewidth=1, linestyle="--")
     ax.set_yticks(y, list(names))
     ax.set_xlim(0, max(125, max(values, default=0) + 20))

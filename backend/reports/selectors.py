@@ -160,7 +160,7 @@ def compliance_staleness(*, first: date, last: date) -> Staleness:
         oldest=agg["oldest"],
         newest=agg["newest"],
         days_total=(last - first).days + 1,
-        days_stored=rows.values("day").distinct().count(),
+        days_stored=rows.order_by().values("day").distinct().count(),
     )
 
 
@@ -444,6 +444,23 @@ def squad_shift_visits(*, squad: Squad, start: datetime, end: datetime) -> list[
         )
         for v in rows
     ]
+
+
+def squad_shift_visits_for_export(
+    *, viewer: Any, squad: Squad, start: datetime, end: datetime, ip: str | None = None
+) -> list[ShiftVisit]:
+    """``squad_shift_visits`` for a download: which hot spot each officer was in and when is
+    location data, so the export is audited (one row naming the squad and the shift)."""
+    if not squads_visible_to(viewer=viewer).filter(pk=squad.pk).exists() or not viewer.has_role(
+        *LIVE_ROLES
+    ):
+        raise PermissionError("You may not export this squad's visits.")
+    with transaction.atomic():
+        audit_record(
+            actor=viewer, action="visits.export", obj=squad,
+            after={"start": start.isoformat(), "end": end.isoformat()}, ip=ip,
+        )  # fmt: skip
+    return squad_shift_visits(squad=squad, start=start, end=end)
 
 
 @dataclass

@@ -13,6 +13,7 @@ urlpatterns = [
     path("compliance.geojson", views.compliance_geojson_export, name="compliance-geojson"),
     path("compliance/recompute", views.compliance_recompute, name="compliance-recompute"),
     path("squad/", views.squad_page, name="squad"),
+    path("squad.csv", views.squad_csv, name="squad-csv"),
 ]
 
 from backend.reports import impact_views  # noqa: E402

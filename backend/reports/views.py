@@ -32,7 +32,7 @@ from backend.reports.compliance import (
     ComplianceResult,
     compliance_compute,
 )
-from backend.reports.exports import compliance_csv_rows, compliance_geojson
+from backend.reports.exports import compliance_csv_rows, compliance_geojson, spreadsheet_safe
 from backend.reports.forms import (
     GROUPING_LABELS,
     ComplianceFilterForm,
@@ -57,6 +57,7 @@ from backend.reports.selectors import (
     recompute_jobs,
     snapshot_list,
     squad_shift_visits,
+    squad_shift_visits_for_export,
     squads_visible_to,
     streaks_for,
 )
@@ -340,3 +341,33 @@ def squad_page(request: HttpRequest) -> HttpResponse:
         live_url=f"{reverse('api-presence-live')}?squad={squad.pk}",
     )
     return render(request, "reports/squad.html", context)
+
+
+@role_required(*LIVE_ROLES)
+def squad_csv(request: HttpRequest) -> HttpResponse:
+    """The shift's visits of the squad as CSV (an audited export of location data)."""
+    squads = squads_visible_to(viewer=request.user)
+    form = SquadChoiceForm(request.GET, squads=squads)
+    if not form.is_valid():
+        return HttpResponse("Choose one of your squads.", status=400, content_type="text/plain")
+    squad = form.cleaned_data["squad"]
+    start, end = _current_shift(squad)
+    visits = squad_shift_visits_for_export(
+        viewer=request.user, squad=squad, start=start, end=end, ip=request.META.get("REMOTE_ADDR")
+    )
+    names = {u.pk: (u.get_full_name() or u.username, u.badge_number) for u in squad.members.all()}
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="squad-{squad.pk}-shift-{timezone.localdate(start)}.csv"'
+    )
+    out = csv.writer(response)
+    out.writerow(["officer", "badge", "hotspot_id", "hotspot_rank", "arm", "entered_at",
+                  "minutes", "koper"])  # fmt: skip
+    for v in visits:
+        name, badge = names.get(v.officer_id, (str(v.officer_id), ""))
+        out.writerow(
+            [spreadsheet_safe(name), spreadsheet_safe(badge), v.hotspot_id, v.hotspot_rank,
+             v.arm, timezone.localtime(v.entered_at).isoformat(), f"{v.minutes:.1f}",
+             "yes" if v.koper else "no"]
+        )  # fmt: skip
+    return response

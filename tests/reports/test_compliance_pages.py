@@ -17,6 +17,7 @@ from django.utils import timezone
 from shapely.geometry import shape
 
 from backend.accounts.models import Role
+from backend.audit.models import AuditEvent
 from backend.reports.compliance import MAX_REPORT_DAYS
 from backend.reports.models import ComplianceRecompute
 from backend.reports.services import compliance_day_rebuild
@@ -155,6 +156,7 @@ def test_a_sergeant_sees_only_their_squads_officers(hand_built_day: dict, strang
         ("reports:compliance-geojson", "get"),
         ("reports:compliance-recompute", "post"),
         ("reports:squad", "get"),
+        ("reports:squad-csv", "get"),
     ],
 )
 def test_an_officer_gets_403_and_no_data_on_every_page(
@@ -238,6 +240,7 @@ def test_staleness_and_recompute_with_progress(
     assert (job.status, job.days_done, job.percent) == ("done", 1, 100)
     html = c.get(response["Location"]).content.decode()
     assert 'computed <strong id="computed-ago">less than a minute ago</strong>' in html
+    assert "have no stored rows yet" not in html  # every day of the range is stored
     # With the stored rows, the chart by squad and its table appear.
     assert 'aria-label="Compliance by squad' in html
     assert cells(html, f">{hand_built_day['squad'].name}</th>")[:3] == ["3", "3", "100%"]
@@ -267,6 +270,13 @@ def test_the_squad_page_shows_the_shift_and_links_the_live_map(hand_built_day: d
     assert "Koper: yes" in row
     assert f'data-live-url="{reverse("api-presence-live")}?squad={squad.pk}"' in html
     assert "audit log" in html
+    # The shift's visits as CSV: an audited export of location data.
+    export = client_for(squad.sergeant).get(reverse("reports:squad-csv"), {"squad": squad.pk})
+    rows = list(csv.reader(io.StringIO(export.content.decode())))
+    assert rows[0] == ["officer", "badge", "hotspot_id", "hotspot_rank", "arm", "entered_at",
+                       "minutes", "koper"]  # fmt: skip
+    assert [r[3:4] + r[6:] for r in rows[1:]] == [["1", "12.0", "yes"]]
+    assert AuditEvent.objects.filter(action="visits.export", actor=squad.sergeant).count() == 1
 
 
 def test_a_sergeant_cannot_open_another_squads_page(hand_built_day: dict) -> None:

@@ -79,6 +79,10 @@
     if (!fitted) {
       let bounds = layer.getLayers().length ? layer.getBounds() : null;
       for (const p of points) bounds = bounds ? bounds.extend(p) : L.latLngBounds([p, p]);
+      if (!bounds && el.dataset.bounds) {  // nothing to show yet: the squad's district
+        const [s, w, n, e] = el.dataset.bounds.split(",").map(Number);
+        if ([s, w, n, e].every(Number.isFinite)) bounds = L.latLngBounds([s, w], [n, e]);
+      }
       if (bounds) { map.fitBounds(bounds.pad(0.15), { maxZoom: 17 }); fitted = true; }
       else map.setView([0, 0], 2);
     }
