@@ -15,12 +15,16 @@ the experiment's start, and then, from here:
   of the city are untouched, and nothing read the held-back incidents before.
 * **Patrols** (``demo_history_simulate``): for every day from the start to the day before
   ``end``, each squad's shift plan (``shift_plan_generate``, seed derived from ``--seed``),
-  then for each officer who works that day (about 5 days in 7) one patrol session of 2-3
-  hours through ``session_start`` / ``session_end``, its pings through the API's ingest
-  (``pings_ingest``), activities through ``activity_record``, and the missions moved through
-  their transitions with historical ``at=`` times. Officers drive between places at
-  8-12 m/s and walk inside hot spots at about 1 m/s with a few metres of GPS noise; how much
-  of the prescribed dose they deliver depends on the officer, the squad and the day. A few
+  then for each officer who works that day (about 5 days in 7) patrol sessions through
+  ``session_start`` / ``session_end`` (one around each run of their missions, from 10-25
+  minutes before to 45-75 minutes after; without missions one of 1.5-2.5 hours), pings every
+  15-30 s through the API's ingest (``pings_ingest``), activities through
+  ``activity_record``, and the missions moved through their transitions with historical
+  ``at=`` times (``session_*`` take a simulated server clock, ``now=``, as they refuse times
+  more than 12 hours old; missions left alone expire as assigned). Officers drive between
+  places at 8-12 m/s and walk inside hot spots at about 1 m/s with a few metres of GPS noise;
+  how much of the prescribed dose they deliver depends on the officer, the squad and the
+  day. A few
   sessions lose the signal for 3-10 minutes (device gaps), some inside a hot spot; a few
   stops fall in control hot spots (contamination). AVL units drive their districts and park
   in hot spots of both arms (``avl_ingest``). Visits come from the product's rollup: ending a
@@ -242,6 +246,16 @@ def _point_in(rng: np.random.Generator, area: Any) -> tuple[float, float]:
     return float(p.x), float(p.y)
 
 
+def _streets(proj: LocalProjection, boundary: Any, places: dict[int, _Place]) -> Any:
+    """Where patrol legs end and stops on the way happen: the district (100 m in from its
+    edge) outside every hot spot, so that hot spot visits are the ones the simulation means
+    (a car crossing a hot spot on the way is in it for well under the minute a visit needs)."""
+    district = proj.geometry_to_xy(shape(boundary)).buffer(-100)
+    hot = shapely.union_all([p.inner.buffer(INNER_MARGIN_M + 40) for p in places.values()])
+    streets = district.difference(hot)
+    return district if streets.is_empty else streets
+
+
 class _Path:
     """A piecewise-linear trajectory: knots of (epoch seconds, x, y) in metres."""
 
@@ -352,7 +366,7 @@ def _items(
 
 
 # ---------------------------------------------------------------------------------------------
-# One officer's shift
+# One patrol session
 
 
 @dataclass
@@ -364,8 +378,8 @@ class _Dwell:
 
 
 @dataclass
-class _Shift:
-    """What an officer did on one shift, before anything is written."""
+class _Session:
+    """What an officer did in one patrol session, before anything is written."""
 
     path: _Path
     dwells: list[_Dwell] = field(default_factory=list)
@@ -383,7 +397,7 @@ def _dwell_seconds(rng: np.random.Generator, diligence: float) -> float:
     return rng.uniform(20, 30) * 60
 
 
-def _plan_shift(
+def _plan_session(
     rng: np.random.Generator,
     *,
     start: float,
@@ -395,14 +409,14 @@ def _plan_shift(
     treated: list[_Place],
     control: list[_Place],
     places: dict[int, _Place],
-) -> _Shift:
+) -> _Session:
     """One patrol session from ``start`` to about ``end`` (epoch seconds): drive the district,
     deliver the ``missions`` the officer takes (each with probability ``p_do``; most others
     are declined), fill the time between with patrol legs and a few self-initiated visits;
     one device gap in some sessions."""
     x, y = _point_in(rng, district)
     path = _Path(start, x, y)
-    shift = _Shift(path)
+    patrol = _Session(path)
     todo: list[tuple[float, Mission | None, _Place]] = []
     for m in missions:
         ws = m.window_start.timestamp()
@@ -414,7 +428,7 @@ def _plan_shift(
                 p=[0.65, 0.1, 0.25],
             )
             note = str(rng.choice(DECLINE_NOTES)) if reason == DeclineReason.OTHER else ""
-            shift.declined.append((m, ws - rng.uniform(1, 10) * 60, str(reason), note))
+            patrol.declined.append((m, ws - rng.uniform(1, 10) * 60, str(reason), note))
     n_self = rng.poisson(SELF_VISITS * (0.5 + diligence)) if treated else 0
     for _ in range(n_self):
         todo.append(
@@ -445,19 +459,19 @@ def _plan_shift(
             seconds = _dwell_seconds(rng, diligence)
         begin = path.now
         path.walk_in(rng, place.inner, seconds)
-        shift.dwells.append(_Dwell(place, begin, path.now, mission))
+        patrol.dwells.append(_Dwell(place, begin, path.now, mission))
     while path.now < end:
         path.go(*_point_in(rng, district), rng.uniform(*DRIVE_MPS))
     if rng.random() < GAP_SESSION_SHARE:
         length = rng.uniform(3, 10) * 60
-        long_dwells = [d for d in shift.dwells if d.end - d.start > length + 180]
+        long_dwells = [d for d in patrol.dwells if d.end - d.start > length + 180]
         if long_dwells and rng.random() < 0.5:
             d = long_dwells[rng.integers(len(long_dwells))]
             g0 = rng.uniform(d.start + 60, d.end - length - 60)
         else:
             g0 = rng.uniform(start + 300, path.now - length - 120)
-        shift.gaps.append((g0, g0 + length))
-    return shift
+        patrol.gaps.append((g0, g0 + length))
+    return patrol
 
 
 # ---------------------------------------------------------------------------------------------
@@ -545,7 +559,7 @@ def demo_history_simulate(
             t0 = clock.perf_counter()
             if squad.district is None or squad.sergeant is None:
                 continue
-            district = proj.geometry_to_xy(shape(squad.district.boundary)).buffer(-100)
+            district = _streets(proj, squad.district.boundary, places)
             in_district = [p for p in places.values() if p.district_id == squad.district_id]
             treated = [p for p in in_district if p.arm == Arm.TREATMENT]
             control = [p for p in in_district if p.arm == Arm.CONTROL]
@@ -557,7 +571,8 @@ def demo_history_simulate(
                 missions = list(plan.missions.select_related("officer").order_by("window_start"))
             except ValidationError:
                 plan, missions = None, []  # no treated hot spot in the district: patrol only
-            timing["plans"] += clock.perf_counter() - t0
+            t_move = clock.perf_counter()
+            timing["plans"] += t_move - t0
             shift_start = datetime.combine(day, squad.shift_start, tzinfo=tz).timestamp()
             shift_hours = float(squad.shift_hours)
             day_factor = _rng(seed, "day", squad.name, day).uniform(*DAY_FACTOR)
@@ -566,7 +581,7 @@ def demo_history_simulate(
                     "username"
                 )
             )
-            shifts: list[tuple[User, int, _Shift]] = []
+            patrols: list[tuple[User, int, _Session]] = []
             for officer in officers:
                 rng = _rng(seed, "shift", officer.username, day)
                 if rng.random() >= WORK_PROBABILITY:
@@ -578,28 +593,28 @@ def demo_history_simulate(
                 for k, (start, finish, theirs) in enumerate(
                     _sessions(rng, mine, shift_start, shift_hours)
                 ):
-                    shift = _plan_shift(
+                    patrol = _plan_session(
                         rng, start=start, end=finish, missions=theirs, p_do=p_do,
                         diligence=diligence, district=district, treated=treated,
                         control=control, places=places,
                     )  # fmt: skip
-                    if shift.path.now > now.timestamp() - 60:
+                    if patrol.path.now > now.timestamp() - 60:
                         continue  # would end in the future
-                    shifts.append((officer, k, shift))
-            timing["movement"] += clock.perf_counter() - t0
+                    patrols.append((officer, k, patrol))
+            timing["movement"] += clock.perf_counter() - t_move
 
             t1 = clock.perf_counter()
             # One commit for the squad-day's sessions, pings and activities (SQLite pays a sync
             # per commit); the rollups that ending a session queues run after it.
             with transaction.atomic():
-                for officer, k, shift in shifts:
-                    _patrol(seed, officer, (officer.username, day.isoformat(), str(k)), shift,
+                for officer, k, patrol in patrols:
+                    _patrol(seed, officer, (officer.username, day.isoformat(), str(k)), patrol,
                             proj, activity_mix, counts)  # fmt: skip
             timing["sessions"] += clock.perf_counter() - t1
 
             t2 = clock.perf_counter()
-            for officer, _, shift in shifts:
-                _transitions(officer, shift)
+            for officer, _, patrol in patrols:
+                _transitions(officer, patrol)
             timing["missions"] += clock.perf_counter() - t2
 
         t3 = clock.perf_counter()
@@ -656,29 +671,29 @@ def _patrol(
     seed: int,
     officer: User,
     key: tuple[str, str, str],
-    shift: _Shift,
+    patrol: _Session,
     proj: LocalProjection,
     activity_mix: list[tuple[str, float, str]],
     counts: Counter[str],
 ) -> None:
     """The officer's session as the phone would send it: start, pings, end, activities."""
-    begin, finish = _aware(shift.path.t[0]), _aware(shift.path.now)
+    begin, finish = _aware(patrol.path.t[0]), _aware(patrol.path.now)
     written = session_start(
         officer=officer, client_uuid=_uuid(seed, "session", *key), started_at=begin, now=begin
     )
     session = written.obj
-    fixes = shift.path.fixes(_rng(seed, "fixes", *key), PING_EVERY_S, shift.gaps)
+    fixes = patrol.path.fixes(_rng(seed, "fixes", *key), PING_EVERY_S, patrol.gaps)
     items = _items(proj, fixes, _uuid(seed, "pings", *key).int, {})
     counts["pings"] += _ingest(officer, session.pk, items)[0]
     session_end(officer=officer, session_id=session.pk, ended_at=finish, now=finish)
     counts["sessions"] += int(written.created)
-    counts["activities"] += _activities(seed, officer, shift, proj, activity_mix, key)
+    counts["activities"] += _activities(seed, officer, patrol, proj, activity_mix, key)
 
 
 def _activities(
     seed: int,
     officer: User,
-    shift: _Shift,
+    patrol: _Session,
     proj: LocalProjection,
     mix: list[tuple[str, float, str]],
     key: tuple[str, str, str],
@@ -691,12 +706,12 @@ def _activities(
     p = np.array([w for _, w, _ in mix])
     notes = {k: note for k, _, note in mix}
     n = 0
-    for d, dwell in enumerate(shift.dwells):
+    for d, dwell in enumerate(patrol.dwells):
         if dwell.place.arm != Arm.TREATMENT or dwell.end - dwell.start < 480 or rng.random() > 0.8:
             continue
         for a in range(int(rng.integers(1, 4))):
             at = rng.uniform(dwell.start + 60, dwell.end - 30)
-            lat, lon = proj.to_latlon(*shift.path.position(at))
+            lat, lon = proj.to_latlon(*patrol.path.position(at))
             kind = str(rng.choice(codes, p=p / p.sum()))
             written = activity_record(
                 officer=officer, client_uuid=_uuid(seed, "activity", *key, d, a), kind=kind,
@@ -708,17 +723,17 @@ def _activities(
     return n
 
 
-def _transitions(officer: User, shift: _Shift) -> None:
-    """Move the shift's missions as the officer did, at the simulated times.
+def _transitions(officer: User, patrol: _Session) -> None:
+    """Move the patrol's missions as the officer did, at the simulated times.
 
     A mission already moved (a second run) is left alone: its transitions are done.
     """
-    for mission, at, reason, note in shift.declined:
+    for mission, at, reason, note in patrol.declined:
         if Mission.objects.filter(pk=mission.pk, status=MissionStatus.ASSIGNED).exists():
             mission_decline(
                 mission_id=mission.pk, actor=officer, reason=reason, note=note, at=_aware(at)
             )
-    for dwell in shift.dwells:
+    for dwell in patrol.dwells:
         m = dwell.mission
         if m is None or not Mission.objects.filter(pk=m.pk, status=MissionStatus.ASSIGNED).exists():
             continue
@@ -746,7 +761,7 @@ def _avl_day(
             continue
         AvlUnit.objects.get_or_create(call_sign=call_sign, defaults={"district": district_row})
         rng = _rng(seed, "avl", call_sign, day)
-        district = proj.geometry_to_xy(shape(district_row.boundary)).buffer(-100)
+        district = _streets(proj, district_row.boundary, places)
         nearby = [p for p in places.values() if p.district_id == district_row.pk]
         if not nearby:
             centre = district.centroid
