@@ -485,6 +485,25 @@ def test_a_second_click_returns_the_existing_plan_and_replace_draws_a_new_one() 
     assert Mission.objects.filter(plan=replaced.plan, status="assigned").count() == 18
 
 
+def test_a_plan_drawn_from_a_given_seed_is_the_same_plan_again() -> None:
+    w = schedule_world()
+    day = timezone.localdate() + timedelta(days=1)
+
+    def plan(**kwargs: Any) -> list[tuple[Any, ...]]:
+        p = shift_plan_generate(squad_id=w["squad"].pk, day=day, actor=w["sergeant"], **kwargs)
+        assert p.plan.seed == 12345
+        return sorted(
+            p.plan.missions.values_list("hotspot_id", "officer_id", "window_start", "window_end")
+        )
+
+    first = plan(seed=12345)
+    assert plan(seed=12345, replace=True) == first
+    with pytest.raises(ValidationError, match="2\\*\\*63"):
+        shift_plan_generate(
+            squad_id=w["squad"].pk, day=day, actor=w["sergeant"], replace=True, seed=-1
+        )
+
+
 def test_a_plan_under_way_cannot_be_replaced() -> None:
     w = schedule_world()
     day = timezone.localdate() + timedelta(days=1)
