@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ from backend.analytics.randomization import (
     paired_allocation,
     placeday_allocation,
 )
+from backend.config.localtime import local_day_bounds
 from backend.gis.layers import Layer
 from backend.hotspots.models import AnalysisRun, Hotspot
 from backend.hotspots.selectors import hotspots_active
@@ -64,15 +65,6 @@ ALLOCATION_CSV_COLUMNS = ["hotspot_id", "rank", "district", "block", "arm", "day
 def draw_reach_m() -> float:
     """How far (metres, centroid distance) the draw looks: ``PRESENCE_DRAW_REACH_M``, 2,000."""
     return float(getattr(settings, "PRESENCE_DRAW_REACH_M", DEFAULT_DRAW_REACH_M))
-
-
-def local_day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The aware ``[start, end)`` of agency-local ``day`` (23 or 25 hours across DST)."""
-    tz = ZoneInfo(settings.TIME_ZONE)
-    return (
-        datetime.combine(day, time.min, tzinfo=tz),
-        datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz),
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,10 +23,10 @@ from shapely.geometry import shape
 from backend.accounts.models import User
 from backend.analytics.projection import LocalProjection
 from backend.analytics.tracks import MODE_NAMES, HotspotIndex, analyze_tracks, build_hotspot_index
+from backend.config.localtime import local_day_bounds
 from backend.hotspots.selectors import analysis_run_active
 from backend.patrols.models import AvlUnit, DeviceGap, Ping, Visit
 from backend.patrols.signals import visits_rebuilt
-from backend.reports.services import local_day_bounds
 
 VISIT_INSERT_BATCH = 1_000
 

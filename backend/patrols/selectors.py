@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 
 from backend.accounts.models import Role, User
 from backend.audit.services import audit_record
+from backend.config.localtime import local_day_bounds
 from backend.patrols.models import PatrolSession, Ping
-from backend.reports.services import local_day_bounds
 
 
 def session_current(*, officer: Any) -> PatrolSession | None:

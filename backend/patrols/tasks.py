@@ -38,8 +38,8 @@ def unit_visit_rebuild_task(unit_id: int, day: str) -> int:
 def sweep_open_sessions_task() -> int:
     """Beat job (every 10 minutes): roll up today for every officer still on patrol and every
     AVL unit heard from today."""
+    from backend.config.localtime import local_day_bounds
     from backend.patrols.models import PatrolSession, Ping
-    from backend.reports.services import local_day_bounds
 
     today = timezone.localdate()
     officer_ids = set(

@@ -87,6 +87,8 @@ from backend.patrols.ingest import MAX_BATCH, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, AvlUnit
 from backend.patrols.rollup import visit_rebuild_for_unit_day, visits_rebuild_day
 from backend.patrols.services import activity_record, session_end, session_start
+from backend.reports.services import compliance_day_rebuild
+from backend.reports.signals import compliance_rebuilds_deferred
 
 HISTORY_DAYS = 28
 EFFECT_SHARE = 0.22  # incidents in treatment hot spots after the start that never happen
@@ -526,6 +528,7 @@ def _diligence(seed: int, officer: User) -> float:
     return float(rng.uniform(0.12, 0.35))
 
 
+@compliance_rebuilds_deferred()
 def demo_history_simulate(
     *, seed: int, experiment: Experiment, end: date, now: datetime | None = None
 ) -> HistoryResult:
@@ -630,7 +633,11 @@ def demo_history_simulate(
             avl_visits += visit_rebuild_for_unit_day(unit_id=unit.pk, day=day)
     timing["rollup"] += clock.perf_counter() - t4
 
-    # HOOK: compliance rebuild for the history days
+    # Compliance: each day once, after all its rollups (rebuilds were deferred meanwhile).
+    t5 = clock.perf_counter()
+    for day in days:
+        compliance_day_rebuild(day=day)
+    timing["compliance"] += clock.perf_counter() - t5
 
     statuses = Counter(Mission.objects.filter(plan__day__in=days).values_list("status", flat=True))
     timing["total"] = clock.perf_counter() - started

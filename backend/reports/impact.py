@@ -41,11 +41,11 @@ from backend.analytics.impact import (
     wdq,
 )
 from backend.analytics.projection import LocalProjection
+from backend.config.localtime import local_day_bounds
 from backend.hotspots.models import Hotspot
 from backend.hotspots.selectors import harm_version_current, harm_weights_for, incident_points
 from backend.missions.models import Allocation, Arm, Design, Experiment
 from backend.patrols.models import Visit
-from backend.reports.services import local_day_bounds
 
 DEFAULT_CATCHMENT_M = 150.0
 DETERRENCE_HORIZON_S = 7 * 86_400.0  # a week: long enough to see the 24-hour share and medians

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -16,6 +14,7 @@ from shapely.geometry import shape
 
 from backend.accounts.models import District
 from backend.audit.services import audit_record
+from backend.config.localtime import local_day_bounds
 from backend.hotspots.models import Incident, OffenceType
 from backend.hotspots.selectors import (
     harm_version_current,
@@ -33,14 +32,6 @@ from backend.reports.models import (
 )
 
 NOTABLE_COUNT = 5
-
-
-def local_day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC-aware [start, end) of agency-local ``day`` (23 or 25 hours across DST)."""
-    tz = ZoneInfo(settings.TIME_ZONE)
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
-    return start, end
 
 
 TOP_OFFICERS = 5
