@@ -134,6 +134,11 @@ def celery_worker(
                 pytest.fail(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
         app.conf.task_always_eager = False
+        # Eager tasks run by live-server threads (browser tests) may leave Celery's global
+        # "joining would block" flag set: this process is never a worker, so clear it.
+        from celery._state import _set_task_join_will_block
+
+        _set_task_join_will_block(False)
         yield Worker(queue, process, log)
     finally:
         app.conf.task_always_eager = True

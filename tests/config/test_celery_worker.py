@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -38,6 +39,10 @@ def test_snapshot_task_runs_in_a_real_worker_and_stores_its_result(
     assert snapshot.incidents == 2
     assert snapshot.harm == 365 + 5
     assert snapshot.by_district == [{"district": "Downtown", "incidents": 2, "harm": 370.0}]
+    # The worker logs "succeeded" just after it stores the result: allow it a moment.
+    deadline = time.monotonic() + 10
+    while b"succeeded" not in celery_worker.log.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert b"succeeded" in celery_worker.log.read_bytes()
     from tests.conftest import REQUIRE_SERVICES
 

@@ -10,7 +10,7 @@
   const PERIOD_MS = 15000;
   const COLOURS = { done: "#16a34a", partly: "#f59e0b", none: "#dc2626", control: "#9ca3af" };
   const STATES = { done: "dose delivered", partly: "partly delivered", none: "nothing yet", control: "control" };
-  const hasMap = typeof L !== "undefined";
+  const hasMap = typeof L !== "undefined" && Boolean(window.PresenceMap);
   let map = null;
   let spots = null;
   let people = null;
@@ -18,8 +18,7 @@
   let failures = 0;
 
   if (hasMap) {
-    map = L.map(el, { attributionControl: false });
-    if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { maxZoom: 19 }).addTo(map);
+    map = window.PresenceMap.create(el);  // tiles, attribution and extent from LEAFLET_CONFIG
     spots = L.layerGroup().addTo(map);
     people = L.layerGroup().addTo(map);
   }
