@@ -25,8 +25,12 @@ never from a button):
 * ``gap_minutes``: device gaps (the phone reported nothing for longer than the gap tolerance)
   attributed to the group by the caller. A gap is shown as a gap and never counted as absence
   or as presence.
-* ``pct_delivered = 100 * delivered_visits / prescribed_visits`` (NaN when nothing was
-  prescribed).
+* ``on_target_visits``: delivered visits counted up to each unit's prescription, a unit being
+  the day of one hot spot (or of one officer): ``sum over units of min(delivered, prescribed)``.
+  Ten visits to one hot spot on Monday and none on Tuesday deliver Monday's dose, not
+  Tuesday's; extra visits never make up for a missed place or day.
+* ``pct_delivered = 100 * on_target_visits / prescribed_visits`` (NaN when nothing was
+  prescribed): the share of the prescribed dose delivered, at most 100%.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class ComplianceTable:
     prescribed_visits: FloatArray
     prescribed_minutes: FloatArray
     delivered_visits: IntArray
+    on_target_visits: IntArray
     delivered_minutes: FloatArray
     koper_visits: IntArray
     officer_minutes: FloatArray
@@ -66,11 +71,11 @@ class ComplianceTable:
 
     @property
     def pct_delivered(self) -> FloatArray:
-        """``100 * delivered_visits / prescribed_visits``; NaN where nothing was prescribed."""
+        """``100 * on_target_visits / prescribed_visits``; NaN where nothing was prescribed."""
         with np.errstate(divide="ignore", invalid="ignore"):
             out: FloatArray = np.where(
                 self.prescribed_visits > 0,
-                100.0 * self.delivered_visits / self.prescribed_visits,
+                100.0 * self.on_target_visits / self.prescribed_visits,
                 np.nan,
             )
         return out
@@ -141,6 +146,7 @@ def compliance_table(
     gap_s: npt.ArrayLike,
     prescribed_visits: npt.ArrayLike,
     prescribed_minutes: npt.ArrayLike,
+    on_target_visits: npt.ArrayLike | None = None,
 ) -> ComplianceTable:
     """Sum visits, device gaps and prescriptions into a ``ComplianceTable`` (module docstring).
 
@@ -149,7 +155,9 @@ def compliance_table(
     ``visit_koper`` bool; ``visit_avl`` bool (True: a vehicle's AVL visit, False: an officer's
     app visit); ``visit_arm`` ``ARM_*`` code of the hot spot on the visit's day.
     Gaps, shape (G,): ``gap_group`` group index, ``gap_s`` seconds.
-    Prescriptions, shape (n_groups,): visits and minutes.
+    Prescriptions, shape (n_groups,): visits and minutes. ``on_target_visits`` (n_groups,),
+    from ``on_target_by_group`` when a group spans several units; default: each group is one
+    unit, ``min(delivered, prescribed)``.
     """
     g = np.asarray(visit_group, dtype=np.int64)
     hot = np.asarray(visit_hotspot, dtype=np.int64)
@@ -196,10 +204,18 @@ def compliance_table(
 
     app = ~avl
     treated = app & (arm == ARM_TREATED)
+    delivered = count(treated)
+    if on_target_visits is None:
+        on_target = np.minimum(delivered, pv).astype(np.int64)
+    else:
+        on_target = np.asarray(on_target_visits, dtype=np.int64)
+        if on_target.shape != (n_groups,):
+            raise ValueError(f"on_target_visits must have shape ({n_groups},)")
     return ComplianceTable(
         prescribed_visits=pv,
         prescribed_minutes=pm,
-        delivered_visits=count(treated),
+        delivered_visits=delivered,
+        on_target_visits=on_target,
         delivered_minutes=union_minutes(treated),
         koper_visits=count(treated & koper),
         officer_minutes=minutes(app, dwell),
@@ -208,6 +224,41 @@ def compliance_table(
         contamination_minutes=union_minutes(arm == ARM_CONTROL),
         gap_minutes=np.bincount(gg, weights=gs, minlength=n_groups) / 60.0,
     )
+
+
+def on_target_by_group(
+    *,
+    n_groups: int,
+    visit_unit: npt.ArrayLike,
+    rx_unit: npt.ArrayLike,
+    rx_visits: npt.ArrayLike,
+    rx_group: npt.ArrayLike,
+) -> IntArray:
+    """Per group, ``sum over its units of min(delivered, prescribed)`` (module docstring).
+
+    ``visit_unit``: int (V,), the unit (any int key, e.g. a hot spot-day) of each delivered
+    visit (pass only delivered ones: officers' visits to treated hot spots). ``rx_unit``,
+    ``rx_visits``, ``rx_group``: (R,), prescription rows: their unit, visits prescribed, and
+    group (a unit's rows must share one group). A unit with no prescription row counts 0.
+    """
+    vu = np.asarray(visit_unit, dtype=np.int64)
+    ru = np.asarray(rx_unit, dtype=np.int64)
+    rv = np.asarray(rx_visits, dtype=np.float64)
+    rg = np.asarray(rx_group, dtype=np.int64)
+    if not (ru.shape == rv.shape == rg.shape):
+        raise ValueError("rx_unit, rx_visits and rx_group must have one shape")
+    if ru.size == 0:
+        return np.zeros(n_groups, dtype=np.int64)
+    units, inverse = np.unique(ru, return_inverse=True)
+    inverse = inverse.ravel()
+    prescribed = np.bincount(inverse, weights=rv, minlength=units.size)
+    group = np.zeros(units.size, dtype=np.int64)
+    group[inverse] = rg
+    pos = np.searchsorted(units, vu)
+    known = (pos < units.size) & (units[np.minimum(pos, units.size - 1)] == vu)
+    delivered = np.bincount(pos[known], minlength=units.size)
+    capped = np.minimum(delivered, prescribed)
+    return np.bincount(group, weights=capped, minlength=n_groups).round().astype(np.int64)
 
 
 def streak_days(met: npt.ArrayLike) -> tuple[int, int]:

@@ -218,9 +218,9 @@ class ComplianceDaysApi(APIView):
             model = ComplianceDay
             fields = [
                 "day", "scope", "hotspot", "officer", "squad", "arm", "prescribed_visits",
-                "delivered_visits", "koper_visits", "prescribed_minutes", "delivered_minutes",
-                "officer_minutes", "patrol_minutes", "avl_minutes", "contamination_minutes",
-                "gap_minutes", "computed_at",
+                "delivered_visits", "on_target_visits", "koper_visits", "prescribed_minutes",
+                "delivered_minutes", "officer_minutes", "patrol_minutes", "avl_minutes",
+                "contamination_minutes", "gap_minutes", "computed_at",
             ]  # fmt: skip
 
     class DaysOutputSerializer(serializers.Serializer):

@@ -39,6 +39,7 @@ from backend.analytics.compliance import (
     ARM_TREATED,
     ComplianceTable,
     compliance_table,
+    on_target_by_group,
 )
 from backend.analytics.timeparts import local_parts
 from backend.hotspots.models import Hotspot
@@ -73,6 +74,7 @@ COLUMNS = (
     "avl_minutes",
     "gap_minutes",
     "contamination_minutes",
+    "on_target_visits",
 )
 
 
@@ -167,7 +169,7 @@ class ComplianceResult:
                 value = getattr(t, col).sum()
                 row[col] = int(value) if col.endswith("visits") else float(value)
         pv = row["prescribed_visits"]
-        row["pct_delivered"] = 100.0 * row["delivered_visits"] / pv if pv else None
+        row["pct_delivered"] = 100.0 * row["on_target_visits"] / pv if pv else None
         return row
 
 
@@ -318,6 +320,8 @@ def compliance_compute(
         g_key = keys(np.searchsorted(hids, g_hid), g_day)
         rx_key = keys(ri, rk)
         rx_visits, rx_minutes = rx_of[ri, rk, 0], rx_of[ri, rk, 1]
+        v_unit = np.searchsorted(hids, v_hid) * n_days + v_day  # a hot spot-day
+        rx_unit = ri * n_days + rk
         names = dict(District.objects.values_list("pk", "name")) if by == "district" else {}
 
         def decode(k: int) -> tuple[Hashable, str]:
@@ -363,6 +367,8 @@ def compliance_compute(
         g_key = keys(np.searchsorted(oids, g_oid), g_day)
         rx_key = keys(np.searchsorted(oids, m_oid), m_day)
         rx_visits, rx_minutes = np.ones(m_oid.size), m_minutes
+        v_unit = np.searchsorted(oids, v_oid) * n_days + v_day  # an officer-day
+        rx_unit = np.searchsorted(oids, m_oid) * n_days + m_day
 
         def decode(k: int) -> tuple[Hashable, str]:
             if by == "officer":
@@ -383,6 +389,14 @@ def compliance_compute(
     inverse = inverse.ravel()
     nv, ng = v_key.size, g_key.size
     n = uniq.size
+    delivered = (v_oid != 0) & (v_arm == ARM_TREATED)
+    on_target = on_target_by_group(
+        n_groups=n,
+        visit_unit=v_unit[delivered],
+        rx_unit=rx_unit,
+        rx_visits=rx_visits,
+        rx_group=inverse[nv + ng :],
+    )
     table = compliance_table(
         n_groups=n,
         visit_group=inverse[:nv],
@@ -397,6 +411,7 @@ def compliance_compute(
         gap_s=g[:, 4] - g[:, 3],
         prescribed_visits=np.bincount(inverse[nv + ng :], weights=rx_visits, minlength=n),
         prescribed_minutes=np.bincount(inverse[nv + ng :], weights=rx_minutes, minlength=n),
+        on_target_visits=on_target,
     )
     decoded = [decode(int(k)) for k in uniq]
     order = sorted(range(n), key=lambda i: _sort_key(decoded[i][0], decoded[i][1]))

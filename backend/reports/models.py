@@ -34,6 +34,9 @@ class ComplianceDay(models.Model):
     )
     prescribed_visits = models.PositiveIntegerField(default=0)
     delivered_visits = models.PositiveIntegerField(default=0)
+    on_target_visits = models.PositiveIntegerField(
+        default=0, help_text="Delivered visits counted up to each day's prescription."
+    )
     koper_visits = models.PositiveIntegerField(default=0)
     prescribed_minutes = models.FloatField(default=0)
     delivered_minutes = models.FloatField(default=0)

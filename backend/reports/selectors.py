@@ -96,6 +96,7 @@ def compliance_sentence(*, first: date, last: date, totals: dict[str, Any]) -> s
     days = (last - first).days + 1
     span = f"On {last:%-d %b %Y}" if days == 1 else f"In the {days} days to {last:%-d %b %Y}"
     pv, dv, kv = totals["prescribed_visits"], totals["delivered_visits"], totals["koper_visits"]
+    on_target = totals["on_target_visits"]
     if not pv and not dv:
         return f"{span}, no visit was prescribed and none was recorded."
     if not pv:
@@ -103,9 +104,11 @@ def compliance_sentence(*, first: date, last: date, totals: dict[str, Any]) -> s
             f"{span}, nothing was prescribed; officers made {dv} visit{'s' if dv != 1 else ''} "
             f"to treated hot spots ({kv} Koper-compliant, 10-16 min)."
         )
-    pct = round(100 * dv / pv)
+    pct = round(100 * on_target / pv)
+    extra = dv - on_target
+    beyond = f" ({extra} more went beyond a day's prescription)" if extra > 0 else ""
     return (
-        f"{span}, officers delivered {dv} of {pv} prescribed visits ({pct}%); "
+        f"{span}, officers delivered {on_target} of {pv} prescribed visits ({pct}%){beyond}; "
         f"{kv} {'was' if kv == 1 else 'were'} Koper-compliant (10-16 min)."
     )
 
@@ -211,12 +214,13 @@ class SquadDose:
     name: str
     prescribed_visits: int
     delivered_visits: int
+    on_target_visits: int
 
     @property
     def pct(self) -> float | None:
         if not self.prescribed_visits:
             return None
-        return 100.0 * self.delivered_visits / self.prescribed_visits
+        return 100.0 * self.on_target_visits / self.prescribed_visits
 
 
 def compliance_by_squad_stored(
@@ -226,12 +230,14 @@ def compliance_by_squad_stored(
     rows = ComplianceDay.objects.filter(scope=Scope.SQUAD, day__gte=first, day__lte=last)
     if squad_ids is not None:
         rows = rows.filter(squad_id__in=list(squad_ids))
-    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for sid, pv, dv in rows.values_list("squad_id", "prescribed_visits", "delivered_visits"):
-        sums[sid][0] += pv
-        sums[sid][1] += dv
+    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for sid, *values in rows.values_list(
+        "squad_id", "prescribed_visits", "delivered_visits", "on_target_visits"
+    ):
+        for k, v in enumerate(values):
+            sums[sid][k] += v
     names = dict(Squad.objects.filter(pk__in=list(sums)).values_list("pk", "name"))
-    out = [SquadDose(sid, names.get(sid, f"Squad {sid}"), pv, dv) for sid, (pv, dv) in sums.items()]
+    out = [SquadDose(sid, names.get(sid, f"Squad {sid}"), *v) for sid, v in sums.items()]
     return sorted(out, key=lambda s: s.name)
 
 

@@ -156,3 +156,19 @@ def test_covered_seconds_sum_to_the_union_of_each_segment(rows: list[tuple[int, 
 )
 def test_streaks(met: list[bool], expected: tuple[int, int]) -> None:
     assert streak_days(met) == expected
+
+
+def test_on_target_caps_each_unit_at_its_prescription() -> None:
+    from backend.analytics.compliance import on_target_by_group
+
+    # Group 0 holds units 10 (3 prescribed, 5 delivered) and 11 (3 prescribed, 1 delivered):
+    # on target 3 + 1 = 4. Group 1: unit 20 (2 prescribed in two rows, 2 delivered) -> 2; a
+    # visit to unit 99, which has no prescription, counts nothing.
+    got = on_target_by_group(
+        n_groups=2,
+        visit_unit=[10, 10, 10, 10, 10, 11, 20, 20, 99],
+        rx_unit=[10, 11, 20, 20],
+        rx_visits=[3, 3, 1, 1],
+        rx_group=[0, 0, 1, 1],
+    )
+    assert got.tolist() == [4, 2]

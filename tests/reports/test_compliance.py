@@ -179,3 +179,21 @@ def test_compliance_report_refuses_a_backwards_range(db: None, tmp_path) -> None
     with pytest.raises(CommandError, match="before"):
         _report(tmp_path, "hotspot", first=DAY, last=DAY - timedelta(days=1))
     assert not (tmp_path / "hotspot.csv").exists()
+
+
+def test_extra_visits_never_make_up_for_a_missed_day(hand_built_day: dict) -> None:
+    """h1 gets 4 more visits on DAY (6 in all against 3 prescribed) and none the next day:
+    on target 3 + 0 = 3 of 6 prescribed over the two days, 50%, not 100%."""
+    h1, o1 = hand_built_day["h"][0], hand_built_day["o1"]
+    for hour in (14, 15, 16, 17):
+        make_visit(h1, at(hour), 5, officer=o1)
+    rows = compliance_compute(first=DAY, last=DAY + timedelta(days=1), by="hotspot").rows()
+    h1_row = next(r for r in rows if r["key"] == h1.pk)
+    assert (h1_row["prescribed_visits"], h1_row["delivered_visits"]) == (6, 6)
+    assert h1_row["on_target_visits"] == 3
+    assert h1_row["pct_delivered"] == pytest.approx(50.0)
+    # o1 had 2 missions on DAY and made 2 + 4 treated visits: on target 2 of 2.
+    officers = compliance_compute(first=DAY, last=DAY, by="officer").rows()
+    o1_row = next(r for r in officers if r["key"] == o1.pk)
+    assert (o1_row["delivered_visits"], o1_row["on_target_visits"]) == (6, 2)
+    assert o1_row["pct_delivered"] == pytest.approx(100.0)

@@ -67,16 +67,16 @@ def test_hot_spot_table_shows_the_hand_count_and_the_sentence(
     # Totals: h1 + h2 prescribed 3 + 3, delivered 2 + 1, Koper 2.
     assert "On 10 Nov 2026, officers delivered 3 of 6 prescribed visits (50%); 2 were " \
            "Koper-compliant (10-16 min)." in html  # fmt: skip
-    # prescribed, delivered, %, prescribed min, delivered min, Koper, officer-min, patrol-min,
-    # AVL, contamination, gap
-    assert cells(html, f"Hot spot {h1.rank} (") == ["3", "2", "67%", "45", "20", "2", "30", "20",
-                                                    "0", "0", "0"]  # fmt: skip
-    assert cells(html, f"Hot spot {h2.rank} (") == ["3", "1", "33%", "45", "3", "0", "3", "3",
+    # prescribed, delivered, on target, %, prescribed min, delivered min, Koper, officer-min,
+    # patrol-min, AVL, contamination, gap
+    assert cells(html, f"Hot spot {h1.rank} (") == ["3", "2", "2", "67%", "45", "20", "2", "30",
+                                                    "20", "0", "0", "0"]  # fmt: skip
+    assert cells(html, f"Hot spot {h2.rank} (") == ["3", "1", "1", "33%", "45", "3", "0", "3", "3",
                                                     "0", "0", "6"]  # fmt: skip
-    assert cells(html, f"Hot spot {h3.rank} (") == ["0", "0", "—", "0", "0", "0", "10", "10",
+    assert cells(html, f"Hot spot {h3.rank} (") == ["0", "0", "0", "—", "0", "0", "0", "10", "10",
                                                     "10", "15", "0"]  # fmt: skip
-    assert cells(html, "All 3 rows") == ["6", "3", "50%", "90", "23", "2", "43", "33", "10", "15",
-                                         "6"]  # fmt: skip
+    assert cells(html, "All 3 rows") == ["6", "3", "3", "50%", "90", "23", "2", "43", "33", "10",
+                                         "15", "6"]  # fmt: skip
     assert "<caption>Compliance by hot spot, 10 Nov 2026 to 10 Nov 2026</caption>" in html
     assert "never counted as absence" in html
     assert "Download GeoJSON" in html
@@ -122,7 +122,7 @@ def test_officer_grouping_shows_streak_columns_and_the_prescriptions(
     o1 = hand_built_day["o1"]
     label = f"{o1.get_full_name()} ("
     # o1: 2 missions prescribed and 2 visits delivered: the day is met, a streak of 1.
-    assert cells(html, label)[:3] == ["2", "2", "100%"]
+    assert cells(html, label)[:4] == ["2", "2", "2", "100%"]  # prescribed, delivered, on target
     assert cells(html, label)[-1] == "1 (best 1)"
     assert "Streak (days)" in html
     assert "Zed Stranger" in html  # supervisors see every squad
@@ -243,7 +243,7 @@ def test_staleness_and_recompute_with_progress(
     assert "have no stored rows yet" not in html  # every day of the range is stored
     # With the stored rows, the chart by squad and its table appear.
     assert 'aria-label="Compliance by squad' in html
-    assert cells(html, f">{hand_built_day['squad'].name}</th>")[:3] == ["3", "3", "100%"]
+    assert cells(html, f">{hand_built_day['squad'].name}</th>")[:4] == ["3", "3", "3", "100%"]
 
 
 def test_recompute_refuses_a_bad_range(supervisor: Any) -> None:

@@ -122,7 +122,7 @@ def test_snapshot_carries_the_days_dose_squads_and_top_officers(hand_built_day: 
     assert snap.dose == {
         "prescribed_visits": 6, "delivered_visits": 3, "pct_delivered": 50.0,
         "prescribed_minutes": 90.0, "delivered_minutes": 23.0, "koper_visits": 2,
-        "contamination_minutes": 15.0, "gap_minutes": 6.0,
+        "contamination_minutes": 15.0, "gap_minutes": 6.0, "on_target_visits": 3,
     }  # fmt: skip
     squad = hand_built_day["squad"]
     assert [(s["squad"], s["delivered_visits"], s["prescribed_visits"]) for s in snap.by_squad] == [
