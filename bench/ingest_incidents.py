@@ -44,7 +44,7 @@ from django.db import connection, transaction  # noqa: E402
 from backend.hotspots.imports import import_file_read, import_spec_build  # noqa: E402
 from backend.hotspots.models import Incident, IncidentImport, OffenceType  # noqa: E402
 
-DATA = Path(os.environ.get("PRESENCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = ROOT / "tests" / "data"
 FILE = DATA / "crime" / "chicago_aggravated_assaults.csv.gz"
 ROWS = 148_636
 SOURCE = "bench-chicago"

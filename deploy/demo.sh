@@ -31,5 +31,9 @@ cat <<MSG
     analyst       analyst
     admin         admin
 
+  History (seed_demo --history-days, default 28): a blocked experiment running on the
+  published hot spots since then, with every day's shift plans, missions, patrols, AVL,
+  visits and activities.
+
 MSG
 "$PY" manage.py runserver "127.0.0.1:${PORT}"

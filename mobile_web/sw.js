@@ -1,10 +1,10 @@
 // Presence patrol app service worker (served from /app/sw.js, scope /app/).
-// - The app shell (scripts, styles, Leaflet, icons) is precached in a versioned cache; bump
+// - The app shell (scripts, styles, Leaflet from django-leaflet, icons) is precached in a versioned cache; bump
 //   VERSION whenever a file under mobile_web/ changes. Old caches are deleted on activate.
 // - Today's missions and hot spot briefings are network-first with a cached fallback.
 // - Writes (anything but GET) are never cached: the page's outbox owns them.
 
-const VERSION = "2026-12-01.1";
+const VERSION = "2026-12-01.2";
 const PREFIX = "presence-app-";
 const CACHE = `${PREFIX}${VERSION}`;
 const SHELL = [
@@ -17,8 +17,9 @@ const SHELL = [
   "/static/app/js/outbox.js",
   "/static/app/icons/icon.svg",
   "/static/app/icons/icon-maskable.svg",
-  "/static/vendor/leaflet/leaflet.js",
-  "/static/vendor/leaflet/leaflet.css",
+  "/static/leaflet/leaflet.js",
+  "/static/leaflet/leaflet.css",
+  "/static/js/map-base.js",
   "/app/manifest.webmanifest",
 ];
 const NETWORK_FIRST = [

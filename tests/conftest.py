@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -24,8 +25,8 @@ hypothesis_settings.register_profile("presence", deadline=None)
 hypothesis_settings.load_profile("presence")
 
 REPO = Path(__file__).resolve().parents[1]
-# The team's shared, read-only data sets live beside the repository (../shared/data/).
-SHARED_DATA = Path(os.environ.get("PRESENCE_SHARED_DATA", REPO.parent / "shared" / "data"))
+# Real, public data sets that tests and benches read; tests/data/README.md gives their provenance.
+TEST_DATA = REPO / "tests" / "data"
 REQUIRE_SERVICES = os.environ.get("PRESENCE_REQUIRE_SERVICES") == "1"
 
 
@@ -49,6 +50,13 @@ def redis_available() -> tuple[bool, str]:
     except redis.RedisError as exc:
         return False, f"Redis at {url} is unreachable: {exc}"
     return True, ""
+
+
+@pytest.fixture(autouse=True)
+def _no_tile_server(settings: Any) -> None:
+    """Maps in tests draw with no basemap: a browser test must never fetch tiles from outside
+    this machine. A test that wants tiles sets ``settings.LEAFLET_CONFIG["TILES"]`` itself."""
+    settings.LEAFLET_CONFIG = {**settings.LEAFLET_CONFIG, "TILES": []}
 
 
 @pytest.fixture(autouse=True, scope="session")

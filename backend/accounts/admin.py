@@ -1,7 +1,13 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
 
-from backend.accounts.models import District, Squad, User
+from backend.accounts.mapforms import MapAdminMixin, PolygonField
+from backend.accounts.models import Beat, District, Squad, User
+from backend.accounts.services import beat_save, district_save
 
 
 @admin.register(User)
@@ -24,7 +30,43 @@ class SquadAdmin(admin.ModelAdmin):
     list_filter = ["district"]
 
 
+class DistrictForm(forms.ModelForm):
+    boundary = PolygonField(what="The district boundary", geom_type="MULTIPOLYGON")
+
+    class Meta:
+        model = District
+        fields = ["name", "code", "boundary"]
+
+
+class BeatForm(forms.ModelForm):
+    boundary = PolygonField(what="The beat boundary", geom_type="MULTIPOLYGON")
+
+    class Meta:
+        model = Beat
+        fields = ["district", "name", "code", "boundary"]
+
+
 @admin.register(District)
-class DistrictAdmin(admin.ModelAdmin):
+class DistrictAdmin(MapAdminMixin, admin.ModelAdmin):
+    """District boundaries drawn on django-leaflet's map; saved through ``district_save``, which
+    checks the shape (valid polygon inside the agency area) and writes the audit row."""
+
+    form = DistrictForm
     list_display = ["name", "code", "min_lat", "min_lon", "max_lat", "max_lon"]
     search_fields = ["name", "code"]
+
+    def save_model(self, request: HttpRequest, obj: District, form: Any, change: bool) -> None:
+        district_save(district=obj, actor=request.user)
+
+
+@admin.register(Beat)
+class BeatAdmin(MapAdminMixin, admin.ModelAdmin):
+    """Beat boundaries, as districts' (``beat_save``)."""
+
+    form = BeatForm
+    list_display = ["name", "code", "district"]
+    list_filter = ["district"]
+    search_fields = ["name", "code"]
+
+    def save_model(self, request: HttpRequest, obj: Beat, form: Any, change: bool) -> None:
+        beat_save(beat=obj, actor=request.user)

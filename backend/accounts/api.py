@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -12,7 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Squad
-from backend.accounts.selectors import district_list, squad_list_for
+from backend.accounts.selectors import beats_layer, district_list, districts_layer, squad_list_for
+from backend.gis.layers import layer_response
 
 
 class MeApi(APIView):
@@ -64,3 +67,13 @@ class SquadListApi(generics.ListAPIView):
 
 class TokenApi(ObtainAuthToken):
     """Exchange a username and password for an API token (lockout applies)."""
+
+
+class BoundariesFileApi(APIView):
+    """District or beat boundaries as a file for ArcGIS / QGIS: ``gpkg``, ``geojson`` or
+    ``csv``, the same fields as ``export_gis districts|beats`` (EPSG:4326)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, layer: str, fmt: str) -> HttpResponse:
+        built = districts_layer() if layer == "districts" else beats_layer()
+        return layer_response(built, fmt=fmt, filename=layer)

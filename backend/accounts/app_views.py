@@ -1,13 +1,15 @@
 """The officer phone app (a PWA in ``mobile_web/``): its page, service worker and manifest.
 
 The page is served by Django, not as a static file, so that it requires a signed-in user and the
-session cookie and CSRF cookie apply to its API calls. Its scripts and styles are static files
-(``/static/app/``, ``/static/vendor/``). The service worker is served from ``/app/sw.js`` so that
-its scope covers ``/app/``.
+session cookie and CSRF cookie apply to its API calls, and so that the maps' configuration
+(LEAFLET_CONFIG) is filled in. Its scripts and styles are static files (``/static/app/``;
+Leaflet from django-leaflet, ``/static/leaflet/``). The service worker is served from
+``/app/sw.js`` so that its scope covers ``/app/``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
+
+from backend.accounts.maps import map_config
 
 APP_DIR: Path = Path(settings.BASE_DIR) / "mobile_web"
 
@@ -28,8 +32,11 @@ def _file(name: str) -> str:
 @ensure_csrf_cookie
 @login_required
 def app_index(request: HttpRequest) -> HttpResponse:
-    """The app shell; the scripts do the rest through the API."""
-    return HttpResponse(_file("index.html"), content_type="text/html; charset=utf-8")
+    """The app shell, with the maps' configuration (LEAFLET_CONFIG) filled in; the scripts do
+    the rest through the API."""
+    config = json.dumps(map_config()).replace("<", "\\u003c").replace(">", "\\u003e")
+    page = _file("index.html").replace("__PRESENCE_MAP_CONFIG__", config)
+    return HttpResponse(page, content_type="text/html; charset=utf-8")
 
 
 @never_cache

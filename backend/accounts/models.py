@@ -1,6 +1,6 @@
-"""Users and their roles, squads and districts.
+"""Users and their roles, squads, districts and beats.
 
-A district's boundary is a GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat order, as
+A district's or beat's boundary is a GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat order, as
 GeoJSON requires), stored as JSON with its bounding box in columns for cheap pre-filtering;
 geometry work happens in shapely (see ``backend.analytics``), so no spatial database is needed.
 """
@@ -45,6 +45,36 @@ class District(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Beat(models.Model):
+    """A patrol beat: a named area within a district, with its own boundary (same format)."""
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="beats")
+    name = models.CharField(max_length=100)
+    code = models.SlugField(max_length=40, unique=True)
+    boundary = models.JSONField(help_text="GeoJSON Polygon or MultiPolygon, WGS84 lon/lat.")
+    min_lat = models.FloatField()
+    min_lon = models.FloatField()
+    max_lat = models.FloatField()
+    max_lon = models.FloatField()
+
+    class Meta:
+        ordering = ["district", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["district", "name"], name="beat_name_per_district"),
+            models.CheckConstraint(
+                condition=Q(min_lat__gte=-90, max_lat__lte=90, min_lat__lte=models.F("max_lat")),
+                name="beat_lat_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_lon__gte=-180, max_lon__lte=180, min_lon__lte=models.F("max_lon")),
+                name="beat_lon_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.district})"
 
 
 class Squad(models.Model):

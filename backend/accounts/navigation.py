@@ -13,6 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from backend.accounts.maps import map_config
 from backend.accounts.models import Role
 
 OFFICER, SERGEANT, SUPERVISOR, ANALYST, ADMIN = (
@@ -110,6 +111,7 @@ AREAS: tuple[Area, ...] = (
         "Impact",
         "Did crime and harm fall in treated places compared with control places?",
         frozenset({SUPERVISOR, ANALYST}),
+        "reports:impact",
     ),
     Area(
         "snapshot",
@@ -146,9 +148,10 @@ def areas_for(user: Any) -> list[Area]:
 
 
 def navigation_context(request: HttpRequest) -> dict[str, Any]:
-    """Template context processor: ``nav_areas`` for the signed-in user, and the version."""
+    """Template context processor: ``nav_areas`` for the signed-in user, the version, and the
+    maps' configuration (``presence_map_config``, read by ``static/js/map-base.js``)."""
     return {
         "nav_areas": areas_for(getattr(request, "user", None)),
         "presence_version": settings.VERSION,
-        "tile_url": settings.PRESENCE_TILE_URL,
+        "presence_map_config": map_config(),
     }

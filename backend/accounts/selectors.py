@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from shapely.geometry import shape
 
-from backend.accounts.models import District, Role, Squad, User
+from backend.accounts.models import Beat, District, Role, Squad, User
+from backend.gis.layers import Layer
 
 
 def district_list() -> QuerySet[District]:
@@ -29,3 +31,32 @@ def user_list_for(*, user: User) -> QuerySet[User]:
     if user.role == Role.SERGEANT:
         return users.filter(squad__sergeant=user) | users.filter(pk=user.pk)
     return users
+
+
+DISTRICT_FIELDS = ["district_id", "name", "code"]
+BEAT_FIELDS = ["beat_id", "name", "code", "district"]
+
+
+def districts_layer() -> Layer:
+    """Every district's boundary as a GIS layer (``backend.gis``)."""
+    return Layer(
+        name="districts",
+        fields=DISTRICT_FIELDS,
+        features=[
+            (shape(d.boundary), {"district_id": d.pk, "name": d.name, "code": d.code})
+            for d in District.objects.order_by("name")
+        ],
+    )
+
+
+def beats_layer() -> Layer:
+    """Every beat's boundary as a GIS layer, with its district's name."""
+    return Layer(
+        name="beats",
+        fields=BEAT_FIELDS,
+        features=[
+            (shape(b.boundary),
+             {"beat_id": b.pk, "name": b.name, "code": b.code, "district": b.district.name})
+            for b in Beat.objects.select_related("district").order_by("district__name", "name")
+        ],
+    )  # fmt: skip

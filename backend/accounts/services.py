@@ -1,15 +1,20 @@
-"""Writes for districts and squads."""
+"""Writes for districts, beats and squads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import slugify
 from shapely.geometry import shape
 
-from backend.accounts.models import District
+from backend.accounts.maps import polygon_check
+from backend.accounts.models import Beat, District
 from backend.audit.services import audit_record
+from backend.gis.boundaries import boundaries_read
 
 
 def _validated_boundary(boundary: dict[str, Any]) -> tuple[float, float, float, float]:
@@ -52,3 +57,121 @@ def district_upsert(
         after={"name": name, "min_lat": min_lat, "min_lon": min_lon},
     )
     return district
+
+
+def _bbox(geom: Any) -> dict[str, float]:
+    min_lon, min_lat, max_lon, max_lat = geom.bounds
+    return {"min_lat": min_lat, "min_lon": min_lon, "max_lat": max_lat, "max_lon": max_lon}
+
+
+@transaction.atomic
+def district_save(*, district: District, actor: Any = None) -> District:
+    """Save a district drawn or edited by hand (the admin's map): its boundary must be a valid
+    polygon inside the agency area (``maps.polygon_check``); bounding box derived; audited."""
+    try:
+        boundary, geom = polygon_check(district.boundary, what="The district boundary")
+    except ValidationError as exc:
+        raise ValidationError({"boundary": exc.messages}) from exc
+    before = (
+        District.objects.filter(pk=district.pk).values("name", "code", "boundary").first()
+        if district.pk
+        else None
+    )
+    district.boundary = boundary
+    for name, value in _bbox(geom).items():
+        setattr(district, name, value)
+    district.save()
+    audit_record(
+        actor=actor, action="district.update" if before else "district.create", obj=district,
+        before=before, after={"name": district.name, "code": district.code, "boundary": boundary},
+    )  # fmt: skip
+    return district
+
+
+@transaction.atomic
+def beat_save(*, beat: Beat, actor: Any = None) -> Beat:
+    """Save a beat: a valid polygon inside the agency area; bounding box derived; audited."""
+    try:
+        boundary, geom = polygon_check(beat.boundary, what="The beat boundary")
+    except ValidationError as exc:
+        raise ValidationError({"boundary": exc.messages}) from exc
+    before = (
+        Beat.objects.filter(pk=beat.pk).values("name", "code", "boundary").first()
+        if beat.pk
+        else None
+    )
+    beat.boundary = boundary
+    for name, value in _bbox(geom).items():
+        setattr(beat, name, value)
+    beat.save()
+    audit_record(
+        actor=actor, action="beat.update" if before else "beat.create", obj=beat,
+        before=before, after={"name": beat.name, "code": beat.code, "boundary": boundary},
+    )  # fmt: skip
+    return beat
+
+
+@dataclass(frozen=True)
+class BoundaryImport:
+    """What an import did: saved codes, or, when any feature is bad, nothing saved and every
+    bad feature listed as ``(number in the file, name, reason)``."""
+
+    saved: list[str]
+    errors: list[tuple[int, str, str]]
+
+
+def boundaries_import(
+    *,
+    path: str | Path,
+    kind: str,
+    name_field: str = "name",
+    code_field: str | None = "code",
+    district_field: str = "district",
+    actor: Any = None,
+) -> BoundaryImport:
+    """Create or update districts (``kind="district"``) or beats (``kind="beat"``) from a
+    GeoJSON, GeoPackage or zipped shapefile. Every feature is checked first (name present,
+    valid polygon inside the agency area, a beat's district known); if any fails, nothing is
+    saved and every failure is reported by feature. Codes default to the slugified name."""
+    if kind not in {"district", "beat"}:
+        raise ValueError("kind must be 'district' or 'beat'")
+    features = boundaries_read(path)
+    errors: list[tuple[int, str, str]] = []
+    rows: list[tuple[str, str, dict[str, Any], District | None]] = []
+    districts = {d.name.lower(): d for d in District.objects.all()}
+    districts.update({d.code.lower(): d for d in District.objects.all()})
+    for f in features:
+        name = str(f.properties.get(name_field) or "").strip()
+        label = name or f"(feature {f.number})"
+        if not name:
+            errors.append((f.number, label, f"no value in the name field {name_field!r}"))
+            continue
+        code = slugify(str(f.properties.get(code_field) or "") if code_field else "") or slugify(
+            name
+        )
+        try:
+            boundary, _geom = polygon_check(f.geometry, what="The boundary")
+        except ValidationError as exc:
+            errors.append((f.number, label, exc.messages[0]))
+            continue
+        district = None
+        if kind == "beat":
+            key = str(f.properties.get(district_field) or "").strip().lower()
+            district = districts.get(key)
+            if district is None:
+                errors.append((f.number, label, f"unknown district {key!r} in {district_field!r}"))
+                continue
+        rows.append((name, code, boundary, district))
+    if errors:
+        return BoundaryImport(saved=[], errors=errors)
+    with transaction.atomic():
+        for name, code, boundary, district in rows:
+            if kind == "district":
+                obj: Any = District.objects.filter(code=code).first() or District(code=code)
+                obj.name, obj.boundary = name, boundary
+                district_save(district=obj, actor=actor)
+            else:
+                obj = Beat.objects.filter(code=code).first() or Beat(code=code)
+                obj.name, obj.boundary, obj.district = name, boundary, district
+                beat_save(beat=obj, actor=actor)
+    return BoundaryImport(saved=[code for _, code, _, _ in rows], errors=[])

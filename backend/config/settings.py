@@ -8,13 +8,17 @@ The README lists every variable.
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
+
+from backend.config.geolibs import gdal_library_path, geos_library_path
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = BASE_DIR / "var"
@@ -81,6 +85,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "leaflet",
     "backend.accounts",
     "backend.audit",
     "backend.hotspots",
@@ -213,16 +218,81 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured("PRESENCE_DRAW_REACH_M must be a number of metres") from exc
 
-# Map tiles: empty means no basemap (hot spots and tracks still draw).
-PRESENCE_TILE_URL = _env("PRESENCE_TILE_URL", "") or ""
+# --- Maps -----------------------------------------------------------------------------------
+# Every map (web pages, admin widgets, the phone app) is configured here, through django-leaflet's
+# LEAFLET_CONFIG. Tiles default to OpenStreetMap's standard layer; "none" means no basemap. With
+# no tiles, or tiles that fail to load, maps still draw hot spots and say streets are unavailable.
+OSM_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+PRESENCE_TILE_URL = _env("PRESENCE_TILE_URL", OSM_TILE_URL) or ""
+if PRESENCE_TILE_URL.lower() == "none":
+    PRESENCE_TILE_URL = ""
+PRESENCE_TILE_ATTRIBUTION = _env(
+    "PRESENCE_TILE_ATTRIBUTION", OSM_ATTRIBUTION if PRESENCE_TILE_URL == OSM_TILE_URL else ""
+)
+PRESENCE_TILE_MAX_ZOOM = _env_int("PRESENCE_TILE_MAX_ZOOM", 19)
+if not 1 <= PRESENCE_TILE_MAX_ZOOM <= 24:
+    raise ImproperlyConfigured("PRESENCE_TILE_MAX_ZOOM must be in 1..24")
+if PRESENCE_TILE_URL and not PRESENCE_TILE_URL.startswith(("https://", "http://", "/")):
+    raise ImproperlyConfigured("PRESENCE_TILE_URL must be an http(s) URL, a /path, or 'none'")
+
+# The agency area's bounding box (lon/lat degrees): the default extent of every map.
+_half_lat = PRESENCE_AREA_RADIUS_KM / 111.32
+_half_lon = _half_lat / max(math.cos(math.radians(PRESENCE_ORIGIN[0])), 0.01)
+PRESENCE_AREA_EXTENT = (
+    round(PRESENCE_ORIGIN[1] - _half_lon, 5),
+    round(PRESENCE_ORIGIN[0] - _half_lat, 5),
+    round(PRESENCE_ORIGIN[1] + _half_lon, 5),
+    round(PRESENCE_ORIGIN[0] + _half_lat, 5),
+)
+LEAFLET_CONFIG: dict[str, object] = {
+    "TILES": [
+        (
+            "Streets",
+            PRESENCE_TILE_URL,
+            {
+                "attribution": PRESENCE_TILE_ATTRIBUTION or "",
+                "maxZoom": PRESENCE_TILE_MAX_ZOOM,
+                # Tile servers (OpenStreetMap's among them) ask for a Referer naming the site.
+                "referrerPolicy": "strict-origin",
+            },
+        )
+    ]
+    if PRESENCE_TILE_URL
+    else [],
+    "ATTRIBUTION_PREFIX": "Presence",
+    "DEFAULT_CENTER": PRESENCE_ORIGIN,
+    "DEFAULT_ZOOM": 11,
+    "MIN_ZOOM": 3,
+    "MAX_ZOOM": PRESENCE_TILE_MAX_ZOOM,
+    "SPATIAL_EXTENT": PRESENCE_AREA_EXTENT,
+    "RESET_VIEW": False,
+    "NO_GLOBALS": True,
+    "SCALE": "metric",
+}
+
+# GeoDjango's GDAL and GEOS (imported by django-leaflet's widgets): the environment's path, else
+# a system library, else the copy a pinned wheel ships (backend/config/geolibs.py).
+GDAL_LIBRARY_PATH = _env("GDAL_LIBRARY_PATH") or gdal_library_path()
+GEOS_LIBRARY_PATH = _env("GEOS_LIBRARY_PATH") or geos_library_path()
+
+# Impact: width of the catchment (buffer) ring around hot spots for displacement, in metres.
+try:
+    PRESENCE_CATCHMENT_M = float(_env("PRESENCE_CATCHMENT_M", "150") or "150")
+except ValueError as exc:
+    raise ImproperlyConfigured("PRESENCE_CATCHMENT_M must be a number of metres") from exc
+if not 0 < PRESENCE_CATCHMENT_M <= 2000:
+    raise ImproperlyConfigured("PRESENCE_CATCHMENT_M must be in (0, 2000] metres")
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Third-party front-end files are pinned in mobile_web/vendor/ (no CDN), served as /static/vendor/.
+# Leaflet is served from django-leaflet's static files (/static/leaflet/): one copy for the web
+# pages, the admin's widgets and the phone app.
 STATICFILES_DIRS = [
     BASE_DIR / "backend" / "static",
-    ("vendor", BASE_DIR / "mobile_web" / "vendor"),
     ("app", BASE_DIR / "mobile_web"),  # the phone app's scripts and styles: /static/app/
 ]
 # Uploaded incident files wait here for their import task; never served over HTTP (no MEDIA_URL).
@@ -271,7 +341,8 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "img-src": ["'self'", "data:"] + ([_tile_origin] if _tile_origin else []),
-        "script-src": ["'self'"],
+        # NONCE: the admin's map widgets (django-leaflet) carry a nonced inline script.
+        "script-src": ["'self'", NONCE],
         "style-src": ["'self'", "'unsafe-inline'"],  # Leaflet sets inline styles on markers
         "connect-src": ["'self'"],
         "frame-ancestors": ["'none'"],

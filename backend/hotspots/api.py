@@ -6,7 +6,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -17,8 +19,9 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.config.api import drf_validation_error
+from backend.gis.layers import layer_response
 from backend.hotspots.analysis_tasks import analysis_execute_task
-from backend.hotspots.exports import grid_geojson, hotspots_geojson
+from backend.hotspots.exports import grid_geojson, hotspots_geojson, hotspots_layer
 from backend.hotspots.models import AnalysisRun, Hotspot
 from backend.hotspots.selectors import (
     analysis_runs,
@@ -181,6 +184,18 @@ class AnalysisHotspotsGeoJsonApi(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         return Response(hotspots_geojson(get_object_or_404(analysis_runs(), pk=pk)))
+
+
+class AnalysisHotspotsFileApi(APIView):
+    """A run's hot spots as a file for ArcGIS / QGIS: ``gpkg`` (GeoPackage), ``geojson`` or
+    ``csv`` with the same fields as ``export_gis hotspots`` (EPSG:4326)."""
+
+    permission_classes = [role_permission(*ANALYSIS_ROLES, Role.SERGEANT)]
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int, fmt: str) -> HttpResponse:
+        run = get_object_or_404(analysis_runs(), pk=pk)
+        return layer_response(hotspots_layer(run), fmt=fmt, filename=f"hotspots-{run.pk}")
 
 
 class AnalysisCellsGeoJsonApi(APIView):

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from backend.hotspots import api, import_api_urls
 
@@ -12,6 +12,11 @@ urlpatterns = [
         "analyses/<int:pk>/hotspots.geojson",
         api.AnalysisHotspotsGeoJsonApi.as_view(),
         name="api-analysis-hotspots-geojson",
+    ),
+    re_path(
+        r"^analyses/(?P<pk>[0-9]+)/hotspots-gis\.(?P<fmt>gpkg|geojson|csv)$",
+        api.AnalysisHotspotsFileApi.as_view(),
+        name="api-analysis-hotspots-file",
     ),
     path(
         "analyses/<int:pk>/cells.geojson",

@@ -6,6 +6,7 @@ created only if missing, incidents are keyed by a source id derived from the see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -71,10 +72,13 @@ OFFENCE_MIX: list[tuple[str, float, float]] = [
     ("homicide", 0.0005, 0.85),
 ]
 
+# Squads patrol where the demo's serious crime concentrates: the published analysis finds its
+# hot spots in Liberty City and Allapattah (none in Little Havana, one in Downtown), and a shift
+# plan needs treated hot spots in the squad's district. Liberty City has a day and a night squad.
 SQUADS = [
     ("Alpha", "liberty-city", time(7, 0)),
-    ("Bravo", "little-havana", time(15, 0)),
-    ("Charlie", "downtown", time(21, 0)),
+    ("Bravo", "allapattah", time(15, 0)),
+    ("Charlie", "liberty-city", time(21, 0)),
 ]
 
 MENU = [
@@ -188,7 +192,21 @@ def _seed_people(rng: np.random.Generator) -> int:
     return created
 
 
-def _seed_incidents(rng: np.random.Generator, *, seed: int, n: int, end: date) -> tuple[int, int]:
+@dataclass(frozen=True, eq=False)
+class _Sample:
+    """The demo's incidents as drawn, before anything is written (row i has source id
+    ``{seed}-{i:07d}``); ``day`` counts local days from ``end - DEMO_DAYS``."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    day: np.ndarray
+    minute: np.ndarray
+    offence_id: np.ndarray
+    district_id: np.ndarray
+    start: date
+
+
+def _incident_sample(rng: np.random.Generator, *, n: int, end: date) -> _Sample:
     offences = {o.code: o.pk for o in OffenceType.objects.all()}
     codes = [code for code, _, _ in OFFENCE_MIX]
     missing = [c for c in codes if c not in offences]
@@ -209,39 +227,53 @@ def _seed_incidents(rng: np.random.Generator, *, seed: int, n: int, end: date) -
     district = np.full(n, -1, dtype=np.int64)
     for pk, polygon in polygons.items():
         district[shapely.contains_xy(polygon, sample.lon, sample.lat)] = pk
-    occurred = _local_to_utc(start, sample.day, sample.minute)
-    offence_ids = [offences[c] for c in codes]
-    lon = np.round(sample.lon, 6)
-    lat = np.round(sample.lat, 6)
+    offence_ids = np.array([offences[c] for c in codes], dtype=np.int64)
+    return _Sample(
+        lon=np.round(sample.lon, 6),
+        lat=np.round(sample.lat, 6),
+        day=sample.day,
+        minute=sample.minute,
+        offence_id=offence_ids[sample.offence],
+        district_id=district,
+        start=start,
+    )
 
+
+def _insert_incidents(sample: _Sample, *, seed: int, rows: np.ndarray) -> int:
+    """Write the sample's ``rows`` (indices) that are missing; returns how many were new."""
     before = Incident.objects.filter(source=DEMO_SOURCE).count()
-    for lo in range(0, n, INSERT_BATCH):
-        hi = min(n, lo + INSERT_BATCH)
+    occurred = _local_to_utc(sample.start, sample.day[rows], sample.minute[rows])
+    for lo in range(0, rows.size, INSERT_BATCH):
+        hi = min(rows.size, lo + INSERT_BATCH)
         Incident.objects.bulk_create(
             [
                 Incident(
                     source=DEMO_SOURCE,
                     source_id=f"{seed}-{i:07d}",
-                    occurred_at=occurred[i],
-                    lat=float(lat[i]),
-                    lon=float(lon[i]),
-                    offence_id=offence_ids[sample.offence[i]],
-                    district_id=int(district[i]) if district[i] >= 0 else None,
+                    occurred_at=occurred[k],
+                    lat=float(sample.lat[i]),
+                    lon=float(sample.lon[i]),
+                    offence_id=int(sample.offence_id[i]),
+                    district_id=int(sample.district_id[i]) if sample.district_id[i] >= 0 else None,
                 )
-                for i in range(lo, hi)
+                for k, i in enumerate(rows[lo:hi].tolist(), start=lo)
             ],
             ignore_conflicts=True,
         )
-    total = Incident.objects.filter(source=DEMO_SOURCE).count()
-    return total - before, total
+    return Incident.objects.filter(source=DEMO_SOURCE).count() - before
 
 
 @transaction.atomic(durable=True)
-def demo_city_seed(*, seed: int = 1, incidents: int = 200_000, end: date) -> DemoSeedResult:
+def demo_city_seed(
+    *, seed: int = 1, incidents: int = 200_000, end: date, hold_from: date | None = None
+) -> DemoSeedResult:
     """Create the demo city if missing and add its incidents for the two years before ``end``.
 
     Deterministic for a given (seed, end): the same rows with the same source ids. Idempotent:
-    existing users, squads, districts and incidents are left exactly as they are.
+    existing users, squads, districts and incidents are left exactly as they are. With
+    ``hold_from``, incidents on or after that local day are not written:
+    ``demo_incidents_release`` writes them later (the demo randomizes an experiment on the
+    earlier ones first, then thins the later ones).
     """
     rng = np.random.default_rng(seed)
     for name, code, ring in DISTRICTS:
@@ -253,5 +285,41 @@ def demo_city_seed(*, seed: int = 1, incidents: int = 200_000, end: date) -> Dem
             defaults={"objective": objective, "target_minutes": minutes, "tactics": tactics},
         )
     users_created = _seed_people(np.random.default_rng([seed, 1]))
-    created, total = _seed_incidents(rng, seed=seed, n=incidents, end=end)
+    sample = _incident_sample(rng, n=incidents, end=end)
+    rows = np.arange(incidents)
+    if hold_from is not None:
+        rows = rows[sample.day < (hold_from - sample.start).days]
+    created = _insert_incidents(sample, seed=seed, rows=rows)
+    total = Incident.objects.filter(source=DEMO_SOURCE).count()
     return DemoSeedResult(users_created, created, total)
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    created: int
+    withheld: int
+    total: int
+
+
+@transaction.atomic(durable=True)
+def demo_incidents_release(
+    *,
+    seed: int = 1,
+    incidents: int = 200_000,
+    end: date,
+    hold_from: date,
+    withhold: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> ReleaseResult:
+    """Write the incidents ``demo_city_seed(hold_from=...)`` held back, except those that
+    ``withhold(lon, lat)`` (degrees, arrays over the held-back incidents in source-id order)
+    marks True: those are never written, as if they had not happened. Same sample, same source
+    ids, so it is deterministic and idempotent like ``demo_city_seed``.
+    """
+    sample = _incident_sample(np.random.default_rng(seed), n=incidents, end=end)
+    rows = np.flatnonzero(sample.day >= (hold_from - sample.start).days)
+    drop = np.zeros(rows.size, dtype=bool)
+    if withhold is not None and rows.size:
+        drop = np.asarray(withhold(sample.lon[rows], sample.lat[rows]), dtype=bool)
+    created = _insert_incidents(sample, seed=seed, rows=rows[~drop])
+    total = Incident.objects.filter(source=DEMO_SOURCE).count()
+    return ReleaseResult(created, int(drop.sum()), total)

@@ -1,10 +1,14 @@
-"""CSV and GeoJSON renderings of analysis runs, shared by the command, the pages and the API."""
+"""CSV, GeoJSON and GIS-layer renderings of analysis runs, shared by the commands, the pages and
+the API."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+from shapely.geometry import shape
+
+from backend.gis.layers import Layer
 from backend.hotspots.models import AnalysisRun, GridCell, Hotspot
 
 GRID_CSV_COLUMNS = ["ix", "iy", "lat", "lon", "count", "harm", "gi_z"]
@@ -37,6 +41,7 @@ def hotspot_feature(h: Hotspot) -> dict[str, Any]:
             "peak": briefing.get("peak_label", ""),
             "one_line": briefing.get("one_line", ""),
             "run": h.run_id,
+            "hand_drawn": h.hand_drawn,
         },
     }
 
@@ -117,3 +122,42 @@ def grid_geojson(run: AnalysisRun, *, min_z: float | None = None) -> dict[str, A
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+HOTSPOT_LAYER_FIELDS = [
+    "hotspot_id", "rank", "district", "harm", "incidents", "gi_z", "cells", "hand_drawn",
+    "peak", "top_offence", "summary", "last_incident", "run_id", "as_of",
+]  # fmt: skip
+
+
+def hotspots_layer(run: AnalysisRun) -> Layer:
+    """The run's hot spots as a GIS layer (GeoPackage / GeoJSON / CSV through ``backend.gis``);
+    ``hand_drawn`` is 1 for an analyst's hand-drawn hot spot."""
+    features = []
+    for h in run.hotspots.select_related("district").order_by("rank"):
+        top = (
+            max(h.counts_by_offence.items(), key=lambda kv: kv[1])[0] if h.counts_by_offence else ""
+        )
+        briefing = h.briefing or {}
+        features.append(
+            (
+                shape(h.geometry),
+                {
+                    "hotspot_id": h.pk,
+                    "rank": h.rank,
+                    "district": h.district.name if h.district else "",
+                    "harm": round(float(h.harm), 3),
+                    "incidents": h.incident_count,
+                    "gi_z": round(float(h.gi_z_max), 4),
+                    "cells": len(h.cells),
+                    "hand_drawn": h.hand_drawn,
+                    "peak": briefing.get("peak_label", ""),
+                    "top_offence": top,
+                    "summary": briefing.get("one_line", "") or (h.note if h.hand_drawn else ""),
+                    "last_incident": h.last_incident_at.isoformat() if h.last_incident_at else "",
+                    "run_id": run.pk,
+                    "as_of": run.as_of.isoformat(),
+                },
+            )
+        )
+    return Layer(name="hotspots", fields=HOTSPOT_LAYER_FIELDS, features=features)

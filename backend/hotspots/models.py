@@ -266,6 +266,12 @@ class Hotspot(models.Model):
     last_incident_at = models.DateTimeField(null=True, blank=True)
     gi_z_max = models.FloatField()
     briefing = models.JSONField(default=dict, blank=True)
+    hand_drawn = models.BooleanField(
+        default=False,
+        help_text="Drawn by an analyst (a known trouble spot the Gi* run did not find), "
+        "not computed; flagged as such in every report and export.",
+    )
+    note = models.TextField(blank=True, help_text="Why an analyst drew it.")
 
     class Meta:
         ordering = ["run", "rank"]
@@ -277,3 +283,11 @@ class Hotspot(models.Model):
 
     def __str__(self) -> str:
         return f"Hot spot #{self.rank} (run {self.run_id})"
+
+
+class HandDrawnHotspot(Hotspot):
+    """The admin's view of hand-drawn hot spots (same table)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "hand-drawn hot spot"

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from shapely.geometry import mapping, shape
 
+from backend.accounts.maps import polygon_check
 from backend.accounts.models import District
 from backend.analytics.briefing import make_briefing
 from backend.analytics.grid import AnalysisResult, Grid, analyze, cells_polygon, stability
@@ -392,6 +393,56 @@ def analysis_publish(*, run_id: int, actor: Any = None) -> AnalysisRun:
         before={"active_runs": [r.pk for r in previous]}, after={"active_run": run.pk},
     )  # fmt: skip
     return run
+
+
+@transaction.atomic
+def hotspot_hand_drawn_save(*, hotspot: Hotspot, actor: Any = None) -> Hotspot:
+    """Save an analyst's hand-drawn hot spot (a known trouble spot the Gi* run did not find).
+
+    It joins the active analysis (so missions, visits and reports treat it like the others),
+    ranked after every computed hot spot, flagged ``hand_drawn``; its shape must be a valid
+    polygon inside the agency area. Harm and counts stay 0: nothing was computed. Audited.
+    """
+    try:
+        geometry, geom = polygon_check(hotspot.geometry, what="The hot spot")
+    except ValidationError as exc:
+        raise ValidationError({"geometry": exc.messages}) from exc
+    before = None
+    if hotspot.pk:
+        before = Hotspot.objects.filter(pk=hotspot.pk).values("geometry", "note").first()
+    else:
+        run = AnalysisRun.objects.select_for_update().filter(is_active=True).first()
+        if run is None:
+            raise ValidationError(
+                "There is no published analysis: publish one before drawing hot spots by hand."
+            )
+        last = run.hotspots.order_by("-rank").values_list("rank", flat=True).first() or 0
+        hotspot.run = run
+        hotspot.rank = last + 1
+        hotspot.harm = 0.0
+        hotspot.incident_count = 0
+        hotspot.gi_z_max = 0.0
+        hotspot.counts_by_offence = {}
+        hotspot.cells = []
+    hotspot.hand_drawn = True
+    hotspot.geometry = _rounded(geometry)
+    centroid = geom.centroid
+    hotspot.centroid_lat, hotspot.centroid_lon = float(centroid.y), float(centroid.x)
+    districts = [(pk, shape(b)) for pk, b in District.objects.values_list("pk", "boundary")]
+    hotspot.district_id = _district_containing(districts, centroid)
+    hotspot.briefing = {
+        **(hotspot.briefing or {}),
+        "headline": f"Hot spot {hotspot.rank} (hand-drawn)",
+        "why_here": hotspot.note or "Drawn by an analyst.",
+        "one_line": f"Hand-drawn: {hotspot.note}" if hotspot.note else "Hand-drawn by an analyst",
+        "hand_drawn": True,
+    }
+    hotspot.save()
+    audit_record(
+        actor=actor, action="hotspot.draw" if before is None else "hotspot.redraw", obj=hotspot,
+        before=before, after={"geometry": hotspot.geometry, "note": hotspot.note},
+    )  # fmt: skip
+    return hotspot
 
 
 @transaction.atomic

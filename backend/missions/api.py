@@ -34,6 +34,7 @@ from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.analytics.randomization import BalanceRow, BalanceTable
 from backend.config.api import drf_validation_error
+from backend.gis.layers import layer_response
 from backend.missions.models import (
     Blocking,
     DeclineReason,
@@ -51,6 +52,7 @@ from backend.missions.selectors import (
     allocation_rows,
     board_missions,
     experiment_arms_geojson,
+    experiment_arms_layer,
     experiment_reproduce,
     experiment_summary,
     experiments_list,
@@ -753,3 +755,24 @@ class ExperimentArmsGeoJsonApi(APIView):
         except ValueError as exc:
             raise ValidationError({"day": "must be YYYY-MM-DD"}) from exc
         return Response(experiment_arms_geojson(experiment=experiment, day=day))
+
+
+class ExperimentArmsFileApi(APIView):
+    """The experiment's arms as a file for ArcGIS / QGIS: ``gpkg``, ``geojson`` or ``csv``, the
+    same fields as ``export_gis arms`` (EPSG:4326); place-day: the arms of ``day``."""
+
+    permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("day", OpenApiTypes.DATE, description="Place-day only.")],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request, pk: int, fmt: str) -> HttpResponse:
+        experiment = get_object_or_404(experiments_list(), pk=pk)
+        raw = request.query_params.get("day")
+        try:
+            day = date.fromisoformat(raw) if raw else None
+        except ValueError as exc:
+            raise ValidationError({"day": "must be YYYY-MM-DD"}) from exc
+        layer = experiment_arms_layer(experiment=experiment, day=day)
+        return layer_response(layer, fmt=fmt, filename=f"arms-{experiment.pk}")

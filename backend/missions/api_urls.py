@@ -1,6 +1,6 @@
 """Missions, the officer's draw, schedules and experiments (API)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from backend.missions import api
 
@@ -49,5 +49,10 @@ urlpatterns = [
         "experiments/<int:pk>/arms.geojson",
         api.ExperimentArmsGeoJsonApi.as_view(),
         name="api-experiment-arms-geojson",
+    ),
+    re_path(
+        r"^experiments/(?P<pk>[0-9]+)/arms-gis\.(?P<fmt>gpkg|geojson|csv)$",
+        api.ExperimentArmsFileApi.as_view(),
+        name="api-experiment-arms-file",
     ),
 ]

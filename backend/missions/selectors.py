@@ -36,6 +36,7 @@ from backend.analytics.randomization import (
     paired_allocation,
     placeday_allocation,
 )
+from backend.gis.layers import Layer
 from backend.hotspots.models import AnalysisRun, Hotspot
 from backend.hotspots.selectors import hotspots_active
 from backend.missions.models import (
@@ -197,10 +198,10 @@ class HotspotDose:
     """One hot spot's dose on one day, in visits.
 
     ``prescribed`` is the experiment's visits per shift (3 with no experiment) for a treated hot
-    spot and 0 for a control one; ``visits`` counts officers' ``Visit`` rows of the day (from the
-    patrol rollup; AVL drive-bys are background, not dose) and ``completed_missions`` the
-    missions completed that day, as the product decision asks (a completed mission usually has
-    its GPS visit too, so a hot spot can be reported done early rather than late).
+    spot and 0 for a control one. ``delivered`` is ``visits``: officers' ``Visit`` rows of the
+    day, measured from GPS dwell by the patrol rollup (AVL drive-bys are background, not dose).
+    ``completed_missions`` (missions marked completed that day) is shown beside it but never
+    counted: dose is measured, not claimed by a button.
     """
 
     hotspot_id: int
@@ -211,7 +212,7 @@ class HotspotDose:
 
     @property
     def delivered(self) -> int:
-        return self.visits + self.completed_missions
+        return self.visits
 
     @property
     def deficit(self) -> int:
@@ -750,3 +751,41 @@ def experiment_arms_geojson(*, experiment: Experiment, day: date | None = None) 
             else None,
         },
     }
+
+
+ARM_LAYER_FIELDS = [
+    "hotspot_id", "rank", "arm", "block", "district", "harm", "incidents", "hand_drawn",
+    "experiment_id", "design", "day",
+]  # fmt: skip
+
+
+def experiment_arms_layer(*, experiment: Experiment, day: date | None = None) -> Layer:
+    """The experiment's hot spots with their arm as a GIS layer (``backend.gis``); for a
+    place-day design, the arms of ``day`` (default the first day)."""
+    from shapely.geometry import shape
+
+    fc = experiment_arms_geojson(experiment=experiment, day=day)
+    hand_drawn = set(
+        Hotspot.objects.filter(run=experiment.run, hand_drawn=True).values_list("pk", flat=True)
+    )
+    the_day = fc["properties"]["day"] or ""
+    features = [
+        (
+            shape(f["geometry"]),
+            {
+                "hotspot_id": f["id"],
+                "rank": f["properties"]["rank"],
+                "arm": f["properties"]["arm"],
+                "block": f["properties"]["block"],
+                "district": f["properties"]["district"] or "",
+                "harm": round(float(f["properties"]["harm"]), 3),
+                "incidents": f["properties"]["count"],
+                "hand_drawn": f["id"] in hand_drawn,
+                "experiment_id": experiment.pk,
+                "design": experiment.design,
+                "day": the_day,
+            },
+        )
+        for f in fc["features"]
+    ]
+    return Layer(name="arms", fields=ARM_LAYER_FIELDS, features=features)

@@ -463,6 +463,7 @@ def shift_plan_generate(
     actor: User,
     mission_type_id: int | None = None,
     replace: bool = False,
+    seed: int | None = None,
 ) -> PlanResult:
     """Generate the Koper schedule of ``squad``'s shift starting on local ``day``.
 
@@ -471,7 +472,8 @@ def shift_plan_generate(
     whole minutes of the shift, consecutive visits to a hot spot at least 2 hours apart (start
     to start), shared among the squad's active officers in a random order with no officer
     given two visits at once (``analytics.randomization.koper_schedule``, seed from
-    ``secrets``, stored on the plan). Each visit becomes an assigned mission whose window is
+    ``secrets``, stored on the plan; ``seed``, when given, is used instead, as the demo
+    history does to be reproducible). Each visit becomes an assigned mission whose window is
     the visit.
 
     A plan already made for (squad, day) is returned as it is (``created`` False). With
@@ -510,7 +512,9 @@ def shift_plan_generate(
         )
     if not officers:
         raise ValidationError({"squad": f"{squad.name} has no active officers"})
-    seed = new_seed()
+    if seed is not None and not 0 <= seed < 2**63:
+        raise ValidationError({"seed": "must be a whole number from 0 to 2**63 - 1"})
+    seed = new_seed() if seed is None else int(seed)
     try:
         visits = koper_schedule(
             generator(seed),

@@ -42,17 +42,22 @@ def _client_time(value: datetime | None, now: datetime, field: str) -> datetime:
 
 
 def session_start(
-    *, officer: Any, client_uuid: uuid.UUID, started_at: datetime | None = None
+    *,
+    officer: Any,
+    client_uuid: uuid.UUID,
+    started_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Written:
     """Start the officer's patrol session; a retry with the same client UUID returns it.
 
     Location is recorded only inside a session the officer started. A second open session is
-    refused with ``SessionConflict`` carrying the open one.
+    refused with ``SessionConflict`` carrying the open one. ``now`` is the server's clock
+    (default ``timezone.now()``); the demo history passes a simulated one.
     """
     existing = PatrolSession.objects.filter(officer=officer, client_uuid=client_uuid).first()
     if existing is not None:
         return Written(existing, False)
-    start = _client_time(started_at, timezone.now(), "started_at")
+    start = _client_time(started_at, now or timezone.now(), "started_at")
     try:
         with transaction.atomic():
             session = PatrolSession.objects.create(
@@ -71,9 +76,17 @@ def session_start(
 
 
 def session_end(
-    *, officer: Any, session_id: int, ended_at: datetime | None = None
+    *,
+    officer: Any,
+    session_id: int,
+    ended_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> PatrolSession:
-    """End the officer's own session (idempotent) and queue its day's visit rollup."""
+    """End the officer's own session (idempotent) and queue its day's visit rollup.
+
+    ``now`` is the server's clock (default ``timezone.now()``); the demo history passes a
+    simulated one.
+    """
     with transaction.atomic():
         session = (
             PatrolSession.objects.select_for_update().filter(pk=session_id, officer=officer).first()
@@ -82,7 +95,7 @@ def session_end(
             raise PatrolSession.DoesNotExist(f"no patrol session {session_id} of yours")
         if session.ended_at is not None:
             return session
-        end = _client_time(ended_at, timezone.now(), "ended_at")
+        end = _client_time(ended_at, now or timezone.now(), "ended_at")
         if end < session.started_at:
             raise ValidationError({"ended_at": "must not be before the session started"})
         session.ended_at = end

@@ -20,3 +20,13 @@ urlpatterns = [
     ),
     path("presence/live", api.PresenceLiveApi.as_view(), name="api-presence-live"),
 ]
+
+from backend.reports import impact_api  # noqa: E402
+
+urlpatterns += [
+    path(
+        "experiments/<int:pk>/impact",
+        impact_api.ExperimentImpactApi.as_view(),
+        name="api-experiment-impact",
+    ),
+]

@@ -19,17 +19,20 @@ Prescriptions:
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 import numpy as np
-from django.db.models import Q
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, FloatField, Func, IntegerField, Q, Value
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from backend.accounts.models import Squad, User
+from backend.accounts.models import District, Squad, User
 from backend.analytics.compliance import (
     ARM_CONTROL,
     ARM_NONE,
@@ -37,6 +40,7 @@ from backend.analytics.compliance import (
     ComplianceTable,
     compliance_table,
 )
+from backend.analytics.timeparts import local_parts
 from backend.hotspots.models import Hotspot
 from backend.hotspots.selectors import analysis_run_active
 from backend.missions.models import (
@@ -124,8 +128,7 @@ def day_arms(*, first: date, last: date, hotspot_ids: Iterable[int]) -> DayArms:
     return DayArms(arms=arms, dose=dose)
 
 
-def _epoch(dt: datetime) -> float:
-    return dt.timestamp()
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,51 @@ def _shift_label(squad: Squad | None) -> str:
     return f"{squad.shift_start:%H:%M}-{end:%H:%M}"
 
 
+def _epoch(field: str) -> Func:
+    """SQL for a datetime column as UTC epoch seconds (float), so rows load as plain numbers."""
+    if connection.vendor == "postgresql":
+        template = "EXTRACT(EPOCH FROM %(expressions)s)::float8"
+    else:  # SQLite stores UTC text
+        template = "((julianday(%(expressions)s) - 2440587.5) * 86400.0)"
+    return Func(F(field), template=template, output_field=FloatField())
+
+
+def _ordinal(field: str) -> Func:
+    """SQL for a date column as its proleptic Gregorian ordinal (``date.toordinal()``)."""
+    if connection.vendor == "postgresql":
+        template = "(%(expressions)s - DATE '0001-01-01' + 1)"
+    else:
+        template = "CAST(julianday(%(expressions)s) - 1721424.5 AS INTEGER)"
+    return Func(F(field), template=template, output_field=IntegerField())
+
+
+def _rows(qs: Any, *fields: Any) -> np.ndarray:
+    """``qs`` as a float64 (n, len(fields)) array. Pass numeric expressions only: ids (NULL
+    becomes 0), ``_epoch`` (rounded to the millisecond: julianday arithmetic leaves
+    microsecond noise) and ``_ordinal``."""
+    exprs = [
+        (Coalesce(F(f), Value(0)) if f.endswith("_id") else F(f)) if isinstance(f, str) else f
+        for f in fields
+    ]
+    names = [f"c{j}" for j in range(len(fields))]
+    rows = qs.annotate(**dict(zip(names, exprs, strict=True))).values_list(*names)
+    out = np.array(list(rows), dtype=np.float64).reshape(-1, len(fields))
+    for j, f in enumerate(fields):
+        if isinstance(f, Func) and isinstance(f.output_field, FloatField):
+            out[:, j] = np.round(out[:, j], 3)
+    return out
+
+
+ARM_KEYS = {"treatment": 1, "control": 2, "": 3}  # group codes of the arm grouping; 0 = none
+ARM_KEY_NAMES = {0: "none", 1: "treatment", 2: "control", 3: ""}
+ARM_LABELS = {
+    "treatment": "Treatment",
+    "control": "Control",
+    "": "Treated (no experiment)",
+    "none": "Not in the experiment",
+}
+
+
 def compliance_compute(
     *,
     first: date,
@@ -189,26 +237,29 @@ def compliance_compute(
 
     ``officer_ids`` / ``squad_ids`` restrict officer groupings (a sergeant's squad); hot spot
     groupings are never restricted (a hot spot's dose is everyone's). Queries: visits, device
-    gaps, missions and the experiments' allocations of the range, each once.
+    gaps, missions and the experiments' allocations of the range, each once; rows load as
+    numbers and are grouped with numpy.
     """
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
     if last < first:
         raise ValueError("the range ends before it starts")
     hotspot_based = by in HOTSPOT_GROUPINGS
+    day0, n_days = first.toordinal(), (last - first).days + 1
 
     visits_qs = Visit.objects.filter(day__gte=first, day__lte=last)
     gaps_qs = DeviceGap.objects.filter(day__gte=first, day__lte=last, officer__isnull=False)
+    # A local day starts at most 14 hours either side of the UTC date: a day's margin suffices.
     missions_qs = Mission.objects.filter(
-        window_start__date__gte=first - timedelta(days=1),
-        window_start__date__lte=last + timedelta(days=1),
+        window_start__gte=datetime.combine(first - timedelta(days=1), dtime.min, tzinfo=UTC),
+        window_start__lt=datetime.combine(last + timedelta(days=2), dtime.min, tzinfo=UTC),
     ).exclude(status=MissionStatus.CANCELLED)
     if hotspot_based:
         gaps_qs = gaps_qs.filter(hotspot__isnull=False)
     else:
         visits_qs = visits_qs.filter(officer__isnull=False)
         if officer_ids is not None or squad_ids is not None:
-            who = Q()
+            who = Q(pk__in=[])
             if officer_ids is not None:
                 who |= Q(officer_id__in=list(officer_ids))
             if squad_ids is not None:
@@ -218,125 +269,165 @@ def compliance_compute(
                 gaps_qs.filter(who),
                 missions_qs.filter(who),
             )
-    visits = list(
-        visits_qs.values_list(
-            "hotspot_id", "officer_id", "unit_id", "day", "entered_at", "exited_at", "dwell_s",
-            "koper_compliant",
-        )
+    v = _rows(
+        visits_qs, "hotspot_id", "officer_id", _ordinal("day"), _epoch("entered_at"),
+        _epoch("exited_at"), "dwell_s", Cast("koper_compliant", IntegerField()),
     )  # fmt: skip
-    gaps = list(gaps_qs.values_list("hotspot_id", "officer_id", "day", "started_at", "ended_at"))
+    g = _rows(
+        gaps_qs, "hotspot_id", "officer_id", _ordinal("day"), _epoch("started_at"),
+        _epoch("ended_at"),
+    )  # fmt: skip
+    v_hid, v_oid = v[:, 0].astype(np.int64), v[:, 1].astype(np.int64)
+    v_day = v[:, 2].astype(np.int64) - day0
+    g_hid, g_oid = g[:, 0].astype(np.int64), g[:, 1].astype(np.int64)
+    g_day = g[:, 2].astype(np.int64) - day0
 
-    hotspot_ids = {v[0] for v in visits} | {g[0] for g in gaps if g[0]}
-    arms = day_arms(first=first, last=last, hotspot_ids=hotspot_ids)
-    arm_code = {"treatment": ARM_TREATED, "control": ARM_CONTROL, "": ARM_TREATED}
+    arms = day_arms(
+        first=first, last=last, hotspot_ids=set(v_hid.tolist()) | set(g_hid[g_hid > 0].tolist())
+    )
+    hids = np.unique(np.concatenate([v_hid, g_hid[g_hid > 0], [h for h, _ in arms.arms]]))
+    hids = hids.astype(np.int64)
+    arm_of = np.zeros((hids.size, n_days), dtype=np.int64)  # ARM_KEYS codes, 0 = none
+    rx_of = np.zeros((hids.size, n_days, 2), dtype=np.float64)
+    for (hid, d), arm in arms.arms.items():
+        i, k = int(np.searchsorted(hids, hid)), d.toordinal() - day0
+        arm_of[i, k] = ARM_KEYS[arm]
+        visits_rx, minutes_rx = arms.dose.get((hid, d), (0, 0))
+        rx_of[i, k] = (visits_rx, visits_rx * minutes_rx)
+    v_arm_key = arm_of[np.searchsorted(hids, v_hid), v_day] if v_hid.size else v_hid
+    v_arm = np.choose(v_arm_key, [ARM_NONE, ARM_TREATED, ARM_CONTROL, ARM_TREATED])
 
-    def visit_arm(hid: int, d: date) -> int:
-        a = arms.arms.get((hid, d))
-        return ARM_NONE if a is None else arm_code[a]
-
-    # Officer prescriptions: missions whose window starts on a local day of the range.
-    officer_rx: dict[tuple[int, date], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    if not hotspot_based:
-        for officer_id, start, minutes in missions_qs.values_list(
-            "officer_id", "window_start", "target_minutes"
-        ):
-            d = timezone.localtime(start).date()
-            if first <= d <= last:
-                rx = officer_rx[(officer_id, d)]
-                rx[0] += 1
-                rx[1] += minutes
-
-    officers: dict[int, User] = {}
-    if not hotspot_based:
-        wanted = {v[1] for v in visits} | {g[1] for g in gaps} | {k[0] for k in officer_rx}
-        officers = User.objects.select_related("squad").in_bulk(list(wanted))
-
-    hotspots: dict[int, Hotspot] = {}
     if hotspot_based:
-        wanted_h = hotspot_ids | {k[0] for k in arms.arms}
-        hotspots = Hotspot.objects.select_related("district").in_bulk(list(wanted_h))
+        hotspots = Hotspot.objects.select_related("district").in_bulk(hids.tolist())
+        district = np.array(
+            [hotspots[int(h)].district_id or 0 if int(h) in hotspots else 0 for h in hids],
+            dtype=np.int64,
+        )
+        ri, rk = np.nonzero(arm_of)  # every (hot spot, day) with an arm: prescribed or not
 
-    key_of, label_of = _grouping(by, officers, hotspots, arms)
+        def keys(hidx: np.ndarray, didx: np.ndarray) -> np.ndarray:
+            if by == "hotspot":
+                return hidx
+            if by == "hotspot-day":
+                return hidx * n_days + didx
+            if by == "district":
+                return district[hidx]
+            return arm_of[hidx, didx]  # arm
 
-    index: dict[Hashable, int] = {}
+        v_key = keys(np.searchsorted(hids, v_hid), v_day)
+        g_key = keys(np.searchsorted(hids, g_hid), g_day)
+        rx_key = keys(ri, rk)
+        rx_visits, rx_minutes = rx_of[ri, rk, 0], rx_of[ri, rk, 1]
+        names = dict(District.objects.values_list("pk", "name")) if by == "district" else {}
 
-    def gid(key: Hashable) -> int:
-        if key not in index:
-            index[key] = len(index)
-        return index[key]
-
-    # Seed the groups with every prescribed unit so an undelivered prescription shows as 0%.
-    rx_pairs: list[tuple[int, float, float]] = []
-    if hotspot_based:
-        for hid, d in sorted(arms.arms, key=lambda k: (k[1], k[0])):
-            if hid not in hotspots:
-                continue
-            visits_rx, minutes_rx = arms.dose.get((hid, d), (0, 0))
-            rx_pairs.append((gid(key_of(hid, d)), visits_rx, visits_rx * minutes_rx))
+        def decode(k: int) -> tuple[Hashable, str]:
+            if by == "hotspot":
+                return int(hids[k]), _hotspot_label(hotspots, int(hids[k]))
+            if by == "hotspot-day":
+                hid = int(hids[k // n_days])
+                return (hid, first + timedelta(days=k % n_days)), _hotspot_label(hotspots, hid)
+            if by == "district":
+                name = names.get(k, "No district")
+                return name, name
+            return ARM_KEY_NAMES[k], ARM_LABELS[ARM_KEY_NAMES[k]]
     else:
-        for (oid, d), (n, minutes) in sorted(
-            officer_rx.items(), key=lambda kv: (kv[0][1], kv[0][0])
-        ):
-            if oid in officers:
-                rx_pairs.append((gid(key_of(oid, d)), n, minutes))
+        m = _rows(missions_qs, "officer_id", _epoch("window_start"), "target_minutes")
+        m_oid = m[:, 0].astype(np.int64)
+        m_day = local_parts(m[:, 1], settings.TIME_ZONE).day + EPOCH_ORDINAL - day0
+        keep = (m_day >= 0) & (m_day < n_days)
+        m_oid, m_day, m_minutes = m_oid[keep], m_day[keep], m[keep, 2]
+        oids = np.unique(np.concatenate([v_oid, g_oid, m_oid])).astype(np.int64)
+        officers = User.objects.select_related("squad").in_bulk(oids.tolist())
+        squad = np.array(
+            [officers[int(o)].squad_id or 0 if int(o) in officers else 0 for o in oids],
+            dtype=np.int64,
+        )
+        squads = {u.squad_id: u.squad for u in officers.values() if u.squad_id}
+        shift_labels = sorted({_shift_label(squads.get(int(s))) for s in squad} or {"No squad"})
+        shift = np.array(
+            [shift_labels.index(_shift_label(squads.get(int(s)))) for s in squad], dtype=np.int64
+        )
 
-    vg, vh, vs, ve, vd, vk, va, varm = [], [], [], [], [], [], [], []
-    for hid, oid, _uid, d, entered, exited, dwell, koper in visits:
-        if hotspot_based and hid not in hotspots:
-            continue
-        vg.append(gid(key_of(hid, d) if hotspot_based else key_of(oid, d)))
-        vh.append(hid)
-        vs.append(_epoch(entered))
-        ve.append(_epoch(exited))
-        vd.append(dwell)
-        vk.append(koper)
-        va.append(oid is None)
-        varm.append(visit_arm(hid, d))
-    gg, gs = [], []
-    for hid, oid, d, started, ended in gaps:
-        if hotspot_based and hid not in hotspots:
-            continue
-        gg.append(gid(key_of(hid, d) if hotspot_based else key_of(oid, d)))
-        gs.append((ended - started).total_seconds())
+        def keys(oidx: np.ndarray, didx: np.ndarray) -> np.ndarray:
+            if by == "officer":
+                return oidx
+            if by == "officer-day":
+                return oidx * n_days + didx
+            if by == "squad":
+                return squad[oidx]
+            if by == "squad-day":
+                return squad[oidx] * n_days + didx
+            return shift[oidx]  # shift
 
-    n = len(index)
-    pv = np.zeros(n)
-    pm = np.zeros(n)
-    for g, visits_rx, minutes_rx in rx_pairs:
-        pv[g] += visits_rx
-        pm[g] += minutes_rx
+        v_key = keys(np.searchsorted(oids, v_oid), v_day)
+        g_key = keys(np.searchsorted(oids, g_oid), g_day)
+        rx_key = keys(np.searchsorted(oids, m_oid), m_day)
+        rx_visits, rx_minutes = np.ones(m_oid.size), m_minutes
+
+        def decode(k: int) -> tuple[Hashable, str]:
+            if by == "officer":
+                return int(oids[k]), _officer_label(officers, int(oids[k]))
+            if by == "officer-day":
+                oid = int(oids[k // n_days])
+                return (oid, first + timedelta(days=k % n_days)), _officer_label(officers, oid)
+            if by == "squad":
+                return k, squads[k].name if k in squads else "No squad"
+            if by == "squad-day":
+                sid = k // n_days
+                label = squads[sid].name if sid in squads else "No squad"
+                return (sid, first + timedelta(days=k % n_days)), label
+            return shift_labels[k], shift_labels[k]
+
+    all_keys = np.concatenate([v_key, g_key, rx_key]).astype(np.int64)
+    uniq, inverse = np.unique(all_keys, return_inverse=True)
+    inverse = inverse.ravel()
+    nv, ng = v_key.size, g_key.size
+    n = uniq.size
     table = compliance_table(
         n_groups=n,
-        visit_group=np.asarray(vg, dtype=np.int64),
-        visit_hotspot=np.asarray(vh, dtype=np.int64),
-        visit_start_s=np.asarray(vs, dtype=np.float64),
-        visit_end_s=np.asarray(ve, dtype=np.float64),
-        visit_dwell_s=np.asarray(vd, dtype=np.float64),
-        visit_koper=np.asarray(vk, dtype=bool),
-        visit_avl=np.asarray(va, dtype=bool),
-        visit_arm=np.asarray(varm, dtype=np.int64),
-        gap_group=np.asarray(gg, dtype=np.int64),
-        gap_s=np.asarray(gs, dtype=np.float64),
-        prescribed_visits=pv,
-        prescribed_minutes=pm,
+        visit_group=inverse[:nv],
+        visit_hotspot=v_hid,
+        visit_start_s=v[:, 3],
+        visit_end_s=v[:, 4],
+        visit_dwell_s=v[:, 5],
+        visit_koper=v[:, 6].astype(bool),
+        visit_avl=v_oid == 0,
+        visit_arm=v_arm,
+        gap_group=inverse[nv : nv + ng],
+        gap_s=g[:, 4] - g[:, 3],
+        prescribed_visits=np.bincount(inverse[nv + ng :], weights=rx_visits, minlength=n),
+        prescribed_minutes=np.bincount(inverse[nv + ng :], weights=rx_minutes, minlength=n),
     )
-    keys = list(index)
-    labels = [label_of(k) for k in keys]
-    order = sorted(range(n), key=lambda i: _sort_key(keys[i], labels[i]))
+    decoded = [decode(int(k)) for k in uniq]
+    order = sorted(range(n), key=lambda i: _sort_key(decoded[i][0], decoded[i][1]))
     return ComplianceResult(
         by=by,
         first=first,
         last=last,
-        keys=[keys[i] for i in order],
-        labels=[labels[i] for i in order],
+        keys=[decoded[i][0] for i in order],
+        labels=[decoded[i][1] for i in order],
         table=_take(table, np.asarray(order, dtype=np.int64)),
         arms=arms,
     )
 
 
+def _hotspot_label(hotspots: dict[int, Hotspot], hid: int) -> str:
+    h = hotspots.get(hid)
+    if h is None:
+        return f"Hot spot #{hid}"
+    return f"Hot spot {h.rank}" + (f" ({h.district.name})" if h.district else "")
+
+
+def _officer_label(officers: dict[int, User], oid: int) -> str:
+    u = officers.get(oid)
+    if u is None:
+        return f"Officer #{oid}"
+    return f"{u.get_full_name() or u.username} ({u.username})"
+
+
 def _sort_key(key: Hashable, label: str) -> tuple[Any, ...]:
     if isinstance(key, tuple):
-        return (str(key[1]), label) if len(key) == 2 else (label,)
+        return (str(key[1]), label)
     return (label,)
 
 
@@ -344,66 +435,37 @@ def _take(t: ComplianceTable, order: np.ndarray) -> ComplianceTable:
     return ComplianceTable(**{f: getattr(t, f)[order] for f in t.__dataclass_fields__})
 
 
-def _grouping(
-    by: str, officers: dict[int, User], hotspots: dict[int, Hotspot], arms: DayArms
-) -> tuple[Callable[[int, date], Hashable], Callable[[Hashable], str]]:
-    """``(key_of(id, day), label_of(key))`` for a grouping; ``id`` is a hot spot id for hot
-    spot groupings and an officer id for officer groupings."""
+def _cell_safe(value: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
-    def hotspot_label(hid: int) -> str:
-        h = hotspots.get(hid)
-        if h is None:
-            return f"Hot spot #{hid}"
-        return f"Hot spot {h.rank}" + (f" ({h.district.name})" if h.district else "")
 
-    def officer_label(oid: int) -> str:
-        u = officers.get(oid)
-        if u is None:
-            return f"Officer #{oid}"
-        name = u.get_full_name() or u.username
-        return f"{name} ({u.badge_number or u.username})"
-
-    def squad_of(oid: int) -> Squad | None:
-        u = officers.get(oid)
-        return u.squad if u else None
-
-    if by == "hotspot":
-        return (lambda hid, d: hid), lambda k: hotspot_label(int(k))  # type: ignore[arg-type]
-    if by == "hotspot-day":
-        return (lambda hid, d: (hid, d)), lambda k: hotspot_label(k[0])  # type: ignore[index]
-    if by == "district":
-
-        def district_key(hid: int, d: date) -> Hashable:
-            h = hotspots.get(hid)
-            return h.district.name if h and h.district else "No district"
-
-        return district_key, str
-    if by == "arm":
-        names = {"treatment": "Treatment", "control": "Control", "": "Treated (no experiment)"}
-
-        def arm_key(hid: int, d: date) -> Hashable:
-            return arms.arms.get((hid, d), "none")
-
-        return arm_key, lambda k: names.get(str(k), "Not in the experiment")
+def _key_text(by: str, key: Hashable, label: str) -> str:
+    """The grouping column's value: a hot spot's id, an officer's username, an arm's code;
+    names for squads, shifts and districts."""
     if by == "officer":
-        return (lambda oid, d: oid), lambda k: officer_label(int(k))  # type: ignore[arg-type]
-    if by == "officer-day":
-        return (lambda oid, d: (oid, d)), lambda k: officer_label(k[0])  # type: ignore[index]
-    if by == "squad":
+        return label.rsplit("(", 1)[-1].rstrip(")") if "(" in label else label
+    if by in ("hotspot", "arm"):
+        return str(key)
+    return label
 
-        def squad_key(oid: int, d: date) -> Hashable:
-            s = squad_of(oid)
-            return s.pk if s else 0
 
-        names = {u.squad.pk: u.squad.name for u in officers.values() if u.squad}
-        return squad_key, lambda k: names.get(int(k), "No squad")  # type: ignore[arg-type]
-    if by == "squad-day":
-
-        def squad_day_key(oid: int, d: date) -> Hashable:
-            s = squad_of(oid)
-            return (s.pk if s else 0, d)
-
-        names = {u.squad.pk: u.squad.name for u in officers.values() if u.squad}
-        return squad_day_key, lambda k: names.get(k[0], "No squad")  # type: ignore[index]
-    # shift
-    return (lambda oid, d: _shift_label(squad_of(oid))), str
+def compliance_csv_rows(result: ComplianceResult) -> list[list[Any]]:
+    """Header and one row per group: the grouping key (column named after ``by``), its label,
+    then ``COLUMNS`` (minutes to 0.01, % to 0.1, empty % where nothing was prescribed)."""
+    out: list[list[Any]] = [[result.by, "label", *COLUMNS]]
+    for key, row in zip(result.keys, result.rows(), strict=True):
+        cells: list[Any] = [
+            _cell_safe(_key_text(result.by, key, row["label"])),
+            _cell_safe(row["label"]),
+        ]
+        for col in COLUMNS:
+            v = row[col]
+            if v is None:
+                cells.append("")
+            elif col.endswith("visits"):
+                cells.append(v)
+            else:
+                cells.append(f"{v:.1f}" if col == "pct_delivered" else f"{v:.2f}")
+        out.append(cells)
+    return out

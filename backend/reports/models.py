@@ -138,6 +138,16 @@ class DailySnapshot(models.Model):
     by_district = models.JSONField(default=list, help_text="[{district, incidents, harm}]")
     by_group = models.JSONField(default=dict, help_text="{violent: n, property: n, qol: n}")
     notable = models.JSONField(default=list, help_text="The highest-harm incidents of the day.")
+    dose = models.JSONField(
+        default=dict,
+        help_text="Prescribed vs delivered dose of the day: {prescribed_visits, delivered_visits, "
+        "pct_delivered, prescribed_minutes, delivered_minutes, koper_visits, "
+        "contamination_minutes, gap_minutes}.",
+    )
+    by_squad = models.JSONField(default=list, help_text="Compliance by squad: [{squad, ...}].")
+    top_officers = models.JSONField(
+        default=list, help_text="Officers with the most dose delivered: [{officer, ...}]."
+    )
     weights_version = models.PositiveIntegerField(null=True, blank=True)
     computed_at = models.DateTimeField(auto_now=True)
 
@@ -151,3 +161,11 @@ class DailySnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Snapshot {self.day}"
+
+    @property
+    def incidents_outside_hotspots(self) -> int:
+        return self.incidents - self.incidents_in_hotspots
+
+    @property
+    def harm_outside_hotspots(self) -> float:
+        return self.harm - self.harm_in_hotspots

@@ -43,6 +43,35 @@ def local_day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, end
 
 
+TOP_OFFICERS = 5
+
+
+def _snapshot_dose(day: date) -> dict[str, Any]:
+    """The day's dose, compliance by squad and top officers, recomputed from the visit tables
+    (not from stored compliance rows, so a late rollup never leaves the snapshot behind)."""
+    keep = [c for c in COLUMNS if c not in ("officer_minutes", "patrol_minutes", "avl_minutes")]
+
+    def pick(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: (round(row[k], 1) if isinstance(row[k], float) else row[k]) for k in keep}
+
+    hotspots = compliance_compute(first=day, last=day, by="hotspot")
+    squads = compliance_compute(first=day, last=day, by="squad").rows()
+    officers = [
+        r
+        for r in compliance_compute(first=day, last=day, by="officer").rows()
+        if r["delivered_minutes"] > 0
+    ]
+    officers.sort(key=lambda r: (-r["delivered_minutes"], -r["koper_visits"], r["label"]))
+    return {
+        "dose": pick(hotspots.totals()),
+        "by_squad": [{"squad": r["label"], **pick(r)} for r in squads],
+        "top_officers": [
+            {"officer": r["label"], **pick(r), "officer_minutes": round(r["officer_minutes"], 1)}
+            for r in officers[:TOP_OFFICERS]
+        ],
+    }
+
+
 @transaction.atomic
 def snapshot_build(*, day: date) -> DailySnapshot:
     """Compute the daily snapshot of agency-local ``day`` from the incident rows and upsert it.
@@ -111,6 +140,7 @@ def snapshot_build(*, day: date) -> DailySnapshot:
             "by_district": by_district,
             "by_group": by_group,
             "notable": notable,
+            **_snapshot_dose(day),
             "weights_version": version.number,
         },
     )

@@ -15,3 +15,29 @@ urlpatterns = [
     path("squad/", views.squad_page, name="squad"),
     path("squad.csv", views.squad_csv, name="squad-csv"),
 ]
+
+from backend.reports import impact_views  # noqa: E402
+
+urlpatterns += [
+    path("impact/", impact_views.impact_index, name="impact"),
+    path(
+        "experiments/<int:pk>/impact/",
+        impact_views.experiment_impact_page,
+        name="experiment-impact",
+    ),
+    path(
+        "experiments/<int:pk>/impact/chart.svg",
+        impact_views.experiment_impact_chart,
+        name="experiment-impact-chart",
+    ),
+    path(
+        "experiments/<int:pk>/impact.csv",
+        impact_views.experiment_impact_csv,
+        name="experiment-impact-csv",
+    ),
+    path(
+        "experiments/<int:pk>/impact.json",
+        impact_views.experiment_impact_json,
+        name="experiment-impact-json",
+    ),
+]

@@ -332,14 +332,15 @@ async function transition(action, status, body = {}) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Map (Leaflet from /static/vendor, no tiles: the polygon and you)
+// Map (django-leaflet's Leaflet through map-base.js: LEAFLET_CONFIG's tiles when they load;
+// without them, the polygon and you, and a note that streets are unavailable)
 
 function drawMap() {
   const L = window.L;
   const m = app.mission;
-  if (!L || !m) return;
+  if (!L || !window.PresenceMap || !m) return;
   if (!app.map) {
-    app.map = L.map("card-map", { zoomControl: false, attributionControl: false });
+    app.map = window.PresenceMap.create("card-map", { zoomControl: false });
     app.spotLayer = L.layerGroup().addTo(app.map);
     app.meLayer = L.layerGroup().addTo(app.map);
   }

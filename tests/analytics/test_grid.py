@@ -36,10 +36,10 @@ from backend.analytics.grid import (
     top_hotspots_by_zone,
 )
 from backend.analytics.projection import LocalProjection
-from tests.conftest import SHARED_DATA
+from tests.conftest import TEST_DATA
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = SHARED_DATA
+DATA = TEST_DATA
 CHICAGO = DATA / "crime" / "chicago_aggravated_assaults.csv.gz"
 # A made-up but plausible harm scale by place type, to exercise non-unit weights.
 LOC_HARM = {"residence": 3.0, "education": 5.0, "street": 1.0, "transportation": 2.0}

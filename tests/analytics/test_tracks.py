@@ -37,7 +37,7 @@ from backend.analytics.tracks import (
     visits,
 )
 from backend.patrols.trackfiles import read_gpx
-from tests.conftest import SHARED_DATA
+from tests.conftest import TEST_DATA
 
 SQUARE = box(0, 0, 200, 200)
 BIG = box(0, 0, 1000, 200)  # a long hot spot, for driving tests
@@ -570,8 +570,8 @@ def test_speeds_use_the_neighbours_within_a_run() -> None:
 
 # --- a real bus track -----------------------------------------------------------------------
 
-BUS_GPX = SHARED_DATA / "gps" / "limerick_bus_304_2019-02-18.gpx"
-BUS_STOPS = SHARED_DATA / "gps" / "limerick_bus_304_stops.csv"
+BUS_GPX = TEST_DATA / "gps" / "limerick_bus_304_2019-02-18.gpx"
+BUS_STOPS = TEST_DATA / "gps" / "limerick_bus_304_stops.csv"
 # A bus dwells 15-60 s at a stop; 15 m from the stop's first fix (the anchor rule) keeps all
 # of a stop's fixes in a 30 m circle, DESIGN.md's "within 30 m".
 BUS_PARAMS = replace(P, min_stop_s=15.0, stop_distance_m=15.0)

@@ -19,7 +19,7 @@ from backend.reports.views import _current_shift
 from tests.e2e.conftest import screenshot
 from tests.factories import UserFactory
 from tests.missions.builders import mission, visit
-from tests.reports.test_compliance import DAY, _visit, at, hand_built_day
+from tests.reports.conftest import DAY, at, hand_built_day, make_visit
 from tests.reports.test_compliance_api import _ping
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -47,7 +47,7 @@ def test_a_supervisor_reads_compliance_and_recomputes(
     live_server: Any, desktop: Any, hand_built_day: dict
 ) -> None:
     h1 = hand_built_day["h"][0]
-    _visit(h1, at(9, 0, DAY + timedelta(days=1)), 12, officer=hand_built_day["o1"], koper=True)
+    make_visit(h1, at(9, 0, DAY + timedelta(days=1)), 12, officer=hand_built_day["o1"], koper=True)
     UserFactory(username="sup", role=Role.SUPERVISOR, first_name="Rosa")
     errors = console_errors(desktop)
     first, last = DAY - timedelta(days=1), DAY + timedelta(days=1)
@@ -100,7 +100,7 @@ def test_a_sergeant_watches_the_live_presence_map(
     _ping(s2, now - timedelta(minutes=1), 250, 180)
     visit(hand_built_day["h"][0], officer=o1)
     shift_start, _ = _current_shift(squad)  # the shift the page shows (maybe yesterday's)
-    _visit(hand_built_day["h"][0], shift_start + timedelta(hours=2), 14, officer=o1, koper=True)
+    make_visit(hand_built_day["h"][0], shift_start + timedelta(hours=2), 14, officer=o1, koper=True)
     User = type(squad.sergeant)
     User.objects.filter(pk=squad.sergeant_id).update(username="sarge", first_name="Sam")
     errors = console_errors(desktop)

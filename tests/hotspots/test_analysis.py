@@ -24,7 +24,7 @@ from backend.accounts.services import district_upsert
 from backend.analytics.projection import LocalProjection
 from backend.hotspots.models import AnalysisRun, GridCell, Hotspot, Incident, OffenceType
 from backend.hotspots.services import AnalysisParams, analysis_create, analysis_execute
-from tests.conftest import SHARED_DATA
+from tests.conftest import TEST_DATA
 from tests.factories import IncidentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -174,7 +174,7 @@ def load_chicago_2018_2019(settings: Any) -> int:
     tz = ZoneInfo("America/Chicago")
     offence = OffenceType.objects.get(code="aggravated-assault")
     rows = []
-    with gzip.open(SHARED_DATA / "crime" / "chicago_aggravated_assaults.csv.gz", "rt") as f:
+    with gzip.open(TEST_DATA / "crime" / "chicago_aggravated_assaults.csv.gz", "rt") as f:
         for n, r in enumerate(csv.DictReader(f)):
             if not r["date"].startswith(("2018", "2019")) or not r["latitude"]:
                 continue

@@ -26,10 +26,10 @@ from backend.hotspots.imports import (
 from backend.hotspots.models import ColumnMapping, Incident, IncidentImport, OffenceType
 from backend.hotspots.tasks import import_run_task
 from backend.hotspots.timeutil import local_to_utc, parse_times
-from tests.conftest import SHARED_DATA
+from tests.conftest import TEST_DATA
 from tests.factories import DistrictFactory
 
-CHICAGO = SHARED_DATA / "crime" / "chicago_aggravated_assaults.csv.gz"
+CHICAGO = TEST_DATA / "crime" / "chicago_aggravated_assaults.csv.gz"
 CHICAGO_ROWS = 148_636
 CHICAGO_ORIGIN = (41.84, -87.68)
 # No row of the file lies within 30 m of a 23.05 km circle round the origin (checked below), and

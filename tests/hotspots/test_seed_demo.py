@@ -1,4 +1,6 @@
-"""seed_demo: deterministic, idempotent, and as concentrated as real crime, checked from rows."""
+"""seed_demo's city: deterministic, idempotent, and as concentrated as real crime, checked from
+rows. These tests pass --history-days=0 (the city alone: every incident written, the analysis as
+of --end); the history is tested in tests/reports/test_demo_history.py."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from backend.hotspots.models import AnalysisRun, HarmWeight, Incident
 
 def seed(*args: str) -> str:
     out = io.StringIO()
-    call_command("seed_demo", *args, stdout=out)
+    call_command("seed_demo", *args, "--history-days=0", stdout=out)
     return out.getvalue()
 
 

@@ -28,7 +28,7 @@ from tests.missions.builders import (
 pytestmark = pytest.mark.django_db
 
 
-def test_dose_counts_todays_officer_visits_and_completed_missions_only() -> None:
+def test_dose_counts_todays_officer_gps_visits_only() -> None:
     run = analysis_run()
     h = hotspot(run, rank=1)
     today = timezone.localdate()
@@ -45,8 +45,11 @@ def test_dose_counts_todays_officer_visits_and_completed_missions_only() -> None
     old.save()
     mission(h, status=MissionStatus.ACCEPTED)  # under way: not delivered yet
     dose = hotspot_dose_today(hotspot_ids=[h.pk])[h.pk]
-    assert (dose.visits, dose.completed_missions, dose.delivered) == (1, 1, 2)
-    assert (dose.prescribed, dose.deficit, dose.visit_due, dose.arm) == (3, 1, "due", "")
+    # A completed mission is shown, but only GPS dwell counts as dose.
+    assert (dose.visits, dose.completed_missions, dose.delivered) == (1, 1, 1)
+    assert (dose.prescribed, dose.deficit, dose.visit_due, dose.arm) == (3, 2, "due", "")
+    visit(h)
+    assert hotspot_dose_today()[h.pk].visit_due == "due"
     visit(h)
     assert hotspot_dose_today()[h.pk].visit_due == "done"
 

@@ -79,9 +79,9 @@ def distance_m(h: Hotspot, lat: float, lon: float) -> float:
 
 def draw_world() -> dict[str, Any]:
     """Around the origin: four due treated hot spots with deficits 3, 2, 1 and 2 (the last
-    through a mission completed today), one treated hot spot already dosed, two control hot
-    spots, one treated hot spot in the search square but out of reach, one far away, and one
-    of an inactive run on the origin."""
+    has a GPS visit and a mission marked completed, which is not dose), one treated hot spot
+    already dosed, two control hot spots, one treated hot spot in the search square but out of
+    reach, one far away, and one of an inactive run on the origin."""
     run = analysis_run()
     spots = {
         "t1": hotspot(run, rank=1, x=300, y=0),
@@ -102,6 +102,7 @@ def draw_world() -> dict[str, Any]:
     visit(spots["t3"])
     visit(spots["t3"])
     mission(spots["t4"], status=MissionStatus.COMPLETED)
+    visit(spots["t4"])
     for _ in range(3):
         visit(spots["dosed"])
     return {"run": run, "experiment": experiment, **spots}
@@ -350,7 +351,7 @@ def test_a_call_interrupts_an_accepted_or_on_scene_mission_but_not_an_assigned_o
     assert accepted.status == "interrupted" and accepted.ended_at is not None
 
 
-def test_a_completed_mission_counts_toward_todays_dose() -> None:
+def test_a_completed_mission_without_gps_dwell_is_not_dose() -> None:
     from backend.missions.selectors import hotspot_dose_today
 
     officer = UserFactory(role=Role.OFFICER)
@@ -358,6 +359,9 @@ def test_a_completed_mission_counts_toward_todays_dose() -> None:
     m = mission(h, officer=officer, status=MissionStatus.ON_SCENE)
     assert hotspot_dose_today(hotspot_ids=[h.pk])[h.pk].delivered == 0
     mission_complete(mission_id=m.pk, actor=officer)
+    dose = hotspot_dose_today(hotspot_ids=[h.pk])[h.pk]
+    assert (dose.completed_missions, dose.delivered) == (1, 0)
+    visit(h, officer=officer)  # the rollup's GPS visit is what delivers it
     assert hotspot_dose_today(hotspot_ids=[h.pk])[h.pk].delivered == 1
 
 
@@ -479,6 +483,25 @@ def test_a_second_click_returns_the_existing_plan_and_replace_draws_a_new_one() 
     assert replaced.created and replaced.plan.seed != first.plan.seed
     assert Mission.objects.filter(status="cancelled").count() == 18
     assert Mission.objects.filter(plan=replaced.plan, status="assigned").count() == 18
+
+
+def test_a_plan_drawn_from_a_given_seed_is_the_same_plan_again() -> None:
+    w = schedule_world()
+    day = timezone.localdate() + timedelta(days=1)
+
+    def plan(**kwargs: Any) -> list[tuple[Any, ...]]:
+        p = shift_plan_generate(squad_id=w["squad"].pk, day=day, actor=w["sergeant"], **kwargs)
+        assert p.plan.seed == 12345
+        return sorted(
+            p.plan.missions.values_list("hotspot_id", "officer_id", "window_start", "window_end")
+        )
+
+    first = plan(seed=12345)
+    assert plan(seed=12345, replace=True) == first
+    with pytest.raises(ValidationError, match="2\\*\\*63"):
+        shift_plan_generate(
+            squad_id=w["squad"].pk, day=day, actor=w["sergeant"], replace=True, seed=-1
+        )
 
 
 def test_a_plan_under_way_cannot_be_replaced() -> None:

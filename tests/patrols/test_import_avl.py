@@ -16,9 +16,9 @@ from shapely.geometry import box, mapping
 from backend.analytics.projection import LocalProjection
 from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
 from backend.patrols.models import Ping, Visit
-from tests.conftest import SHARED_DATA
+from tests.conftest import TEST_DATA
 
-GPX = SHARED_DATA / "gps" / "limerick_bus_304_2019-02-18.gpx"
+GPX = TEST_DATA / "gps" / "limerick_bus_304_2019-02-18.gpx"
 pytestmark = pytest.mark.django_db
 
 
@@ -44,7 +44,7 @@ def run(*args: str) -> str:
 
 
 def test_importing_a_bus_track_twice_stores_each_fix_once_and_rolls_up_visits() -> None:
-    with (SHARED_DATA / "gps" / "limerick_bus_304_stops.csv").open() as f:
+    with (TEST_DATA / "gps" / "limerick_bus_304_stops.csv").open() as f:
         stop = next(csv.DictReader(f))
     lat, lon = float(stop["lat"]), float(stop["lon"])
     proj = LocalProjection(lat, lon)

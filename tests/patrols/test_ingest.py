@@ -192,6 +192,24 @@ def test_avl_needs_a_service_account_and_registers_units() -> None:
 
 
 @pytest.mark.django_db
+def test_one_connection_stores_phone_pings_then_avl_pings_then_phone_pings() -> None:
+    """On PostgreSQL both go through a per-connection COPY staging table that outlives the
+    transaction: each column set needs its own."""
+    from backend.patrols.ingest import avl_ingest, pings_ingest
+
+    officer = UserFactory(role="officer")
+    PatrolSession.objects.create(officer=officer, client_uuid=uuid.uuid4(),
+                                 started_at=timezone.now() - timedelta(hours=1))  # fmt: skip
+    at = timezone.now() - timedelta(minutes=5)
+    for k in range(2):
+        phone = pings_ingest(officer=officer, items=[ping(at + timedelta(seconds=k))])
+        car = avl_ingest(items=[{**ping(at + timedelta(seconds=k)), "unit": "CAR-1"}])
+        assert phone.counts()["accepted"] == car.counts()["accepted"] == 1
+    assert Ping.objects.filter(officer=officer).count() == 2
+    assert Ping.objects.filter(unit__call_sign="CAR-1").count() == 2
+
+
+@pytest.mark.django_db
 def test_track_reads_are_role_scoped_and_audited() -> None:
     squad = SquadFactory()
     officer_user = UserFactory(role="officer", squad=squad)

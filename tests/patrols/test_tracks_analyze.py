@@ -225,9 +225,9 @@ def test_gpx_errors_name_the_line(tmp_path: Path) -> None:
 
 
 def test_the_real_bus_gpx_reads_2144_fixes_in_order() -> None:
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import TEST_DATA
 
-    tf = read_gpx(SHARED_DATA / "gps" / "limerick_bus_304_2019-02-18.gpx")
+    tf = read_gpx(TEST_DATA / "gps" / "limerick_bus_304_2019-02-18.gpx")
     assert len(tf) == 2144
     assert tf.t[0] == parse_time("2019-02-18T07:45:50Z")
     assert tf.t[-1] == parse_time("2019-02-18T09:00:26Z")

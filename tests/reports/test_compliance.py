@@ -2,55 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import pytest
-from django.utils import timezone
 
 from backend.accounts.models import Role
-from backend.missions.models import MissionStatus
-from backend.patrols.models import AvlUnit, DeviceGap, TravelMode, Visit
 from backend.reports.compliance import compliance_compute
 from backend.reports.models import ComplianceDay, Scope
 from backend.reports.services import compliance_day_rebuild
-from tests.missions.builders import city, mission, running_experiment, squad_with_officers
-
-DAY = date(2026, 11, 10)
-
-
-def at(hh: int, mm: int = 0, day: date = DAY) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time(hh, mm)))
-
-
-def _visit(hotspot, start: datetime, minutes: float, *, officer=None, unit=None, koper=False):
-    return Visit.objects.create(
-        officer=officer, unit=unit, hotspot=hotspot, day=start.date(), entered_at=start,
-        exited_at=start + timedelta(minutes=minutes), dwell_s=minutes * 60,
-        mode=TravelMode.FOOT, koper_compliant=koper,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def hand_built_day(db: None) -> dict:
-    run, spots, districts = city(n=4, districts=2)
-    h1, h2, h3, _h4 = spots  # h4 is not in the experiment
-    running_experiment(run, treated=[h1, h2], control=[h3])  # 3 visits x 15 min per day
-    squad, _sergeant, (o1, o2) = squad_with_officers(district=districts[0], officers=2)
-    car = AvlUnit.objects.create(call_sign="CAR-7")
-    _visit(h1, at(9, 0), 15, officer=o1, koper=True)
-    _visit(h1, at(9, 5), 15, officer=o2, koper=True)  # together with o1 from 09:05 to 09:15
-    _visit(h2, at(10, 0), 3, officer=o1)  # a drive-by
-    _visit(h3, at(11, 0), 10, officer=o2)  # an officer in a control hot spot
-    _visit(h3, at(11, 5), 10, unit=car)  # and a patrol car, 11:05-11:15
-    DeviceGap.objects.create(officer=o1, hotspot=h2, day=DAY, started_at=at(12, 0),
-                             ended_at=at(12, 6))  # fmt: skip
-    DeviceGap.objects.create(officer=o2, day=DAY, started_at=at(13, 0), ended_at=at(13, 4))
-    mission(h1, officer=o1, start=at(8, 0), target_minutes=15)
-    mission(h2, officer=o1, start=at(8, 0), target_minutes=15)
-    mission(h1, officer=o2, start=at(8, 0), target_minutes=15)
-    mission(h2, officer=o2, start=at(8, 0), status=MissionStatus.CANCELLED)  # not prescribed
-    mission(h1, officer=o2, start=at(8, 0, DAY + timedelta(days=1)))  # another day
-    return {"h": spots, "o1": o1, "o2": o2, "squad": squad}
+from tests.reports.conftest import DAY, at, make_visit
 
 
 def _row(**key) -> dict:
@@ -141,7 +101,7 @@ def test_rebuilding_twice_leaves_the_same_rows(hand_built_day: dict) -> None:
 def test_a_period_equals_the_sum_of_its_days(hand_built_day: dict) -> None:
     h1 = hand_built_day["h"][0]
     o1 = hand_built_day["o1"]
-    _visit(h1, at(9, 0, DAY + timedelta(days=1)), 12, officer=o1, koper=True)
+    make_visit(h1, at(9, 0, DAY + timedelta(days=1)), 12, officer=o1, koper=True)
     rows = compliance_compute(first=DAY, last=DAY + timedelta(days=1), by="hotspot").rows()
     h1_row = next(r for r in rows if r["key"] == h1.pk)
     assert h1_row["prescribed_visits"] == 6  # two days of 3
@@ -153,7 +113,7 @@ def test_sergeant_scope_keeps_other_squads_out(hand_built_day: dict) -> None:
     from tests.factories import UserFactory
 
     stranger = UserFactory(role=Role.OFFICER)
-    _visit(hand_built_day["h"][0], at(15, 0), 12, officer=stranger)
+    make_visit(hand_built_day["h"][0], at(15, 0), 12, officer=stranger)
     result = compliance_compute(
         first=DAY, last=DAY, by="officer", squad_ids=[hand_built_day["squad"].pk]
     )
@@ -175,3 +135,47 @@ def test_a_rollup_recomputes_that_days_compliance(
     assert (o1.prescribed_visits, o1.delivered_visits) == (2, 0)
     o2 = ComplianceDay.objects.get(scope=Scope.OFFICER, officer=hand_built_day["o2"], day=DAY)
     assert o2.delivered_visits == 1
+
+
+def _report(tmp_path, by: str, first: date = DAY, last: date = DAY) -> list[dict]:
+    import csv
+
+    from django.core.management import call_command
+
+    out = tmp_path / f"{by}.csv"
+    call_command("compliance_report", "--from", str(first), "--to", str(last), "--by", by,
+                 "--csv", str(out))  # fmt: skip
+    with out.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_compliance_report_command_writes_the_hand_counted_columns(
+    hand_built_day: dict, tmp_path
+) -> None:
+    h1 = hand_built_day["h"][0]
+    rows = {r["hotspot"]: r for r in _report(tmp_path, "hotspot")}
+    r = rows[str(h1.pk)]
+    assert list(r)[:2] == ["hotspot", "label"]
+    assert (r["prescribed_visits"], r["delivered_visits"], r["pct_delivered"]) == ("3", "2", "66.7")
+    assert (r["prescribed_minutes"], r["delivered_minutes"]) == ("45.00", "20.00")
+    assert (r["koper_visits"], r["officer_minutes"], r["patrol_minutes"]) == ("2", "30.00", "20.00")
+    assert (r["gap_minutes"], r["contamination_minutes"]) == ("0.00", "0.00")
+    officers = {r["officer"]: r for r in _report(tmp_path, "officer")}
+    o2 = officers[hand_built_day["o2"].badge_number or hand_built_day["o2"].username]
+    assert (o2["contamination_minutes"], o2["gap_minutes"]) == ("10.00", "4.00")
+    squads = _report(tmp_path, "squad")
+    assert [(s["squad"], s["delivered_minutes"], s["patrol_minutes"]) for s in squads] == [
+        (hand_built_day["squad"].name, "23.00", "33.00")
+    ]
+    arms = {r["arm"]: r for r in _report(tmp_path, "arm")}
+    assert arms["treatment"]["pct_delivered"] == "50.0"
+    assert arms["control"]["pct_delivered"] == ""
+    assert arms["control"]["contamination_minutes"] == "15.00"
+
+
+def test_compliance_report_refuses_a_backwards_range(db: None, tmp_path) -> None:
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="before"):
+        _report(tmp_path, "hotspot", first=DAY, last=DAY - timedelta(days=1))
+    assert not (tmp_path / "hotspot.csv").exists()

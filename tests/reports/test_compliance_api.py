@@ -21,7 +21,7 @@ from backend.reports.presence import _trailing_run
 from backend.reports.services import compliance_day_rebuild
 from tests.factories import UserFactory
 from tests.missions.builders import at_metres, mission, squad_with_officers, visit
-from tests.reports.test_compliance import DAY, _visit, at
+from tests.reports.conftest import DAY, at, make_visit
 
 RANGE = {"from": DAY.isoformat(), "to": DAY.isoformat()}
 
@@ -80,7 +80,7 @@ def test_a_sergeant_gets_only_their_squad_in_officer_groupings_with_streaks(
 ) -> None:
     squad, o1, o2 = hand_built_day["squad"], hand_built_day["o1"], hand_built_day["o2"]
     other, _, (o3,) = squad_with_officers(district=hand_built_day["h"][0].district, officers=1)
-    _visit(hand_built_day["h"][0], at(15, 0), 12, officer=o3)
+    make_visit(hand_built_day["h"][0], at(15, 0), 12, officer=o3)
     compliance_day_rebuild(day=DAY)
     c = client_for(squad.sergeant)
     body = c.get(reverse("api-compliance"), {**RANGE, "by": "officer"}).json()

@@ -23,7 +23,7 @@ from backend.reports.models import ComplianceRecompute
 from backend.reports.services import compliance_day_rebuild
 from tests.factories import SquadFactory, UserFactory
 from tests.missions.builders import squad_with_officers
-from tests.reports.test_compliance import DAY, _visit, at
+from tests.reports.conftest import DAY, at, make_visit
 
 RANGE = {"from": DAY.isoformat(), "to": DAY.isoformat()}
 
@@ -53,7 +53,7 @@ def stranger(hand_built_day: dict) -> Any:
     )
     o3.first_name, o3.last_name = "Zed", "Stranger"
     o3.save()
-    _visit(hand_built_day["h"][0], at(15, 0), 12, officer=o3)
+    make_visit(hand_built_day["h"][0], at(15, 0), 12, officer=o3)
     return o3
 
 
@@ -262,7 +262,7 @@ def test_the_squad_page_shows_the_shift_and_links_the_live_map(hand_built_day: d
     start = timezone.localtime().replace(hour=9, minute=0, second=0, microsecond=0)
     if timezone.localtime().hour < 7:
         start -= timedelta(days=1)
-    _visit(hand_built_day["h"][0], start, 12, officer=o1, koper=True)
+    make_visit(hand_built_day["h"][0], start, 12, officer=o1, koper=True)
     html = client_for(squad.sergeant).get(reverse("reports:squad")).content.decode()
     assert f"{squad.name}: shift of" in html
     row = html.split(f'data-officer="{o1.pk}"')[1].split("</tr>")[0]
@@ -305,7 +305,7 @@ def test_dose_by_hour_splits_visits_at_the_hour_and_counts_company_once(
     from backend.reports.selectors import dose_by_hour
 
     h1 = hand_built_day["h"][0]
-    _visit(h1, at(10, 50), 20, officer=hand_built_day["o1"])  # 10 min in hour 10, 10 in 11
+    make_visit(h1, at(10, 50), 20, officer=hand_built_day["o1"])  # 10 min in hour 10, 10 in 11
     minutes = dose_by_hour(first=DAY, last=DAY)
     # 09: h1 09:00-09:20 by two officers together = 20; 10: h2's 3 + h1's 10; 11: 10.
     # h3 is a control hot spot and the car is AVL: neither is dose.

@@ -110,3 +110,39 @@ def test_snapshot_api_is_for_supervisors_and_analysts(
     assert response.status_code == status
     if status == 200:
         assert response.json()["harm"] == 369.0
+
+
+def test_snapshot_carries_the_days_dose_squads_and_top_officers(hand_built_day: dict) -> None:
+    """The hand-built day of tests/reports/conftest.py: treated h1 and h2 were prescribed
+    3 visits x 15 min each (6 visits, 90 min); officers delivered 3 visits and 20 + 3 = 23
+    minutes of presence, 2 of them Koper-compliant; the control h3 got 15 minutes."""
+    from tests.reports.conftest import DAY
+
+    snap = snapshot_build(day=DAY)
+    assert snap.dose == {
+        "prescribed_visits": 6, "delivered_visits": 3, "pct_delivered": 50.0,
+        "prescribed_minutes": 90.0, "delivered_minutes": 23.0, "koper_visits": 2,
+        "contamination_minutes": 15.0, "gap_minutes": 6.0,
+    }  # fmt: skip
+    squad = hand_built_day["squad"]
+    assert [(s["squad"], s["delivered_visits"], s["prescribed_visits"]) for s in snap.by_squad] == [
+        (squad.name, 3, 3)
+    ]
+    # Top officers by minutes of dose: o1 15 + 3 = 18; o2 15 (its control minutes are not dose).
+    o1, o2 = hand_built_day["o1"], hand_built_day["o2"]
+    assert [(o["delivered_minutes"], o["delivered_visits"]) for o in snap.top_officers] == [
+        (18.0, 2),
+        (15.0, 1),
+    ]
+    assert o1.username in snap.top_officers[0]["officer"]
+    assert o2.username in snap.top_officers[1]["officer"]
+
+
+def test_snapshot_page_prints_the_dose_sentence(hand_built_day: dict, client: Client) -> None:
+    from tests.reports.conftest import DAY
+
+    snapshot_build(day=DAY)
+    client.force_login(UserFactory(role="supervisor"))
+    html = client.get(reverse("reports:snapshot")).content.decode()
+    assert "delivered <strong>3</strong> of <strong>6</strong> prescribed visits (50%)" in html
+    assert "Compliance by squad" in html and "Top officers by dose delivered" in html

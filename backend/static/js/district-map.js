@@ -1,11 +1,9 @@
-// Draws the districts (GeoJSON from the API) on a Leaflet map; works with no tile layer.
+// Draws the districts (GeoJSON from the API) on a Leaflet map (map-base.js); works with no tile layer.
 (function () {
   "use strict";
   const el = document.getElementById("district-map");
-  if (!el || typeof L === "undefined") return;
-  const map = L.map(el, { zoomControl: true, attributionControl: false });
-  const tiles = el.dataset.tiles;
-  if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+  if (!el || typeof L === "undefined" || !window.PresenceMap) return;
+  const map = window.PresenceMap.create(el, { zoomControl: true });
   fetch(el.dataset.src, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))))
     .then((fc) => {

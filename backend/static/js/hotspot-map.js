@@ -1,5 +1,5 @@
 // Hot spot map: polygons from a GeoJSON URL, ranked labels, an optional Gi* cell layer.
-// Works with no tile layer (PRESENCE_TILE_URL unset): the shapes carry the meaning.
+// Tiles and extent come from map-base.js (LEAFLET_CONFIG); with no tiles the shapes carry the meaning.
 (function () {
   "use strict";
   const el = document.getElementById("hotspot-map");
@@ -11,9 +11,8 @@
       .catch(() => setTimeout(poll, 3000));
     setTimeout(poll, 1000);
   }
-  if (!el || typeof L === "undefined") return;
-  const map = L.map(el, { attributionControl: false });
-  if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { maxZoom: 19 }).addTo(map);
+  if (!el || typeof L === "undefined" || !window.PresenceMap) return;
+  const map = window.PresenceMap.create(el);
   const get = (url) => fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))));
   const focus = el.dataset.focus ? Number(el.dataset.focus) : null;

@@ -1,12 +1,11 @@
 // Experiment map: the experiment's hot spots coloured by arm (treatment blue, control grey).
-// Works without a tile layer. For a place-day design the day selector reloads that day's arms.
+// Tiles from map-base.js (LEAFLET_CONFIG); works without them. For a place-day design the day selector reloads that day's arms.
 (function () {
   "use strict";
   const el = document.getElementById("arms-map");
-  if (!el || typeof L === "undefined") return;
+  if (!el || typeof L === "undefined" || !window.PresenceMap) return;
   const COLOURS = { treatment: "#1d4ed8", control: "#9ca3af" };
-  const map = L.map(el, { attributionControl: false });
-  if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { maxZoom: 19 }).addTo(map);
+  const map = window.PresenceMap.create(el);
   const daySelect = document.getElementById("arms-day");
   let layer = null;
   let fitted = false;

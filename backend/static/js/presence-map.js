@@ -1,6 +1,7 @@
 // Squad presence: every 15 seconds, fetch the squad's live positions and today's dose, redraw
 // the hot spots (coloured by dose) and the officers (last position, labelled), and list the
-// same in words beside the map. Works with no tile layer: the shapes carry the meaning.
+// same in words beside the map. Tiles and extent come from map-base.js (LEAFLET_CONFIG); with no
+// tiles the shapes carry the meaning.
 (function () {
   "use strict";
   const el = document.getElementById("presence-map");
@@ -10,7 +11,7 @@
   const PERIOD_MS = 15000;
   const COLOURS = { done: "#16a34a", partly: "#f59e0b", none: "#dc2626", control: "#9ca3af" };
   const STATES = { done: "dose delivered", partly: "partly delivered", none: "nothing yet", control: "control" };
-  const hasMap = typeof L !== "undefined";
+  const hasMap = typeof L !== "undefined" && Boolean(window.PresenceMap);
   let map = null;
   let spots = null;
   let people = null;
@@ -18,8 +19,7 @@
   let failures = 0;
 
   if (hasMap) {
-    map = L.map(el, { attributionControl: false });
-    if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { maxZoom: 19 }).addTo(map);
+    map = window.PresenceMap.create(el);
     spots = L.layerGroup().addTo(map);
     people = L.layerGroup().addTo(map);
   }
