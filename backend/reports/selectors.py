@@ -94,10 +94,10 @@ def compliance_sentence(*, first: date, last: date, totals: dict[str, Any]) -> s
             f"to treated hot spots ({kv} Koper-compliant, 10-16 min)."
         )
     pct = round(100 * dv / pv)
-    return (
-        f"{span}, officers delivered {dv} of {pv} prescribed visits ({pct}%); "
-        f"{kv} {'was' if kv == 1 else 'were'} Koper-compliant (10-16 min)."
-    )
+    koper = f"{kv} {'was' if kv == 1 else 'were'} Koper-compliant (10-16 min)."
+    if dv > pv:  # more visits than prescribed: "241 of 105" would read as a mistake
+        return f"{span}, officers delivered {dv} visits against {pv} prescribed ({pct}%); {koper}"
+    return f"{span}, officers delivered {dv} of {pv} prescribed visits ({pct}%); {koper}"
 
 
 # ---------------------------------------------------------------------------------------------

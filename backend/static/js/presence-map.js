@@ -63,7 +63,7 @@
       style: (f) => ({ color: "#1f2937", weight: 1.5, fillColor: COLOURS[f.properties.state], fillOpacity: 0.6 }),
       onEachFeature: (f, l) => {
         const p = f.properties;
-        l.bindTooltip(String(p.rank), { permanent: true, direction: "center", className: "rank-label" });
+        l.bindTooltip(String(p.rank), { permanent: true, direction: "right", offset: [6, 0], className: "rank-label" });
         l.bindPopup(`Hot spot ${p.rank}: ${STATES[p.state]}` + (p.state === "control" ? "" : ` (${p.delivered} of ${p.prescribed} visits)`));
       },
     }).addTo(spots);
