@@ -4,7 +4,7 @@
 // - Today's missions and hot spot briefings are network-first with a cached fallback.
 // - Writes (anything but GET) are never cached: the page's outbox owns them.
 
-const VERSION = "2026-12-01.1";
+const VERSION = "2026-12-01.2";
 const PREFIX = "presence-app-";
 const CACHE = `${PREFIX}${VERSION}`;
 const SHELL = [

@@ -22,6 +22,7 @@ from backend.accounts.permissions import role_permission
 from backend.config.api import drf_validation_error
 from backend.reports.compliance import COLUMNS, MAX_REPORT_DAYS, REPORT_GROUPINGS
 from backend.reports.models import ComplianceDay, ComplianceRecompute, DailySnapshot, Scope
+from backend.reports.presence import presence_live
 from backend.reports.selectors import (
     COMPLIANCE_VIEW_ROLES,
     LIVE_ROLES,
@@ -30,7 +31,6 @@ from backend.reports.selectors import (
     compliance_for_officer,
     compliance_report,
     compliance_sentence,
-    presence_live,
     recompute_jobs,
     snapshot_list,
     squads_visible_to,

@@ -57,10 +57,10 @@ def compliance_by_squad_svg(names: Sequence[str], pct: Sequence[float | None]) -
     ax.barh(y, values, color=colours, height=0.6)
     for yi, p in zip(y, pct, strict=True):
         label = "nothing prescribed" if p is None else f"{p:.0f}%"
-        ax.text(min(p or 0.0, 100) + 3, yi, label, va="center", fontsize=9)
+        ax.text((p or 0.0) + 3, yi, label, va="center", fontsize=9)
     ax.axvline(100, color="#111827", linewidth=1, linestyle="--")
     ax.set_yticks(y, list(names))
-    ax.set_xlim(0, max(125, max(values, default=0) + 20))
+    ax.set_xlim(0, max(125, max(values, default=0) + 35))
     ax.set_xlabel("% of prescribed visits delivered")
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(fig, "Compliance by squad: percent of prescribed visits delivered")
@@ -90,10 +90,10 @@ def treatment_vs_control_svg(
     ax.plot(x, list(treatment), color=DONE, marker=marker, label="Treated: dose delivered")
     ax.plot(x, list(control), color=CONTROL, marker=marker, linestyle="--",
             label="Control: presence (contamination)")  # fmt: skip
-    step = max(1, len(days) // 8)
+    step = max(1, -(-len(days) // 6))  # at most 6 date labels: they must not overlap
     ax.set_xticks(x[::step], [f"{d:%-d %b}" for d in days[::step]])
     ax.set_ylabel("Minutes")
     ax.set_ylim(bottom=0)
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(fig, "Treatment against control minutes over the days")

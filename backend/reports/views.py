@@ -41,6 +41,7 @@ from backend.reports.forms import (
     SquadChoiceForm,
 )
 from backend.reports.models import ComplianceRecompute, Scope
+from backend.reports.presence import squad_shift_visits, squad_shift_visits_for_export
 from backend.reports.selectors import (
     COMPLIANCE_VIEW_ROLES,
     LIVE_ROLES,
@@ -56,8 +57,6 @@ from backend.reports.selectors import (
     recompute_job_latest,
     recompute_jobs,
     snapshot_list,
-    squad_shift_visits,
-    squad_shift_visits_for_export,
     squads_visible_to,
     streaks_for,
 )

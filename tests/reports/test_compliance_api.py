@@ -17,7 +17,7 @@ from backend.accounts.models import Role
 from backend.audit.models import AuditEvent
 from backend.patrols.models import PatrolSession, Ping
 from backend.reports.models import ComplianceRecompute
-from backend.reports.selectors import _trailing_run
+from backend.reports.presence import _trailing_run
 from backend.reports.services import compliance_day_rebuild
 from tests.factories import UserFactory
 from tests.missions.builders import at_metres, mission, squad_with_officers, visit

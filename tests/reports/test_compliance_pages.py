@@ -315,3 +315,29 @@ def test_dose_by_hour_splits_visits_at_the_hour_and_counts_company_once(
     assert minutes.sum() == pytest.approx(43.0)
     squad_only = dose_by_hour(first=DAY, last=DAY, squad_ids=[0])
     assert squad_only.sum() == 0
+
+
+@pytest.mark.parametrize(
+    ("totals", "sentence"),
+    [
+        ({"prescribed_visits": 300, "delivered_visits": 212, "on_target_visits": 212,
+          "koper_visits": 64},
+         "In the 7 days to 30 Nov 2026, officers delivered 212 of 300 prescribed visits (71%); "
+         "64 were Koper-compliant (10-16 min)."),
+        # 241 visits, but only 98 fell on a hot spot-day that still needed one: 98 of 105.
+        ({"prescribed_visits": 105, "delivered_visits": 241, "on_target_visits": 98,
+          "koper_visits": 1},
+         "In the 7 days to 30 Nov 2026, officers delivered 98 of 105 prescribed visits (93%) "
+         "(143 more went beyond a day's prescription); 1 was Koper-compliant (10-16 min)."),
+        ({"prescribed_visits": 0, "delivered_visits": 0, "on_target_visits": 0,
+          "koper_visits": 0},
+         "In the 7 days to 30 Nov 2026, no visit was prescribed and none was recorded."),
+    ],
+)  # fmt: skip
+def test_the_sentence_reads_plainly(totals: dict, sentence: str) -> None:
+    from datetime import date
+
+    from backend.reports.selectors import compliance_sentence
+
+    first, last = date(2026, 11, 24), date(2026, 11, 30)
+    assert compliance_sentence(first=first, last=last, totals=totals) == sentence

@@ -1,6 +1,7 @@
 // Squad presence: every 15 seconds, fetch the squad's live positions and today's dose, redraw
 // the hot spots (coloured by dose) and the officers (last position, labelled), and list the
-// same in words beside the map. Works with no tile layer: the shapes carry the meaning.
+// same in words beside the map. Tiles and extent come from map-base.js (LEAFLET_CONFIG); with no
+// tiles the shapes carry the meaning.
 (function () {
   "use strict";
   const el = document.getElementById("presence-map");
@@ -62,7 +63,7 @@
       style: (f) => ({ color: "#1f2937", weight: 1.5, fillColor: COLOURS[f.properties.state], fillOpacity: 0.6 }),
       onEachFeature: (f, l) => {
         const p = f.properties;
-        l.bindTooltip(String(p.rank), { permanent: true, direction: "center", className: "rank-label" });
+        l.bindTooltip(String(p.rank), { permanent: true, direction: "right", offset: [6, 0], className: "rank-label" });
         l.bindPopup(`Hot spot ${p.rank}: ${STATES[p.state]}` + (p.state === "control" ? "" : ` (${p.delivered} of ${p.prescribed} visits)`));
       },
     }).addTo(spots);
