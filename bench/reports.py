@@ -152,6 +152,9 @@ def main() -> None:
     parser.add_argument("--officers", type=int, default=500)
     parser.add_argument("--hotspots", type=int, default=200)
     parser.add_argument("--visits-per-day", type=int, default=12)
+    parser.add_argument(
+        "--no-load", action="store_true", help="Reuse the month an earlier run loaded."
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database.")
@@ -159,8 +162,11 @@ def main() -> None:
     last = timezone.localdate() - timedelta(days=1)
     first = last - timedelta(days=args.days - 1)
     t0 = time.perf_counter()
-    n = load(days=args.days, officers=args.officers, hotspots=args.hotspots,
-             per_day=args.visits_per_day, first=first)  # fmt: skip
+    if args.no_load:
+        n = Visit.objects.filter(officer__username__startswith=PREFIX, day__gte=first).count()
+    else:
+        n = load(days=args.days, officers=args.officers, hotspots=args.hotspots,
+                 per_day=args.visits_per_day, first=first)  # fmt: skip
     print(f"{n:,} visits ({args.days} days x {args.officers} officers x {args.hotspots} hot "
           f"spots), loaded in {time.perf_counter() - t0:.1f} s (not timed); "
           f"PostgreSQL {connection.pg_version}")  # fmt: skip
