@@ -114,6 +114,7 @@ def snapshot_build(*, day: date) -> DailySnapshot:
                     "id": inc.pk,
                     "source_id": inc.source_id,
                     "occurred_at": inc.occurred_at.isoformat(),
+                    "occurred_local": f"{timezone.localtime(inc.occurred_at):%a %d %b %H:%M}",
                     "offence": inc.offence.name,
                     "district": inc.district.name if inc.district else None,
                     "harm": float(harm[i]),
