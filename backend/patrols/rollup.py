@@ -64,12 +64,13 @@ def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) 
         params = [*ids, *params]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {column}, {epoch}, lat, lon, accuracy_m, COALESCE(speed_mps, 'NaN') "
+            f"SELECT {column}, {epoch}, lat, lon, accuracy_m, COALESCE(speed_mps, 'NaN'), "
+            "COALESCE(session_id, 0) "
             f"FROM {Ping._meta.db_table} WHERE {where} "
             f"AND recorded_at >= %s AND recorded_at < %s ORDER BY {column}, recorded_at, id",
             params,
         )
-        a = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 6)
+        a = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 7)
     a[:, 1] = np.round(a[:, 1], 3)  # julianday arithmetic on SQLite leaves microsecond noise
     parties = sorted(set(ids or []) | {int(p) for p in np.unique(a[:, 0])})
     run = analysis_run_active()
@@ -94,9 +95,13 @@ def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) 
             )
             for k in range(len(v))
         ]  # fmt: skip
+        # Between two patrol sessions the officer was off patrol, not out of signal.
+        before = result.kept[result.gaps.before]
+        in_session = a[before, 6] == a[result.kept[result.gaps.before + 1], 6]
         gaps = _device_gaps(
-            column, day, result.gaps, _gap_hotspots(result, x, y, index), hotspot_ids
-        )
+            column, day, result.gaps, _gap_hotspots(result, x, y, index), hotspot_ids,
+            in_session,
+        )  # fmt: skip
     with transaction.atomic():
         # Serialize rollups of the same parties: the second waits, then replaces the same rows.
         list(
@@ -132,7 +137,12 @@ def _gap_hotspots(result: Any, x: np.ndarray, y: np.ndarray, index: HotspotIndex
 
 
 def _device_gaps(
-    column: str, day: date, g: Any, hot: np.ndarray, hotspot_ids: tuple[int, ...]
+    column: str,
+    day: date,
+    g: Any,
+    hot: np.ndarray,
+    hotspot_ids: tuple[int, ...],
+    keep: np.ndarray,
 ) -> list[DeviceGap]:
     return [
         DeviceGap(
@@ -143,6 +153,7 @@ def _device_gaps(
             ended_at=datetime.fromtimestamp(float(g.end[k]), tz=UTC),
         )
         for k in range(g.track.size)
+        if keep[k]
     ]
 
 

@@ -448,39 +448,3 @@ def _sort_key(key: Hashable, label: str) -> tuple[Any, ...]:
 
 def _take(t: ComplianceTable, order: np.ndarray) -> ComplianceTable:
     return ComplianceTable(**{f: getattr(t, f)[order] for f in t.__dataclass_fields__})
-
-
-def _cell_safe(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _key_text(by: str, key: Hashable, label: str) -> str:
-    """The grouping column's value: a hot spot's id, an officer's username, an arm's code;
-    names for squads, shifts and districts."""
-    if by == "officer":
-        return label.rsplit("(", 1)[-1].rstrip(")") if "(" in label else label
-    if by in ("hotspot", "arm"):
-        return str(key)
-    return label
-
-
-def compliance_csv_rows(result: ComplianceResult) -> list[list[Any]]:
-    """Header and one row per group: the grouping key (column named after ``by``), its label,
-    then ``COLUMNS`` (minutes to 0.01, % to 0.1, empty % where nothing was prescribed)."""
-    out: list[list[Any]] = [[result.by, "label", *COLUMNS]]
-    for key, row in zip(result.keys, result.rows(), strict=True):
-        cells: list[Any] = [
-            _cell_safe(_key_text(result.by, key, row["label"])),
-            _cell_safe(row["label"]),
-        ]
-        for col in COLUMNS:
-            v = row[col]
-            if v is None:
-                cells.append("")
-            elif col.endswith("visits"):
-                cells.append(v)
-            else:
-                cells.append(f"{v:.1f}" if col == "pct_delivered" else f"{v:.2f}")
-        out.append(cells)
-    return out

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from shapely.geometry import shape
+
+from backend.gis.layers import Layer
 from backend.reports.compliance import COLUMNS, ComplianceResult
 from backend.reports.selectors import Streak, hotspot_features
 
@@ -72,3 +75,15 @@ def compliance_geojson(result: ComplianceResult) -> dict[str, Any]:
         "properties": {"from": result.first.isoformat(), "to": result.last.isoformat()},
         "features": features,
     }
+
+
+def compliance_layer(result: ComplianceResult) -> Layer:
+    """The hot spot grouping as a GIS layer (polygons, EPSG:4326) for GeoPackage, GeoJSON or CSV
+    through ``backend.gis``; other groupings have no one shape."""
+    collection = compliance_geojson(result)
+    fields = ["hotspot", "rank", "label", "district", *COLUMNS]
+    return Layer(
+        name="compliance",
+        fields=fields,
+        features=[(shape(f["geometry"]), f["properties"]) for f in collection["features"]],
+    )

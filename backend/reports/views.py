@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from backend.accounts.models import Role, Squad
 from backend.accounts.permissions import role_required
+from backend.gis.layers import layer_response
 from backend.missions.selectors import squad_shift_window
 from backend.reports.charts import (
     compliance_by_squad_svg,
@@ -32,7 +33,12 @@ from backend.reports.compliance import (
     ComplianceResult,
     compliance_compute,
 )
-from backend.reports.exports import compliance_csv_rows, compliance_geojson, spreadsheet_safe
+from backend.reports.exports import (
+    compliance_csv_rows,
+    compliance_geojson,
+    compliance_layer,
+    spreadsheet_safe,
+)
 from backend.reports.forms import (
     GROUPING_LABELS,
     ComplianceFilterForm,
@@ -246,6 +252,12 @@ def compliance_geojson_export(request: HttpRequest) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     result = compliance_report(viewer=request.user, first=first, last=last, by=by)
+    if request.GET.get("format") == "gpkg":  # the same layer as a GeoPackage (ArcGIS, QGIS)
+        return layer_response(
+            compliance_layer(result),
+            fmt="gpkg",
+            filename=f"compliance-{first.isoformat()}-{last.isoformat()}",
+        )
     response = HttpResponse(
         json.dumps(compliance_geojson(result)), content_type="application/geo+json"
     )

@@ -188,3 +188,25 @@ def test_device_gaps_are_stored_with_the_hot_spot_they_hid(hotspot: Hotspot) -> 
     ]
     visit_rebuild_for_day(officer_id=officer.pk, day=DAY)
     assert DeviceGap.objects.filter(officer=officer).count() == 2  # replaced, not added
+
+
+def test_the_time_between_two_patrol_sessions_is_not_a_device_gap(hotspot: Hotspot) -> None:
+    """Two sessions an hour apart, fixes every 10 s in each: no device gap (the officer was off
+    patrol, not out of signal)."""
+    from backend.patrols.models import DeviceGap
+
+    officer = UserFactory(role="officer")
+    lat, lon = PROJ.to_latlon(0.0, 0.0)
+    for start in (0, 3600 + 300):
+        PatrolSession.objects.create(
+            officer=officer, client_uuid=uuid.uuid4(), started_at=T0 + timedelta(seconds=start),
+            ended_at=T0 + timedelta(seconds=start + 300),
+        )  # fmt: skip
+        items = [
+            {"client_uuid": str(uuid.uuid4()), "lat": float(lat), "lon": float(lon),
+             "recorded_at": (T0 + timedelta(seconds=start + t)).isoformat(), "accuracy_m": 5.0}
+            for t in range(0, 301, 10)
+        ]  # fmt: skip
+        assert pings_ingest(officer=officer, items=items).counts()["accepted"] == 31
+    assert visit_rebuild_for_day(officer_id=officer.pk, day=DAY) == 2
+    assert not DeviceGap.objects.filter(officer=officer).exists()

@@ -157,20 +157,30 @@ def test_compliance_report_command_writes_the_hand_counted_columns(
     r = rows[str(h1.pk)]
     assert list(r)[:2] == ["hotspot", "label"]
     assert (r["prescribed_visits"], r["delivered_visits"], r["pct_delivered"]) == ("3", "2", "66.7")
-    assert (r["prescribed_minutes"], r["delivered_minutes"]) == ("45.00", "20.00")
-    assert (r["koper_visits"], r["officer_minutes"], r["patrol_minutes"]) == ("2", "30.00", "20.00")
-    assert (r["gap_minutes"], r["contamination_minutes"]) == ("0.00", "0.00")
+    assert (r["prescribed_minutes"], r["delivered_minutes"]) == ("45.0", "20.0")
+    assert (r["koper_visits"], r["officer_minutes"], r["patrol_minutes"]) == ("2", "30.0", "20.0")
+    assert (r["gap_minutes"], r["contamination_minutes"], r["on_target_visits"]) == (
+        "0.0",
+        "0.0",
+        "2",
+    )
+    total = rows["total"]  # the last row sums the hot spots: 6 prescribed, 3 delivered, 50%
+    assert (total["prescribed_visits"], total["delivered_visits"], total["pct_delivered"]) == (
+        "6",
+        "3",
+        "50.0",
+    )
     officers = {r["officer"]: r for r in _report(tmp_path, "officer")}
-    o2 = officers[hand_built_day["o2"].badge_number or hand_built_day["o2"].username]
-    assert (o2["contamination_minutes"], o2["gap_minutes"]) == ("10.00", "4.00")
-    squads = _report(tmp_path, "squad")
-    assert [(s["squad"], s["delivered_minutes"], s["patrol_minutes"]) for s in squads] == [
-        (hand_built_day["squad"].name, "23.00", "33.00")
+    o2 = officers[str(hand_built_day["o2"].pk)]
+    assert (o2["contamination_minutes"], o2["gap_minutes"]) == ("10.0", "4.0")
+    squads = [s for s in _report(tmp_path, "squad") if s["squad"] != "total"]
+    assert [(s["label"], s["delivered_minutes"], s["patrol_minutes"]) for s in squads] == [
+        (hand_built_day["squad"].name, "23.0", "33.0")
     ]
     arms = {r["arm"]: r for r in _report(tmp_path, "arm")}
     assert arms["treatment"]["pct_delivered"] == "50.0"
     assert arms["control"]["pct_delivered"] == ""
-    assert arms["control"]["contamination_minutes"] == "15.00"
+    assert arms["control"]["contamination_minutes"] == "15.0"
 
 
 def test_compliance_report_refuses_a_backwards_range(db: None, tmp_path) -> None:
@@ -197,3 +207,32 @@ def test_extra_visits_never_make_up_for_a_missed_day(hand_built_day: dict) -> No
     o1_row = next(r for r in officers if r["key"] == o1.pk)
     assert (o1_row["delivered_visits"], o1_row["on_target_visits"]) == (6, 2)
     assert o1_row["pct_delivered"] == pytest.approx(100.0)
+
+
+def test_the_hot_spot_table_exports_as_a_geopackage(hand_built_day: dict, client, tmp_path) -> None:
+    """Read back with sqlite3 alone (tests/gis): polygons in EPSG:4326 with the same columns."""
+    import shapely
+    from django.urls import reverse
+    from shapely.geometry import shape
+
+    from tests.factories import UserFactory
+    from tests.gis.test_layers import read_gpkg
+
+    h1 = hand_built_day["h"][0]
+    client.force_login(UserFactory(role=Role.SUPERVISOR))
+    response = client.get(reverse("reports:compliance-geojson"),
+                          {"from": DAY, "to": DAY, "by": "hotspot", "format": "gpkg"})  # fmt: skip
+    assert response.status_code == 200
+    path = tmp_path / "compliance.gpkg"
+    path.write_bytes(response.content)
+    gpkg = read_gpkg(path)
+    assert gpkg["crs"] == "EPSG:4326"
+    rows = {props["hotspot"]: (geom, props) for geom, props in gpkg["features"]}
+    geom, props = rows[h1.pk]
+    assert shapely.equals_exact(geom.normalize(), shape(h1.geometry).normalize(), tolerance=1e-9)
+    assert (props["prescribed_visits"], props["delivered_visits"], props["on_target_visits"]) == (
+        3,
+        2,
+        2,
+    )
+    assert props["delivered_minutes"] == pytest.approx(20.0)

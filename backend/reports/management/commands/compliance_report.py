@@ -10,12 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backend.reports.compliance import (
-    MAX_REPORT_DAYS,
-    REPORT_GROUPINGS,
-    compliance_compute,
-    compliance_csv_rows,
-)
+from backend.reports.compliance import MAX_REPORT_DAYS, REPORT_GROUPINGS, compliance_compute
+from backend.reports.exports import compliance_csv_rows
 
 
 def _day(value: str) -> date:
@@ -44,7 +40,7 @@ class Command(BaseCommand):
         if (last - first).days + 1 > MAX_REPORT_DAYS:
             raise CommandError(f"at most {MAX_REPORT_DAYS} days at once")
         result = compliance_compute(first=first, last=last, by=opts["by"])
-        rows = compliance_csv_rows(result)
+        rows = list(compliance_csv_rows(result))
         if opts["csv"] == "-":
             csv.writer(sys.stdout).writerows(rows)
             return
@@ -53,4 +49,6 @@ class Command(BaseCommand):
         with tmp.open("w", newline="", encoding="utf-8") as f:
             csv.writer(f).writerows(rows)
         tmp.replace(out)  # a reader never sees half a report
-        self.stderr.write(f"{len(rows) - 1} rows by {opts['by']} for {first}..{last} -> {out}")
+        self.stderr.write(
+            f"{len(rows) - 2} rows and a total by {opts['by']} ({first}..{last}) -> {out}"
+        )
