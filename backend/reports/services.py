@@ -159,33 +159,44 @@ def _day_lock(day: date) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, day.toordinal()])
 
 
-@transaction.atomic
 def compliance_day_rebuild(*, day: date) -> int:
     """Recompute agency-local ``day``'s compliance rows (hot spots, officers, squads) from the
     visits, device gaps, missions and allocations, and replace the day's rows as a whole.
     Idempotent: running it twice, or twice at once, leaves the same rows. Returns the number
     of rows."""
-    _day_lock(day)
+    return compliance_days_rebuild(first=day, last=day)
+
+
+@transaction.atomic
+def compliance_days_rebuild(*, first: date, last: date) -> int:
+    """``compliance_day_rebuild`` for every day of ``[first, last]`` at once: one computation
+    per scope over the range (rows split by day), one transaction. Returns the number of rows."""
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    for day in days:
+        _day_lock(day)
     now = timezone.now()
     rows: list[ComplianceDay] = []
     for scope, by, field in COMPLIANCE_SCOPES:
-        result = compliance_compute(first=day, last=day, by=by)
+        result = compliance_compute(first=first, last=last, by=by)
         for key, values in zip(result.keys, result.rows(), strict=True):
-            ident = key[0] if isinstance(key, tuple) else key
+            ident, day = key  # type: ignore[misc]
             if scope == Scope.SQUAD and not ident:
                 continue  # officers with no squad: counted under their own rows only
             metrics = {c: values[c] for c in COLUMNS if c != "pct_delivered"}
-            arm = ""
-            if scope == Scope.HOTSPOT:
-                arm = result.arms.arms.get((ident, day), "")
+            arm = result.arms.arms.get((ident, day), "") if scope == Scope.HOTSPOT else ""
             rows.append(
                 ComplianceDay(
                     day=day, scope=scope, arm=arm, computed_at=now, **{field: ident}, **metrics
                 )
             )
-    ComplianceDay.objects.filter(day=day).delete()
+    ComplianceDay.objects.filter(day__gte=first, day__lte=last).delete()
     ComplianceDay.objects.bulk_create(rows, batch_size=1_000)
     return len(rows)
+
+
+# A recompute job rebuilds this many days per step: one computation per scope per step, and
+# progress the page can show after each.
+RECOMPUTE_STEP_DAYS = 7
 
 
 def compliance_recompute_request(*, first: date, last: date, actor: Any) -> ComplianceRecompute:
@@ -209,15 +220,20 @@ def compliance_recompute_request(*, first: date, last: date, actor: Any) -> Comp
 
 
 def compliance_recompute_run(*, job_id: int) -> ComplianceRecompute:
-    """Rebuild each day of a recompute job, oldest first, saving progress after every day."""
+    """Rebuild the days of a recompute job, oldest first, ``RECOMPUTE_STEP_DAYS`` at a time,
+    saving progress after every step."""
     job = ComplianceRecompute.objects.get(pk=job_id)
     if job.status == RecomputeStatus.DONE:
         return job
     ComplianceRecompute.objects.filter(pk=job.pk).update(status=RecomputeStatus.RUNNING)
     try:
-        for k in range(job.days_total):
-            compliance_day_rebuild(day=job.first_day + timedelta(days=k))
-            ComplianceRecompute.objects.filter(pk=job.pk).update(days_done=k + 1)
+        for k in range(0, job.days_total, RECOMPUTE_STEP_DAYS):
+            done = min(k + RECOMPUTE_STEP_DAYS, job.days_total)
+            compliance_days_rebuild(
+                first=job.first_day + timedelta(days=k),
+                last=job.first_day + timedelta(days=done - 1),
+            )
+            ComplianceRecompute.objects.filter(pk=job.pk).update(days_done=done)
     except Exception as exc:
         ComplianceRecompute.objects.filter(pk=job.pk).update(
             status=RecomputeStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()

@@ -236,3 +236,19 @@ def test_the_hot_spot_table_exports_as_a_geopackage(hand_built_day: dict, client
         2,
     )
     assert props["delivered_minutes"] == pytest.approx(20.0)
+
+
+def test_rebuilding_a_range_at_once_equals_rebuilding_day_by_day(hand_built_day: dict) -> None:
+    from backend.reports.services import compliance_days_rebuild
+
+    make_visit(hand_built_day["h"][0], at(9, 0, DAY + timedelta(days=1)), 12,
+               officer=hand_built_day["o1"], koper=True)  # fmt: skip
+    fields = ("day", "scope", "hotspot", "officer", "squad", "arm", "prescribed_visits",
+              "delivered_visits", "on_target_visits", "delivered_minutes",
+              "gap_minutes")  # fmt: skip
+    compliance_day_rebuild(day=DAY)
+    compliance_day_rebuild(day=DAY + timedelta(days=1))
+    by_day = sorted(ComplianceDay.objects.values_list(*fields), key=str)
+    assert compliance_days_rebuild(first=DAY, last=DAY + timedelta(days=1)) == len(by_day)
+    assert sorted(ComplianceDay.objects.values_list(*fields), key=str) == by_day
+    assert {row[0] for row in by_day} == {DAY, DAY + timedelta(days=1)}
