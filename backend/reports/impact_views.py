@@ -15,8 +15,9 @@ from django.views.decorators.cache import cache_control
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_required
+from backend.gis.layers import layer_response
 from backend.missions.models import Experiment, ExperimentStatus
-from backend.reports.impact import experiment_impact_cached, impact_csv
+from backend.reports.impact import experiment_impact_cached, impact_csv, impact_layer
 
 IMPACT_ROLES = (Role.SUPERVISOR, Role.ANALYST)
 
@@ -117,6 +118,13 @@ def experiment_impact_csv(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*IMPACT_ROLES)
+def experiment_impact_gpkg(request: HttpRequest, pk: int) -> HttpResponse:
+    """The per-hot-spot table with polygons as a GeoPackage (ArcGIS, QGIS)."""
+    result = experiment_impact_cached(experiment=_experiment(pk))
+    return layer_response(impact_layer(result), fmt="gpkg", filename=f"impact-experiment-{pk}")
+
+
+@role_required(*IMPACT_ROLES)
 def experiment_impact_json(request: HttpRequest, pk: int) -> HttpResponse:
     experiment = _experiment(pk)
     result = experiment_impact_cached(experiment=experiment)
@@ -128,6 +136,7 @@ def experiment_impact_json(request: HttpRequest, pk: int) -> HttpResponse:
 __all__ = [
     "experiment_impact_chart",
     "experiment_impact_csv",
+    "experiment_impact_gpkg",
     "experiment_impact_json",
     "experiment_impact_page",
     "impact_index",

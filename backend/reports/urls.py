@@ -36,6 +36,11 @@ urlpatterns += [
         name="experiment-impact-csv",
     ),
     path(
+        "experiments/<int:pk>/impact.gpkg",
+        impact_views.experiment_impact_gpkg,
+        name="experiment-impact-gpkg",
+    ),
+    path(
         "experiments/<int:pk>/impact.json",
         impact_views.experiment_impact_json,
         name="experiment-impact-json",

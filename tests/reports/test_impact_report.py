@@ -444,3 +444,36 @@ def test_api_bounds_the_number_of_permutations(built: dict[str, Any], client: Cl
 def test_math_is_finite_in_the_page_figures(built: dict[str, Any]) -> None:
     r = experiment_impact(experiment=built["experiment"], permutations=50, today=TODAY)
     assert all(math.isfinite(v) for v in r["counts"]["ci95"])
+
+
+def test_impact_per_hot_spot_as_a_geopackage_reads_back_with_the_csv_numbers(
+    built: dict[str, Any], client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The GeoPackage (read with sqlite3 alone) carries the CSV's rows with each polygon."""
+    import shapely
+    from shapely.geometry import shape
+
+    from backend.hotspots.models import Hotspot
+    from tests.gis.test_layers import read_gpkg
+
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
+    client.force_login(UserFactory(role=Role.ANALYST))
+    pk = built["experiment"].pk
+    rows = list(csv.DictReader(io.StringIO(
+        client.get(reverse("reports:experiment-impact-csv", args=[pk])).content.decode()
+    )))  # fmt: skip
+    response = client.get(reverse("reports:experiment-impact-gpkg", args=[pk]))
+    assert response.status_code == 200
+    path = tmp_path / "impact.gpkg"
+    path.write_bytes(response.content)
+    gpkg = read_gpkg(path)
+    assert gpkg["crs"] == "EPSG:4326"
+    features = {props["hotspot_id"]: (geom, props) for geom, props in gpkg["features"]}
+    assert len(features) == len(rows) == 5
+    for row in rows:
+        geom, props = features[int(row["hotspot_id"])]
+        assert props["incidents_before"] == int(row["incidents_before"])
+        assert props["incidents_during"] == int(row["incidents_during"])
+        assert props["arm"] == row["arm"]
+        polygon = shape(Hotspot.objects.get(pk=int(row["hotspot_id"])).geometry)
+        assert shapely.equals_exact(geom.normalize(), polygon.normalize(), tolerance=1e-9)

@@ -32,7 +32,12 @@ from backend.reports.impact.counts_csv import (
     counts_impact,
 )
 from backend.reports.impact.placeday import PLACEDAY_CSV_COLUMNS
-from backend.reports.impact.report import experiment_impact, experiment_impact_cached, impact_csv
+from backend.reports.impact.report import (
+    experiment_impact,
+    experiment_impact_cached,
+    impact_csv,
+    impact_layer,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -47,5 +52,6 @@ __all__ = [
     "experiment_impact",
     "experiment_impact_cached",
     "impact_csv",
+    "impact_layer",
     "impact_windows",
 ]

@@ -9,7 +9,10 @@ from typing import Any
 
 from django.core.cache import cache
 from django.utils import timezone
+from shapely.geometry import shape
 
+from backend.gis.layers import Layer
+from backend.hotspots.models import Hotspot
 from backend.missions.models import Design, Experiment
 from backend.reports.impact.common import (
     CACHE_SECONDS,
@@ -113,3 +116,23 @@ def impact_csv(result: dict[str, Any]) -> str:
     for row in result.get("placeday_hotspots" if placeday else "hotspots", []):
         writer.writerow([_safe_cell(row[c]) for c in columns])
     return buf.getvalue()
+
+
+def impact_layer(result: dict[str, Any]) -> Layer:
+    """The per-hot-spot table with each hot spot's polygon (EPSG:4326), for GeoPackage, GeoJSON
+    or CSV through ``backend.gis``: the same columns as ``impact_csv``."""
+    placeday = "placeday_hotspots" in result
+    columns = PLACEDAY_CSV_COLUMNS if placeday else CSV_COLUMNS
+    rows = result.get("placeday_hotspots" if placeday else "hotspots", [])
+    shapes = dict(
+        Hotspot.objects.filter(pk__in=[r["hotspot_id"] for r in rows]).values_list("pk", "geometry")
+    )
+    return Layer(
+        name="impact",
+        fields=list(columns),
+        features=[
+            (shape(shapes[r["hotspot_id"]]) if r["hotspot_id"] in shapes else None,
+             {c: r[c] for c in columns})
+            for r in rows
+        ],
+    )  # fmt: skip
