@@ -7,19 +7,25 @@ GeoDjango widget); settings point them at a system or wheel-bundled library.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from leaflet.admin import LeafletAdminWidget
+from leaflet.forms.widgets import LeafletWidget
 
 from backend.accounts.maps import polygon_check
+from backend.accounts.models import Beat, District
+
+M = TypeVar("M")
 
 
-class PolygonWidget(LeafletAdminWidget):
-    """django-leaflet's admin map widget for a GeoJSON JSONField, tiles and extent read from
-    ``settings.LEAFLET_CONFIG`` when it renders."""
+class _PolygonMap:
+    """Tiles, centre and extent of a polygon map widget, read from ``settings.LEAFLET_CONFIG``
+    when it renders; a GeoJSON dict (a JSONField's value) serialized for the widget."""
 
     def __init__(self, geom_type: str = "POLYGON", attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs={"geom_type": geom_type, **(attrs or {})})
@@ -34,11 +40,38 @@ class PolygonWidget(LeafletAdminWidget):
         }
         if isinstance(value, dict):
             value = json.dumps(value)
-        return super().get_context(name, value, attrs)  # type: ignore[no-any-return]
+        return super().get_context(name, value, attrs)  # type: ignore[misc,no-any-return]
+
+
+class PolygonWidget(_PolygonMap, LeafletAdminWidget):
+    """django-leaflet's admin map widget for a GeoJSON JSONField (the admin's change forms)."""
 
     @property
     def media(self) -> forms.Media:
         return super().media + forms.Media(js=["js/map-admin.js"])
+
+
+class PolygonMapWidget(_PolygonMap, LeafletWidget):
+    """django-leaflet's (non-admin) map widget for the analysts' pages: it brings Leaflet,
+    Leaflet.draw and django-leaflet's form script itself, so a page using it must not include
+    ``maps/leaflet_js.html`` too. Its inline script needs the request's CSP nonce:
+    :func:`map_widgets_nonce`."""
+
+    include_media = True
+
+    @property
+    def media(self) -> forms.Media:
+        return super().media + forms.Media(js=["js/map-admin.js"])
+
+
+def map_widgets_nonce(form: forms.BaseForm, request: HttpRequest) -> forms.BaseForm:
+    """Give ``form``'s map widgets the request's CSP nonce (django-leaflet's widget emits an
+    inline script, refused by the CSP without it); returns the form."""
+    nonce = getattr(request, "csp_nonce", None)
+    for field in form.fields.values():
+        if isinstance(field.widget, LeafletWidget):
+            field.widget.csp_nonce = nonce
+    return form
 
 
 class PolygonField(forms.Field):
@@ -67,7 +100,41 @@ class MapAdminMixin:
     ) -> Any:
         form = context.get("adminform").form if context.get("adminform") else None
         if form is not None:
-            for field in form.fields.values():
-                if isinstance(field.widget, PolygonWidget):
-                    field.widget.csp_nonce = getattr(request, "csp_nonce", None)
+            map_widgets_nonce(form, request)
         return super().render_change_form(request, context, *args, **kwargs)  # type: ignore[misc]
+
+
+class DistrictMapForm(forms.ModelForm):
+    """An analyst's page: a district's name, code and boundary drawn on the map."""
+
+    boundary = PolygonField(
+        what="The district boundary", widget=PolygonMapWidget(geom_type="MULTIPOLYGON")
+    )
+
+    class Meta:
+        model = District
+        fields = ["name", "code", "boundary"]
+
+
+class BeatMapForm(forms.ModelForm):
+    """An analyst's page: a beat's district, name, code and boundary drawn on the map."""
+
+    boundary = PolygonField(
+        what="The beat boundary", widget=PolygonMapWidget(geom_type="MULTIPOLYGON")
+    )
+
+    class Meta:
+        model = Beat
+        fields = ["district", "name", "code", "boundary"]
+
+
+def form_save_through(form: forms.ModelForm, save: Callable[[Any], M]) -> M | None:
+    """Save a valid model form through a service (which checks the shape again and writes the
+    audit row); its ValidationError goes on the form (at the field it names). None if refused."""
+    if not form.is_valid():
+        return None
+    try:
+        return save(form.save(commit=False))
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return None

@@ -86,6 +86,13 @@ AREAS: tuple[Area, ...] = (
         "hotspots:imports",
     ),
     Area(
+        "boundaries",
+        "Boundaries",
+        "Draw and edit district and beat boundaries, and hand-drawn hot spots, on the map.",
+        frozenset({ANALYST}),
+        "boundaries",
+    ),
+    Area(
         "experiments",
         "Experiments",
         "Randomized hot spot experiments: allocation, balance and power.",

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from backend.accounts import views
+from backend.accounts import boundary_views, views
 
 urlpatterns = [
     path(
@@ -13,4 +13,9 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("boundaries/", boundary_views.boundaries, name="boundaries"),
+    path("districts/new/", boundary_views.district_new, name="district-new"),
+    path("districts/<int:pk>/edit/", boundary_views.district_edit, name="district-edit"),
+    path("beats/new/", boundary_views.beat_new, name="beat-new"),
+    path("beats/<int:pk>/edit/", boundary_views.beat_edit, name="beat-edit"),
 ]

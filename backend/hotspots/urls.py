@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.hotspots import import_urls, views
+from backend.hotspots import hand_drawn_views, import_urls, views
 
 app_name = "hotspots"
 
@@ -15,6 +15,9 @@ urlpatterns = [
     path("runs/<int:pk>/grid.csv", views.run_grid_csv, name="run-grid-csv"),
     path("<int:pk>/", views.hotspot_detail, name="hotspot"),
     path("<int:pk>/heatmap.png", views.hotspot_heatmap, name="hotspot-heatmap"),
+    path("hand-drawn/", hand_drawn_views.hand_drawn_list, name="hand-drawn"),
+    path("hand-drawn/new/", hand_drawn_views.hand_drawn_new, name="hand-drawn-new"),
+    path("hand-drawn/<int:pk>/edit/", hand_drawn_views.hand_drawn_edit, name="hand-drawn-edit"),
     path("harm-index/", views.harm_index, name="harm"),
     *import_urls.urlpatterns,
 ]

@@ -58,6 +58,7 @@ def hotspots_index(request: HttpRequest) -> HttpResponse:
             "runs": runs,
             "districts": District.objects.order_by("name"),
             "can_analyse": request.user.has_role(*ANALYSE_ROLES),  # type: ignore[union-attr]
+            "can_draw": request.user.has_role(Role.ANALYST),  # type: ignore[union-attr]
             "default_as_of": timezone.localdate(),
         },
     )

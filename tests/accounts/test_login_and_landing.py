@@ -34,6 +34,7 @@ EXPECTED_AREAS = {
     Role.ANALYST: {
         "hotspots",
         "imports",
+        "boundaries",
         "experiments",
         "compliance",
         "impact",
@@ -47,6 +48,7 @@ EXPECTED_AREAS = {
         "menu",
         "hotspots",
         "imports",
+        "boundaries",
         "experiments",
         "compliance",
         "presence",

@@ -1,5 +1,5 @@
-// The admin's map widgets (django-leaflet): say so when streets are unavailable (no tiles
-// configured, or tiles that fail to load offline); drawing works the same without them.
+// django-leaflet's map widgets (the admin's and the analysts' pages): say so when streets are
+// unavailable (no tiles configured, or tiles that fail to load offline); drawing works the same.
 (function () {
   "use strict";
   function notice(map, text) {
