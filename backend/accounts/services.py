@@ -64,51 +64,43 @@ def _bbox(geom: Any) -> dict[str, float]:
     return {"min_lat": min_lat, "min_lon": min_lon, "max_lat": max_lat, "max_lon": max_lon}
 
 
-@transaction.atomic
-def district_save(*, district: District, actor: Any = None) -> District:
-    """Save a district drawn or edited by hand (the admin's map): its boundary must be a valid
-    polygon inside the agency area (``maps.polygon_check``); bounding box derived; audited."""
+def _boundary_save(obj: Any, *, kind: str, actor: Any) -> Any:
+    """Save a district or beat ``obj`` (``kind`` names it in messages and audit actions): its
+    boundary must be a valid polygon inside the agency area (``maps.polygon_check``); the
+    bounding box is derived; the change is audited with the old and new values."""
     try:
-        boundary, geom = polygon_check(district.boundary, what="The district boundary")
+        boundary, geom = polygon_check(obj.boundary, what=f"The {kind} boundary")
     except ValidationError as exc:
         raise ValidationError({"boundary": exc.messages}) from exc
+    model = type(obj)
     before = (
-        District.objects.filter(pk=district.pk).values("name", "code", "boundary").first()
-        if district.pk
+        model.objects.filter(pk=obj.pk).values("name", "code", "boundary").first()
+        if obj.pk
         else None
     )
-    district.boundary = boundary
+    obj.boundary = boundary
     for name, value in _bbox(geom).items():
-        setattr(district, name, value)
-    district.save()
+        setattr(obj, name, value)
+    obj.save()
     audit_record(
-        actor=actor, action="district.update" if before else "district.create", obj=district,
-        before=before, after={"name": district.name, "code": district.code, "boundary": boundary},
+        actor=actor, action=f"{kind}.update" if before else f"{kind}.create", obj=obj,
+        before=before, after={"name": obj.name, "code": obj.code, "boundary": boundary},
     )  # fmt: skip
-    return district
+    return obj
+
+
+@transaction.atomic
+def district_save(*, district: District, actor: Any = None) -> District:
+    """Save a district drawn or edited by hand (``_boundary_save``)."""
+    saved: District = _boundary_save(district, kind="district", actor=actor)
+    return saved
 
 
 @transaction.atomic
 def beat_save(*, beat: Beat, actor: Any = None) -> Beat:
-    """Save a beat: a valid polygon inside the agency area; bounding box derived; audited."""
-    try:
-        boundary, geom = polygon_check(beat.boundary, what="The beat boundary")
-    except ValidationError as exc:
-        raise ValidationError({"boundary": exc.messages}) from exc
-    before = (
-        Beat.objects.filter(pk=beat.pk).values("name", "code", "boundary").first()
-        if beat.pk
-        else None
-    )
-    beat.boundary = boundary
-    for name, value in _bbox(geom).items():
-        setattr(beat, name, value)
-    beat.save()
-    audit_record(
-        actor=actor, action="beat.update" if before else "beat.create", obj=beat,
-        before=before, after={"name": beat.name, "code": beat.code, "boundary": boundary},
-    )  # fmt: skip
-    return beat
+    """Save a beat drawn or edited by hand (``_boundary_save``)."""
+    saved: Beat = _boundary_save(beat, kind="beat", actor=actor)
+    return saved
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,9 +128,15 @@ def layer_geojson(layer: Layer) -> dict[str, Any]:
     }
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?[0-9][-+0-9.,eE ]*")  # a negative number, e.g. a longitude
+
+
 def spreadsheet_safe(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula is prefixed with ``'``."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A text cell that a spreadsheet would run as a formula (OWASP CSV injection) is prefixed
+    with ``'``; a plain number such as ``-80.2`` and non-text values pass unchanged. The one
+    rule for every CSV export."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 

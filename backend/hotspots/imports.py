@@ -30,7 +30,6 @@ import gzip
 import hashlib
 import io
 import math
-import re
 import shutil
 import time
 import uuid
@@ -57,6 +56,7 @@ from shapely.geometry import shape
 from backend.accounts.models import District, Role
 from backend.analytics.projection import LocalProjection
 from backend.audit.services import audit_record
+from backend.gis.layers import spreadsheet_safe
 from backend.hotspots.models import (
     ColumnMapping,
     ImportStatus,
@@ -1194,19 +1194,9 @@ def column_mapping_list() -> QuerySet[ColumnMapping]:
     return ColumnMapping.objects.order_by("name")
 
 
-_NUMBERS = re.compile(r"[-+0-9.,eE ]*")
-
-
-def _spreadsheet_safe(value: str) -> str:
-    """A value a spreadsheet will not run as a formula (OWASP CSV injection): quote-prefixed."""
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBERS.fullmatch(value):
-        return "'" + value
-    return value
-
-
 def rejections_csv_rows(imp: IncidentImport) -> Iterable[list[object]]:
     """The stored rejections as CSV rows (header first), safe to open in a spreadsheet."""
     yield ["line", "field", "reason", "value"]
     for r in imp.rejections:
-        yield [r.get("line"), r.get("field"), _spreadsheet_safe(str(r.get("reason", ""))),
-               _spreadsheet_safe(str(r.get("value", "")))]  # fmt: skip
+        yield [r.get("line"), r.get("field"), spreadsheet_safe(str(r.get("reason", ""))),
+               spreadsheet_safe(str(r.get("value", "")))]  # fmt: skip

@@ -7,19 +7,9 @@ from typing import Any
 
 from shapely.geometry import shape
 
-from backend.gis.layers import Layer
+from backend.gis.layers import Layer, spreadsheet_safe
 from backend.reports.compliance import COLUMNS, ComplianceResult
 from backend.reports.selectors import Streak, hotspot_features
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A text cell a spreadsheet will not run as a formula (OWASP CSV injection): a leading
-    ``= + - @`` (or tab / carriage return) is prefixed with a quote. Numbers pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _number(value: Any) -> Any:

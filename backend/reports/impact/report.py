@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from shapely.geometry import shape
 
-from backend.gis.layers import Layer
+from backend.gis.layers import Layer, spreadsheet_safe
 from backend.hotspots.models import Hotspot
 from backend.missions.models import Design, Experiment
 from backend.reports.impact.common import (
@@ -98,13 +98,6 @@ def experiment_impact_cached(
     return result
 
 
-def _safe_cell(value: Any) -> Any:
-    """Neutralize spreadsheet formulas: a text cell starting with = + - @ gets a leading '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def impact_csv(result: dict[str, Any]) -> str:
     """The per-hot-spot table of an ``experiment_impact`` result as CSV text (place-day
     designs: per hot spot, incidents and harm on treated and on control days)."""
@@ -114,7 +107,7 @@ def impact_csv(result: dict[str, Any]) -> str:
     writer = csv.writer(buf)
     writer.writerow(columns)
     for row in result.get("placeday_hotspots" if placeday else "hotspots", []):
-        writer.writerow([_safe_cell(row[c]) for c in columns])
+        writer.writerow([spreadsheet_safe(row[c]) for c in columns])
     return buf.getvalue()
 
 
