@@ -83,7 +83,10 @@ def _number(item: Mapping[str, Any], key: str, *, required: bool) -> float:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{key} must be a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError as exc:  # a 400-digit integer
+        raise ValueError(f"{key} must be a finite number") from exc
 
 
 @dataclass
