@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
 from backend.accounts.models import User
-from backend.audit.services import audit_record
+from backend.audit.services import audit_record, request_ip
 from backend.patrols.models import Activity, ActivityType, AvlUnit, PatrolSession, Ping, Visit
 
 
@@ -50,7 +50,7 @@ def _audit_admin_read(
         subject = User.objects.filter(pk=filters["officer__id__exact"]).first()
     audit_record(
         actor=request.user, action="track.read.admin", obj=request.user, subject=subject,
-        after={"filters": filters}, ip=request.META.get("REMOTE_ADDR"),
+        after={"filters": filters}, ip=request_ip(request),
     )  # fmt: skip
 
 

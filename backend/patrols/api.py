@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
+from backend.audit.services import request_ip
 from backend.config.api import BoundedJSONParser, drf_validation_error
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
@@ -236,7 +237,7 @@ class TrackApi(APIView):
         try:
             pings = track_for_day(
                 viewer=request.user, officer_id=officer_id, day=day,
-                ip=request.META.get("REMOTE_ADDR"),
+                ip=request_ip(request),
             )  # fmt: skip
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from exc

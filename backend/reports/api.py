@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
+from backend.audit.services import request_ip
 from backend.config.api import drf_validation_error
 from backend.reports.compliance import COLUMNS, MAX_REPORT_DAYS, REPORT_GROUPINGS
 from backend.reports.models import ComplianceDay, ComplianceRecompute, DailySnapshot, Scope
@@ -392,9 +393,7 @@ class PresenceLiveApi(APIView):
         if squad is None:
             raise PermissionDenied("You lead no squad.")
         try:
-            live = presence_live(
-                viewer=request.user, squad=squad, ip=request.META.get("REMOTE_ADDR")
-            )
+            live = presence_live(viewer=request.user, squad=squad, ip=request_ip(request))
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from exc
         return Response(
