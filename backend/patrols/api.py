@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -222,6 +224,7 @@ class ActivityTypesApi(APIView):
         return Response([{"code": t.code, "name": t.name} for t in types])
 
 
+@method_decorator(never_cache, name="dispatch")  # positions: never stored by a cache
 class TrackApi(APIView):
     """An officer's pings on one local day: yours, your squad's (sergeants), all (supervisors).
 

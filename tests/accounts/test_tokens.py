@@ -127,3 +127,14 @@ def test_a_service_token_does_not_expire_but_is_revoked_by_deactivation() -> Non
         == REFUSED
     )
     assert not Token.objects.filter(user=feed).exists()
+
+
+def test_passwords_need_twelve_characters_and_must_not_be_common_or_like_the_user() -> None:
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    user = UserFactory(username="margaret.okafor", first_name="Margaret", last_name="Okafor")
+    for weak in ["Tr0ub4dor&3", "password1234", "margaret.okafor"]:  # 11 chars, common, alike
+        with pytest.raises(ValidationError):
+            validate_password(weak, user)
+    validate_password("violet-harbour-lantern", user)  # 22 characters, none of the above
