@@ -465,12 +465,14 @@ def matrix_parse(data: bytes) -> list[list[float]]:
     values: list[list[float | None]] = [[None] * DAYS for _ in range(HOURS)]
     seen: dict[int, int] = {}
     for line, row in records[1:]:
+        h = _hour(row[0]) if row else None
         if len(row) != len(header):
             problems.add(
                 line, "", f"expected {len(header)} fields, found {len(row)}", ",".join(row)
             )
+            if h is not None:
+                seen.setdefault(h, line)  # reported once: not again as a missing hour
             continue
-        h = _hour(row[0])
         if h is None:
             problems.add(line, header[0] or "hour", f"'{row[0]}' is not an hour (0000 to 2300)",
                          row[0])  # fmt: skip
