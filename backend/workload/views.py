@@ -58,7 +58,7 @@ def _band(pct: float, peak: bool, t: wl.Targets) -> tuple[str, str]:
 
 def _value(x: float, digits: int) -> str:
     if math.isnan(x):
-        return "–"
+        return "—"
     if math.isinf(x):
         return "∞"
     return f"{x:.{digits}f}"
@@ -83,7 +83,7 @@ def _heatmaps(view: WorkloadView) -> list[dict[str, Any]]:
                 if f.over_100[h, d]:
                     marks.append(("!", "over 100%"))
                 text = _value(float(values[h, d]), MATRIX_DIGITS[key])
-                if key == "pct" and text not in {"–", "∞"}:
+                if key == "pct" and text not in {"—", "∞"}:
                     text += "%"
                 cells.append({
                     "text": text, "cls": cls, "marks": marks,
