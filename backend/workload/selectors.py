@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 
 from backend.accounts.models import District, Role
@@ -55,7 +56,10 @@ def targets_current() -> wl.Targets:
         values: dict[str, Any] = dict(settings.PRESENCE_WORKLOAD_TARGET_VALUES)
         if "run_max_hours" in values:
             values["run_max_hours"] = int(values["run_max_hours"])
-        return wl.Targets(name="Custom target", **values)
+        try:
+            return wl.Targets(name="Custom target", **values)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"PRESENCE_WORKLOAD_TARGET_CUSTOM: {exc}") from exc
     return wl.TARGET_1
 
 
@@ -157,14 +161,14 @@ def workload_for(
     empty = np.full(wl.SHAPE, np.nan)
     calls = list(
         _calls(district, first, last).values_list(
-            "pk", "call_id", "call_district_id", "unit_district_id", "en_route_at", "cleared_at",
+            "call_id", "call_district_id", "unit_district_id", "en_route_at", "cleared_at",
             "self_initiated",
         )
     )  # fmt: skip
     own: list[dict[str, Any]] = []
     self_hours = 0.0
     if calls:
-        pk, call_id, call_d, unit_d, en_route, cleared, self_init = zip(*calls, strict=True)
+        call_id, call_d, unit_d, en_route, cleared, self_init = zip(*calls, strict=True)
         start_s, end_s = _utc_seconds(en_route), _utc_seconds(cleared)
         self_mask = np.asarray(self_init, dtype=np.bool_)
         cfs = wl.cfs_hours_matrix(start_s, end_s, self_mask, bins)
@@ -193,7 +197,6 @@ def workload_for(
                 if s.calls else None,
                 "below_target": s.calls > 0 and s.pct_calls < targets.own_min_pct,
             })  # fmt: skip
-        del pk
     else:
         found = _imported(MatrixKind.CFS, district)
         cfs, cfs_source = found if found else (empty, Source("none", "no calls for service"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from backend.audit.models import AuditEvent
 from backend.workload.models import WorkloadImport, WorkloadMatrix
@@ -111,3 +112,19 @@ def test_a_report_with_no_figures_still_writes_168_rows_flagged_no_data(tmp_path
     assert rows[0] == HEADER and len(rows) == 169
     assert {r[6] for r in rows[1:]} == {"no_data"}
     assert [(r[1], r[0]) for r in rows[1:3]] == [("MON", "0"), ("MON", "1")]
+
+
+def test_a_custom_target_moves_the_flags(tmp_path: Path) -> None:
+    for kind, name in (("cfs", "cfs_city.csv"), ("available", "avail_city.csv")):
+        call_command("workload_import_matrix", "--kind", kind, "--district", "citywide",
+                     str(STUDY / name))  # fmt: skip
+    custom = {"high_pct": 110.0, "low_pct": 25.0}
+    with override_settings(PRESENCE_WORKLOAD_TARGET="custom",
+                           PRESENCE_WORKLOAD_TARGET_VALUES=custom):  # fmt: skip
+        rows = report(tmp_path, "citywide")
+    flagged = {(r[1], r[0]) for r in rows[1:] if "high" in r[6].split(";")}
+    low = {(r[1], r[0]) for r in rows[1:] if "low" in r[6].split(";")}
+    # From the over-100% cells worked by hand in tests/analytics/test_workload.py, those at or
+    # above 110%: SUN 01 (111.3), SUN 14 (111.4), SAT 22 (111.7). At or below 25%: THU 07 (23.5).
+    assert flagged == {("SUN", "1"), ("SUN", "14"), ("SAT", "22")}
+    assert low == {("THU", "7")}
