@@ -128,6 +128,14 @@ AREAS: tuple[Area, ...] = (
         "reports:snapshot",
     ),
     Area(
+        "workload",
+        "Workload",
+        "Calls-for-service hours against available hours, hour by day: where there is time "
+        "for directed patrol.",
+        frozenset({SUPERVISOR, ANALYST}),
+        "workload:index",
+    ),
+    Area(
         "api_docs",
         "API documentation",
         "The REST API and its OpenAPI 3 schema.",

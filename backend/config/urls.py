@@ -21,6 +21,7 @@ urlpatterns = [
     path("reports/", include("backend.reports.urls")),
     path("hotspots/", include("backend.hotspots.urls")),
     path("missions/", include("backend.missions.urls")),
+    path("workload/", include("backend.workload.urls")),
     path("app/", include("backend.accounts.app_views")),
     path("", include("backend.accounts.urls")),
 ]

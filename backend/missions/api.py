@@ -435,6 +435,14 @@ class SquadScheduleApi(APIView):
         plan = ShiftPlanOutputSerializer()
         created = serializers.BooleanField()
         missions = MissionOutputSerializer(many=True)
+        capacity_note = serializers.CharField(
+            help_text="Where the visits were placed against the district's workload "
+            "(empty when the plan already existed)."
+        )
+        capacity_warnings = serializers.ListField(
+            child=serializers.CharField(),
+            help_text="One per mission that lands in an hour at or over 100% consumed.",
+        )
 
     @extend_schema(
         request=ScheduleInputSerializer,
@@ -463,7 +471,9 @@ class SquadScheduleApi(APIView):
         missions = result.plan.missions.select_related(
             "hotspot", "officer", "mission_type"
         ).order_by("window_start", "pk")
-        body = {"plan": result.plan, "created": result.created, "missions": missions}
+        body = {"plan": result.plan, "created": result.created, "missions": missions,
+                "capacity_note": result.capacity_note,
+                "capacity_warnings": list(result.capacity_warnings)}  # fmt: skip
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(self.ScheduleOutputSerializer(body).data, status=code)
 

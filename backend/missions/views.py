@@ -236,6 +236,10 @@ def board_schedule(request: HttpRequest) -> HttpResponse:
         n = result.plan.missions.count()
         if result.created:
             messages.success(request, f"Shift schedule generated: {n} missions.")
+            if result.capacity_note:
+                messages.info(request, result.capacity_note)
+            for warning in result.capacity_warnings:
+                messages.warning(request, f"Over capacity: {warning}.")
         else:
             messages.info(
                 request,

@@ -29,6 +29,7 @@ EXPECTED_AREAS = {
         "presence",
         "impact",
         "snapshot",
+        "workload",
         "api_docs",
     },
     Role.ANALYST: {
@@ -39,6 +40,7 @@ EXPECTED_AREAS = {
         "compliance",
         "impact",
         "snapshot",
+        "workload",
         "api_docs",
     },
     Role.ADMIN: {
@@ -54,6 +56,7 @@ EXPECTED_AREAS = {
         "presence",
         "impact",
         "snapshot",
+        "workload",
         "api_docs",
         "admin",
     },

@@ -643,3 +643,33 @@ def test_balance_of_a_blocked_allocation_by_district_and_tier() -> None:
     assert sum(r.treatment.harm_total + r.control.harm_total for r in table.blocks) == (
         pytest.approx(harm.sum())
     )
+
+
+# --- Koper schedule inside allowed minutes (workload: hours with spare capacity) -------------
+
+
+def test_visits_placed_inside_allowed_minutes_never_touch_a_forbidden_minute() -> None:
+    shift = 10 * 60
+    allowed = np.zeros(shift, dtype=bool)
+    for h in range(0, 10, 2):  # the even hours of the shift only: 00-01, 02-03, ..., 08-09
+        allowed[h * 60 : (h + 1) * 60] = True
+    for seed in range(20):
+        visits = koper_schedule(
+            generator(seed), range(8), range(4), 0, shift * 60, allowed_minutes=allowed
+        )
+        assert len(visits) == 24
+        by_hotspot: dict[int, list[int]] = defaultdict(list)
+        for v in visits:
+            first, last = v.start_s // 60, v.end_s // 60  # [first, last) minutes
+            assert allowed[first:last].all(), (seed, v)
+            by_hotspot[v.hotspot_id].append(v.start_s)
+        for starts in by_hotspot.values():
+            assert all(b - a >= 120 * 60 for a, b in itertools.pairwise(sorted(starts)))
+
+
+def test_allowed_minutes_that_cannot_hold_a_hot_spots_visits_say_so() -> None:
+    shift = 8 * 60
+    allowed = np.zeros(shift, dtype=bool)
+    allowed[4 * 60 :] = True  # 4 h of room; 3 visits 2 h apart need 4 h 15 min
+    with pytest.raises(ValueError, match="do not fit in the allowed minutes"):
+        koper_schedule(generator(1), [1], [1], 0, shift * 60, allowed_minutes=allowed)
