@@ -23,13 +23,8 @@ from backend.gis.layers import layer_response
 from backend.hotspots.analysis_tasks import analysis_execute_task
 from backend.hotspots.exports import grid_geojson, hotspots_geojson, hotspots_layer
 from backend.hotspots.models import AnalysisRun, Hotspot
-from backend.hotspots.selectors import (
-    analysis_runs,
-    harm_version_current,
-    hotspots_active,
-    hotspots_nearby,
-)
-from backend.hotspots.services import AnalysisParams, analysis_create, harm_version_create
+from backend.hotspots.selectors import analysis_runs, hotspots_active, hotspots_nearby
+from backend.hotspots.services import AnalysisParams, analysis_create
 from backend.missions.selectors import hotspot_dose_today
 
 ANALYSIS_ROLES = (Role.ANALYST, Role.SUPERVISOR)
@@ -215,51 +210,3 @@ class AnalysisCellsGeoJsonApi(APIView):
         except ValueError as exc:
             raise ValidationError({"min_z": "must be a number"}) from exc
         return Response(grid_geojson(run, min_z=threshold))
-
-
-class HarmIndexApi(APIView):
-    """The current harm index (days of custody per offence); POST makes a new version."""
-
-    permission_classes = [role_permission(Role.ANALYST, Role.SUPERVISOR)]
-
-    class HarmInputSerializer(serializers.Serializer):
-        weights = serializers.DictField(child=serializers.FloatField(min_value=0))
-        note = serializers.CharField(default="", allow_blank=True)
-
-    def _current(self) -> dict[str, Any]:
-        version = harm_version_current()
-        weights = version.weights.select_related("offence").order_by("offence__code")
-        return {
-            "version": version.number,
-            "is_default_table": version.is_default_table,
-            "note": version.note,
-            "weights": [
-                {
-                    "code": w.offence.code,
-                    "name": w.offence.name,
-                    "group": w.offence.group,
-                    "days": w.days,
-                }
-                for w in weights
-            ],
-        }
-
-    @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
-        return Response(self._current())
-
-    @extend_schema(request=HarmInputSerializer, responses={201: dict})
-    def post(self, request: Request) -> Response:
-        if not request.user.has_role(Role.ANALYST):  # type: ignore[union-attr]
-            return Response({"detail": "Only analysts edit the harm index."}, status=403)
-        data = self.HarmInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            harm_version_create(
-                weights=data.validated_data["weights"],
-                actor=request.user,
-                note=data.validated_data["note"],
-            )
-        except DjangoValidationError as exc:
-            raise drf_validation_error(exc) from exc
-        return Response(self._current(), status=status.HTTP_201_CREATED)

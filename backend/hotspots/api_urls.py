@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from backend.hotspots import api, import_api_urls
+from backend.hotspots import api
 
 urlpatterns = [
     path("hotspots", api.HotspotListApi.as_view(), name="api-hotspots"),
@@ -23,6 +23,4 @@ urlpatterns = [
         api.AnalysisCellsGeoJsonApi.as_view(),
         name="api-analysis-cells-geojson",
     ),
-    path("harm-index", api.HarmIndexApi.as_view(), name="api-harm-index"),
-    *import_api_urls.urlpatterns,
 ]

@@ -21,8 +21,8 @@ from shapely.geometry import Polygon, mapping
 from backend.accounts.models import District, Role, Squad, User
 from backend.accounts.services import district_upsert
 from backend.analytics.synthetic import synthetic_incidents
-from backend.hotspots.models import Incident, OffenceType
-from backend.hotspots.timeutil import local_to_utc, utc_datetimes
+from backend.incidents.models import Incident, OffenceType
+from backend.incidents.timeparse import local_to_utc, utc_datetimes
 from backend.missions.models import MissionType
 
 DEMO_PASSWORD = "presence-demo"
@@ -138,7 +138,7 @@ def _names(rng: np.random.Generator, n: int) -> list[tuple[str, str]]:
 
 def _local_to_utc(start: date, day: np.ndarray, minute: np.ndarray) -> list[datetime]:
     """Agency-local (day index from ``start``, minute of day) to aware UTC datetimes (DST rules:
-    ``backend.hotspots.timeutil``)."""
+    ``backend.incidents.timeparse``)."""
     local = (start - date(1970, 1, 1)).days * 86400 + day * 86400 + minute * 60
     return utc_datetimes(local_to_utc(local, ZoneInfo(settings.TIME_ZONE)))
 

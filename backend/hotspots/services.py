@@ -24,16 +24,9 @@ from backend.analytics.projection import LocalProjection
 from backend.analytics.timeparts import local_parts
 from backend.analytics.timewindow import parse_window
 from backend.audit.services import audit_record
-from backend.hotspots.models import (
-    AnalysisRun,
-    GridCell,
-    HarmWeight,
-    HarmWeightVersion,
-    Hotspot,
-    ImportStatus,
-    OffenceType,
-)
-from backend.hotspots.selectors import IncidentPoints, harm_version_current, incident_points
+from backend.hotspots.models import AnalysisRun, GridCell, Hotspot
+from backend.incidents.models import HarmWeight, ImportStatus, OffenceType
+from backend.incidents.selectors import IncidentPoints, harm_version_current, incident_points
 from backend.missions.models import MissionType
 
 CELL_INSERT_BATCH = 2_000  # 9 columns x 2,000 rows stays under SQLite's 32,766 parameters
@@ -443,39 +436,3 @@ def hotspot_hand_drawn_save(*, hotspot: Hotspot, actor: Any = None) -> Hotspot:
         before=before, after={"geometry": hotspot.geometry, "note": hotspot.note},
     )  # fmt: skip
     return hotspot
-
-
-@transaction.atomic
-def harm_version_create(
-    *, weights: Mapping[str, float], actor: Any = None, note: str = ""
-) -> HarmWeightVersion:
-    """A new harm index version: the current weights with ``weights`` (code -> days) applied.
-
-    Unknown codes and negative or non-finite weights are refused, naming each. Offences not
-    mentioned keep their current weight. Analyses keep the version they used.
-    """
-    current = harm_version_current()
-    codes = dict(OffenceType.objects.values_list("code", "pk"))
-    errors = {}
-    for code, days in weights.items():
-        if code not in codes:
-            errors[code] = "unknown offence code"
-        elif not (isinstance(days, (int, float)) and np.isfinite(days) and days >= 0):
-            errors[code] = "weight must be a number of days >= 0"
-    if errors:
-        raise ValidationError(errors)
-    old = dict(HarmWeight.objects.filter(version=current).values_list("offence__code", "days"))
-    new = {**old, **{k: float(v) for k, v in weights.items()}}
-    version = HarmWeightVersion.objects.create(
-        number=current.number + 1, note=note,
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )  # fmt: skip
-    HarmWeight.objects.bulk_create(
-        [HarmWeight(version=version, offence_id=codes[c], days=d) for c, d in new.items()]
-    )
-    changed = {c: [old.get(c), d] for c, d in new.items() if old.get(c) != d}
-    audit_record(
-        actor=actor, action="harm_index.version", obj=version,
-        before={"version": current.number}, after={"version": version.number, "changed": changed},
-    )  # fmt: skip
-    return version

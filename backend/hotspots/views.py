@@ -23,14 +23,9 @@ from backend.accounts.permissions import role_required
 from backend.analytics.briefing import DAY_NAMES
 from backend.hotspots.analysis_tasks import analysis_execute_task
 from backend.hotspots.exports import grid_csv_rows, hotspots_csv_rows, hotspots_geojson
-from backend.hotspots.models import Hotspot, OffenceType
-from backend.hotspots.selectors import analysis_run_active, analysis_runs, harm_version_current
-from backend.hotspots.services import (
-    AnalysisParams,
-    analysis_create,
-    analysis_publish,
-    harm_version_create,
-)
+from backend.hotspots.models import Hotspot
+from backend.hotspots.selectors import analysis_run_active, analysis_runs
+from backend.hotspots.services import AnalysisParams, analysis_create, analysis_publish
 
 VIEW_ROLES = (Role.SERGEANT, Role.SUPERVISOR, Role.ANALYST)
 ANALYSE_ROLES = (Role.ANALYST, Role.SUPERVISOR)
@@ -182,47 +177,3 @@ def hotspot_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return HttpResponse(buf.getvalue(), content_type="image/png")
-
-
-@role_required(*VIEW_ROLES)
-def harm_index(request: HttpRequest) -> HttpResponse:
-    can_edit = request.user.has_role(Role.ANALYST)  # type: ignore[union-attr]
-    if request.method == "POST":
-        if not can_edit:
-            return HttpResponse("Only analysts edit the harm index.", status=403)
-        weights: dict[str, float] = {}
-        bad = []
-        for offence in OffenceType.objects.all():
-            raw = request.POST.get(f"w-{offence.code}", "").strip()
-            if raw == "":
-                continue
-            try:
-                weights[offence.code] = float(raw)
-            except ValueError:
-                bad.append(f"{offence.name}: {raw!r} is not a number")
-        if bad:
-            for b in bad:
-                messages.error(request, b)
-            return redirect("hotspots:harm")
-        try:
-            version = harm_version_create(
-                weights=weights, actor=request.user, note=request.POST.get("note", "")
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                messages.error(request, f"{field}: {' '.join(errors)}")
-            return redirect("hotspots:harm")
-        messages.success(request, f"Saved harm index version {version.number}.")
-        return redirect("hotspots:harm")
-    version = harm_version_current()
-    return render(
-        request,
-        "hotspots/harm.html",
-        {
-            "version": version,
-            "weights": version.weights.select_related("offence").order_by(
-                "offence__group", "-days", "offence__name"
-            ),
-            "can_edit": can_edit,
-        },
-    )

@@ -15,13 +15,9 @@ from shapely.geometry import shape
 from backend.accounts.models import District
 from backend.audit.services import audit_record
 from backend.config.localtime import local_day_bounds
-from backend.hotspots.models import Incident, OffenceType
-from backend.hotspots.selectors import (
-    harm_version_current,
-    harm_weights_for,
-    hotspots_active,
-    incident_points,
-)
+from backend.hotspots.selectors import hotspots_active
+from backend.incidents.models import Incident, OffenceType
+from backend.incidents.selectors import harm_version_current, harm_weights_for, incident_points
 from backend.reports.compliance import COLUMNS, MAX_REPORT_DAYS, compliance_compute
 from backend.reports.models import (
     ComplianceDay,

@@ -11,8 +11,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backend.accounts.models import District
 from backend.hotspots.demo import DEMO_PASSWORD, demo_city_seed, demo_incidents_release
-from backend.hotspots.models import AnalysisRun, Incident
+from backend.hotspots.models import AnalysisRun
 from backend.hotspots.services import AnalysisParams, analysis_create, analysis_execute
+from backend.incidents.models import Incident
 from backend.reports.demo import (
     EFFECT_SHARE,
     HISTORY_DAYS,
