@@ -6,8 +6,14 @@ working; the audit log keeps the labels it was written with (it is append-only).
 import django.db.models.deletion
 from django.db import migrations, models
 
-MOVED = ["offencetype", "harmweightversion", "harmweight", "columnmapping", "incidentimport",
-         "incident"]  # fmt: skip
+MOVED = [
+    "offencetype",
+    "harmweightversion",
+    "harmweight",
+    "columnmapping",
+    "incidentimport",
+    "incident",
+]
 
 
 def _relabel(apps, from_label, to_label):
@@ -31,66 +37,68 @@ def content_types_to_hotspots(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('hotspots', '0006_hand_drawn_hotspots'),
-        ('incidents', '0001_initial'),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("hotspots", "0006_hand_drawn_hotspots"),
+        ("incidents", "0001_initial"),
     ]
 
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
-                    model_name='analysisrun',
-                    name='weights_version',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='incidents.harmweightversion'),
+                    model_name="analysisrun",
+                    name="weights_version",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="incidents.harmweightversion",
+                    ),
                 ),
                 migrations.DeleteModel(
-                    name='ColumnMapping',
+                    name="ColumnMapping",
                 ),
                 migrations.RemoveField(
-                    model_name='harmweight',
-                    name='offence',
+                    model_name="harmweight",
+                    name="offence",
                 ),
                 migrations.RemoveField(
-                    model_name='harmweight',
-                    name='version',
+                    model_name="harmweight",
+                    name="version",
                 ),
                 migrations.RemoveField(
-                    model_name='harmweightversion',
-                    name='created_by',
+                    model_name="harmweightversion",
+                    name="created_by",
                 ),
                 migrations.RemoveField(
-                    model_name='incident',
-                    name='district',
+                    model_name="incident",
+                    name="district",
                 ),
                 migrations.RemoveField(
-                    model_name='incident',
-                    name='imported_by',
+                    model_name="incident",
+                    name="imported_by",
                 ),
                 migrations.RemoveField(
-                    model_name='incident',
-                    name='offence',
+                    model_name="incident",
+                    name="offence",
                 ),
                 migrations.RemoveField(
-                    model_name='incidentimport',
-                    name='uploaded_by',
+                    model_name="incidentimport",
+                    name="uploaded_by",
                 ),
                 migrations.DeleteModel(
-                    name='HarmWeight',
+                    name="HarmWeight",
                 ),
                 migrations.DeleteModel(
-                    name='HarmWeightVersion',
+                    name="HarmWeightVersion",
                 ),
                 migrations.DeleteModel(
-                    name='Incident',
+                    name="Incident",
                 ),
                 migrations.DeleteModel(
-                    name='OffenceType',
+                    name="OffenceType",
                 ),
                 migrations.DeleteModel(
-                    name='IncidentImport',
+                    name="IncidentImport",
                 ),
             ],
             database_operations=[],
