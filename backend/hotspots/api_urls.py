@@ -4,7 +4,6 @@ from backend.hotspots import api
 
 urlpatterns = [
     path("hotspots", api.HotspotListApi.as_view(), name="api-hotspots"),
-    path("hotspots/nearby", api.HotspotNearbyApi.as_view(), name="api-hotspots-nearby"),
     path("hotspots/<int:pk>", api.HotspotDetailApi.as_view(), name="api-hotspot"),
     path("analyses", api.AnalysisListCreateApi.as_view(), name="api-analyses"),
     path("analyses/<int:pk>", api.AnalysisDetailApi.as_view(), name="api-analysis"),

@@ -23,7 +23,6 @@ from backend.accounts.services import district_upsert
 from backend.analytics.synthetic import synthetic_incidents
 from backend.incidents.models import Incident, OffenceType
 from backend.incidents.timeparse import local_to_utc, utc_datetimes
-from backend.missions.models import MissionType
 
 DEMO_PASSWORD = "presence-demo"
 DEMO_SOURCE = "demo"
@@ -80,17 +79,6 @@ SQUADS = [
     ("Bravo", "allapattah", time(15, 0)),
     ("Charlie", "liberty-city", time(21, 0)),
 ]
-
-MENU = [
-    ("Visible presence", "Be seen: park, get out, walk the hot spot.", 15,
-     "Park and walk the block\nTalk to business owners\nCheck the bus stop and corner store"),
-    ("Problem solving", "Note and report conditions that invite crime.", 15,
-     "Note broken lights and vacant lots\nReport graffiti and dumping\nLog each problem"),
-    ("Community engagement", "Build trust with people who live and work here.", 20,
-     "Introduce yourself\nHand out the community card\nAsk what worries them"),
-    ("Violence reduction", "Deter shootings and robberies at peak hours.", 15,
-     "Stand at the corner with the most incidents\nCheck known hangouts\nNo stops without cause"),
-]  # fmt: skip
 
 FIRST = [
     "Ana",
@@ -279,11 +267,6 @@ def demo_city_seed(
     for name, code, ring in DISTRICTS:
         if not District.objects.filter(code=code).exists():
             district_upsert(name=name, code=code, boundary=mapping(Polygon(ring)))
-    for name, objective, minutes, tactics in MENU:
-        MissionType.objects.get_or_create(
-            name=name,
-            defaults={"objective": objective, "target_minutes": minutes, "tactics": tactics},
-        )
     users_created = _seed_people(np.random.default_rng([seed, 1]))
     sample = _incident_sample(rng, n=incidents, end=end)
     rows = np.arange(incidents)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,24 +24,14 @@ from backend.analytics.projection import LocalProjection
 from backend.analytics.timeparts import local_parts
 from backend.analytics.timewindow import parse_window
 from backend.audit.services import audit_record
+from backend.config.localtime import local_day_bounds
 from backend.hotspots.models import AnalysisRun, GridCell, Hotspot
+from backend.hotspots.tactics import tactics_for
 from backend.incidents.models import HarmWeight, ImportStatus, OffenceType
 from backend.incidents.selectors import IncidentPoints, harm_version_current, incident_points
-from backend.missions.models import MissionType
 
 CELL_INSERT_BATCH = 2_000  # 9 columns x 2,000 rows stays under SQLite's 32,766 parameters
 RECENT_INCIDENTS = 5
-# Which Mission Menu entry suits a hot spot, by the offence group with the most harm.
-TACTICS_BY_GROUP = {
-    "violent": "Violence reduction",
-    "property": "Problem solving",
-    "qol": "Visible presence",
-}
-DEFAULT_TACTICS = (
-    "Park, get out and walk the hot spot for 15 minutes",
-    "Talk to people who live and work here",
-    "Note and report conditions that invite crime",
-)
 
 
 @dataclass(frozen=True)
@@ -99,10 +89,7 @@ def analysis_create(
 
 def _period(as_of: date, lookback_days: int) -> tuple[datetime, datetime]:
     """[start, end) of the look-back: the ``lookback_days`` local days before ``as_of``."""
-    tz = ZoneInfo(settings.TIME_ZONE)
-    end = datetime.combine(as_of, time.min, tzinfo=tz)
-    start = datetime.combine(as_of - timedelta(days=lookback_days), time.min, tzinfo=tz)
-    return start, end
+    return local_day_bounds(as_of - timedelta(days=lookback_days))[0], local_day_bounds(as_of)[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,14 +159,6 @@ def _global_hot_cells(result: AnalysisResult | None) -> set[tuple[int, int]]:
     if result is None:
         return set()
     return {c for h in result.hotspots for c in result.grid.to_global(h.cells)}
-
-
-def _tactics_for(group: str) -> list[str]:
-    name = TACTICS_BY_GROUP.get(group)
-    mission = MissionType.objects.filter(name=name, is_active=True).first() if name else None
-    if mission is None or not mission.tactics.strip():
-        return list(DEFAULT_TACTICS)
-    return [line.strip() for line in mission.tactics.splitlines() if line.strip()]
 
 
 def analysis_execute(*, run_id: int) -> AnalysisRun:
@@ -299,7 +278,7 @@ def _execute(run: AnalysisRun) -> None:
             rank=h.rank, n_hotspots=n_h, harm=h.harm, count=h.count,
             harm_share=h.harm / harm_total if harm_total else 0.0,
             counts_by_offence=by_offence, profile=res.profile_count[i],
-            lookback_days=run.lookback_days, recent=recent, tactics=_tactics_for(top_group),
+            lookback_days=run.lookback_days, recent=recent, tactics=tactics_for(top_group),
             harm_by_offence=harm_by_offence,
         )  # fmt: skip
         districts = district_of[members]

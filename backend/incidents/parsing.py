@@ -105,6 +105,7 @@ def stored_file_path(client_uuid: uuid.UUID) -> Path | None:
 
 
 def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes as stored (compressed, if it is gzip), in hex."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while block := f.read(1 << 20):
@@ -113,6 +114,7 @@ def file_sha256(path: Path) -> str:
 
 
 def file_store(path: Path, client_uuid: uuid.UUID, *, move: bool) -> Path:
+    """Keep the file as ``MEDIA_ROOT/imports/<client_uuid>.csv[.gz]`` (moved or copied)."""
     folder = Path(settings.MEDIA_ROOT) / "imports"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{client_uuid}{'.csv.gz' if is_gzip(path) else '.csv'}"

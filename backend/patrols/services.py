@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,6 +113,19 @@ def _queue_rollup(session: PatrolSession) -> None:
     queue_rollups_for_session(session)
 
 
+# Whether a mission id names one of the officer's missions. Missions sit above patrols, so the
+# missions app registers the check at start-up (MissionsConfig.ready); with none registered, an
+# activity cannot name a mission.
+MissionCheck = Callable[[Any, int], bool]
+_mission_checks: list[MissionCheck] = []
+
+
+def activity_mission_check_register(check: MissionCheck) -> None:
+    """Add ``check(officer, mission_id) -> bool``; an activity's mission must pass every one."""
+    if check not in _mission_checks:
+        _mission_checks.append(check)
+
+
 def activity_record(
     *,
     officer: Any,
@@ -140,11 +154,10 @@ def activity_record(
         errors["lat"] = "give both lat and lon, or neither"
     elif lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
         errors["lat"] = "lat/lon out of range"
-    if mission_id is not None:
-        from backend.missions.models import Mission
-
-        if not Mission.objects.filter(pk=mission_id, officer=officer).exists():
-            errors["mission"] = f"mission {mission_id} is not yours"
+    if mission_id is not None and not (
+        _mission_checks and all(check(officer, mission_id) for check in _mission_checks)
+    ):
+        errors["mission"] = f"mission {mission_id} is not yours"
     if errors:
         raise ValidationError(errors)
     session = (

@@ -8,6 +8,8 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
+from backend.config.localtime import local_day_bounds
+
 
 @shared_task(
     name="patrols.visit_rebuild",
@@ -38,7 +40,6 @@ def unit_visit_rebuild_task(unit_id: int, day: str) -> int:
 def sweep_open_sessions_task() -> int:
     """Beat job (every 10 minutes): roll up today for every officer still on patrol and every
     AVL unit heard from today."""
-    from backend.config.localtime import local_day_bounds
     from backend.patrols.models import PatrolSession, Ping
 
     today = timezone.localdate()

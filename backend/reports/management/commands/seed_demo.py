@@ -14,6 +14,7 @@ from backend.hotspots.demo import DEMO_PASSWORD, demo_city_seed, demo_incidents_
 from backend.hotspots.models import AnalysisRun
 from backend.hotspots.services import AnalysisParams, analysis_create, analysis_execute
 from backend.incidents.models import Incident
+from backend.missions.demo import mission_menu_seed
 from backend.reports.demo import (
     EFFECT_SHARE,
     HISTORY_DAYS,
@@ -83,6 +84,7 @@ class Command(BaseCommand):
         result = demo_city_seed(
             seed=seed, incidents=n, end=end, hold_from=starts_on if history_days else None
         )
+        mission_menu_seed()  # before the analysis: its briefings suggest the menu's tactics
         timing = {"city": clock.perf_counter() - started}
         published = ""
         if result.incidents_total and not AnalysisRun.objects.exists():
