@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.config.api import MAX_LAT
 from backend.hotspots.selectors import hotspots_nearby
 from backend.missions.selectors import hotspot_dose_today
 
@@ -22,7 +23,7 @@ class HotspotNearbyApi(APIView):
     """Active hot spots within ``radius_m`` of a position, nearest first."""
 
     class NearbyInputSerializer(serializers.Serializer):
-        lat = serializers.FloatField(min_value=-90, max_value=90)
+        lat = serializers.FloatField(min_value=-MAX_LAT, max_value=MAX_LAT)
         lon = serializers.FloatField(min_value=-180, max_value=180)
         radius_m = serializers.FloatField(min_value=1, max_value=MAX_NEARBY_RADIUS_M, default=2000)
 

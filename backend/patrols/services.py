@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from backend.audit.services import audit_record
 from backend.patrols.models import Activity, ActivityType, PatrolSession
+from backend.patrols.tasks import session_rollup_queue
 
 MAX_CLIENT_LAG = timedelta(hours=12)  # a start or end tapped offline and sent this much later
 
@@ -103,14 +104,10 @@ def session_end(
         session.save(update_fields=["ended_at"])
         audit_record(actor=officer, action="patrol.end", obj=session, subject=officer,
                      after={"ended_at": end})  # fmt: skip
-        transaction.on_commit(lambda: _queue_rollup(session))
+    if session.rolled_up_at is None:
+        # A retried end re-sends the message too; the sweep covers a broker that is down.
+        transaction.on_commit(lambda: session_rollup_queue(session_id=session.pk), robust=True)
     return session
-
-
-def _queue_rollup(session: PatrolSession) -> None:
-    from backend.patrols.tasks import queue_rollups_for_session
-
-    queue_rollups_for_session(session)
 
 
 # Whether a mission id names one of the officer's missions. Missions sit above patrols, so the
