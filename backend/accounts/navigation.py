@@ -83,7 +83,7 @@ AREAS: tuple[Area, ...] = (
         "Incident imports",
         "Upload incident exports, map their columns, see what was rejected and why.",
         frozenset({ANALYST}),
-        "hotspots:imports",
+        "incidents:imports",
     ),
     Area(
         "boundaries",

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "leaflet",
     "backend.accounts",
     "backend.audit",
+    "backend.incidents",
     "backend.hotspots",
     "backend.missions",
     "backend.patrols",

@@ -34,6 +34,7 @@ from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.analytics.randomization import BalanceRow, BalanceTable
 from backend.config.api import MAX_LAT, drf_validation_error
+from backend.config.localtime import local_day_bounds
 from backend.gis.layers import layer_response
 from backend.missions.models import (
     Blocking,
@@ -56,7 +57,6 @@ from backend.missions.selectors import (
     experiment_reproduce,
     experiment_summary,
     experiments_list,
-    local_day_bounds,
     missions_visible_to,
     shift_plan_for,
     squad_shift_window,

@@ -774,3 +774,26 @@ def experiment_arms_layer(*, experiment: Experiment, day: date | None = None) ->
         for f in fc["features"]
     ]
     return Layer(name="arms", fields=ARM_LAYER_FIELDS, features=features)
+
+
+# Which Mission Menu entry suits a hot spot, by the offence group with the most harm.
+TACTICS_BY_GROUP = {
+    "violent": "Violence reduction",
+    "property": "Problem solving",
+    "qol": "Visible presence",
+}
+
+
+def mission_type_tactics(group: str) -> list[str]:
+    """The tactics (one a line) of the active Mission Menu entry for offence ``group``; empty
+    when there is none. Registered as the hot spot briefings' tactics provider."""
+    name = TACTICS_BY_GROUP.get(group)
+    mission = MissionType.objects.filter(name=name, is_active=True).first() if name else None
+    if mission is None:
+        return []
+    return [line.strip() for line in mission.tactics.splitlines() if line.strip()]
+
+
+def mission_is_officers(officer: Any, mission_id: int) -> bool:
+    """Whether mission ``mission_id`` is assigned to ``officer`` (an activity may name it)."""
+    return Mission.objects.filter(pk=mission_id, officer=officer).exists()

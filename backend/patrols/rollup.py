@@ -11,13 +11,14 @@ minute after a session ends) or for every officer of a day (the reconciliation j
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 from shapely.geometry import shape
 
 from backend.accounts.models import User
@@ -25,7 +26,7 @@ from backend.analytics.projection import LocalProjection
 from backend.analytics.tracks import MODE_NAMES, HotspotIndex, analyze_tracks, build_hotspot_index
 from backend.config.localtime import local_day_bounds
 from backend.hotspots.selectors import analysis_run_active
-from backend.patrols.models import AvlUnit, DeviceGap, Ping, Visit
+from backend.patrols.models import AvlUnit, DeviceGap, PatrolSession, Ping, Visit
 from backend.patrols.signals import visits_rebuilt
 
 VISIT_INSERT_BATCH = 1_000
@@ -210,3 +211,25 @@ def visit_rebuild_for_unit_day(*, unit_id: int, day: date) -> int:
 def visits_rebuild_day(*, day: date) -> int:
     """Replace every officer's visits on ``day`` in one pass; returns the number of visits."""
     return _rebuild(column="officer_id", ids=None, day=day, lock_model=User)
+
+
+def session_rollup(*, session_id: int) -> int:
+    """Recompute the visits of every local day the ended session touched, then mark it done.
+
+    Idempotent (each day is replaced as a whole), so a duplicate message or sweep costs only time.
+    Returns the number of visits on those days.
+    """
+    session = PatrolSession.objects.filter(pk=session_id, ended_at__isnull=False).first()
+    if session is None:
+        return 0
+    assert session.ended_at is not None
+    day = timezone.localtime(session.started_at).date()
+    last = timezone.localtime(session.ended_at).date()
+    visits = 0
+    while day <= last:
+        visits += visit_rebuild_for_day(officer_id=session.officer_id, day=day)
+        day += timedelta(days=1)
+    PatrolSession.objects.filter(pk=session_id, rolled_up_at__isnull=True).update(
+        rolled_up_at=timezone.now()
+    )
+    return visits

@@ -24,8 +24,9 @@ from shapely.geometry import shape
 
 from backend.accounts.services import district_upsert
 from backend.analytics.projection import LocalProjection
-from backend.hotspots.models import AnalysisRun, GridCell, Hotspot, Incident, OffenceType
+from backend.hotspots.models import AnalysisRun, GridCell, Hotspot
 from backend.hotspots.services import AnalysisParams, analysis_create, analysis_execute
+from backend.incidents.models import Incident, OffenceType
 from tests.conftest import TEST_DATA
 from tests.factories import IncidentFactory, UserFactory
 

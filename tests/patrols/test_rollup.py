@@ -11,7 +11,8 @@ import pytest
 from shapely.geometry import box, mapping
 
 from backend.analytics.projection import LocalProjection
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
 from backend.patrols.ingest import pings_ingest
 from backend.patrols.models import PatrolSession, Visit
 from backend.patrols.rollup import visit_rebuild_for_day, visits_rebuild_day
