@@ -121,6 +121,9 @@ def celery_worker(
 
     queue = f"presence-test-{secrets.token_hex(4)}"
     log = tmp_path / "worker.log"
+    # Messages an earlier test left on the shared default queue (a rollup's follow-up compliance
+    # rebuild sent just before that test's worker stopped) would run against this test's data.
+    app.control.purge()
     env = {
         **os.environ,
         "DATABASE_URL": database_url_of_test_db(),
