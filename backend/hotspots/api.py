@@ -38,13 +38,17 @@ MAX_NEARBY_RADIUS_M = 20_000
 
 class HotspotOutputSerializer(serializers.ModelSerializer):
     district = serializers.CharField(source="district.name", allow_null=True, default=None)
+    address = serializers.CharField(
+        source="place", help_text="Most frequent block or intersection, else 'lat, lon'."
+    )
+    street_brief = serializers.CharField(help_text="The officer's one sentence, read first.")
 
     class Meta:
         model = Hotspot
         fields = [
             "id", "rank", "district", "harm", "incident_count", "gi_z_max", "centroid_lat",
             "centroid_lon", "geometry", "counts_by_offence", "last_incident_at", "briefing",
-            "profile_24x7", "run",
+            "profile_24x7", "run", "address", "street_brief",
         ]  # fmt: skip
 
 
@@ -80,6 +84,8 @@ class HotspotNearbyApi(APIView):
         harm = serializers.FloatField()
         distance_m = serializers.FloatField()
         reason = serializers.CharField()
+        address = serializers.CharField()
+        street_brief = serializers.CharField()
         visit_due = serializers.CharField()
         centroid_lat = serializers.FloatField()
         centroid_lon = serializers.FloatField()
@@ -105,6 +111,8 @@ class HotspotNearbyApi(APIView):
                 "harm": h.harm,
                 "distance_m": round(d, 1),
                 "reason": h.briefing.get("one_line", ""),
+                "address": h.place,
+                "street_brief": h.street_brief,
                 # "due" (dose not yet delivered today), "done", or "control" (never patrolled).
                 "visit_due": doses[h.pk].visit_due,
                 "centroid_lat": h.centroid_lat,

@@ -66,7 +66,7 @@ from backend.hotspots.models import (
 )
 from backend.hotspots.timeutil import TIME_FORMATS_HELP, parse_times, utc_datetimes
 
-FIELDS = ("id", "occurred_at", "lat", "lon", "offence", "premise")
+FIELDS = ("id", "occurred_at", "lat", "lon", "offence", "premise", "block", "intersection")
 REQUIRED_FIELDS = ("occurred_at", "lat", "lon")
 HASH_ID = "@hash"
 FIELD_LABELS = {
@@ -76,6 +76,8 @@ FIELD_LABELS = {
     "lon": "longitude",
     "offence": "offence",
     "premise": "premise",
+    "block": "block address",
+    "intersection": "intersection",
 }
 
 PROGRESS_ROWS = 10_000  # rows checked between progress writes: a poll a second sees it move
@@ -86,6 +88,7 @@ REJECTIONS_KEPT = 1_000  # rejections stored on the import (the counts are alway
 VALUE_CHARS = 200  # a rejected value is cut to this many characters in the report
 SOURCE_ID_MAX = Incident._meta.get_field("source_id").max_length or 80
 PREMISE_MAX = Incident._meta.get_field("premise").max_length or 60
+BLOCK_MAX = Incident._meta.get_field("block").max_length or 120
 SOURCE_MAX = Incident._meta.get_field("source").max_length or 60
 _HASH_SEP = "\x1f"  # ASCII unit separator: cannot be confused with a field's own characters
 
@@ -395,6 +398,7 @@ class _State:
     lon: list[FloatArray] = field(default_factory=list)
     offence_id: list[IntArray] = field(default_factory=list)
     premise: list[str] = field(default_factory=list)
+    block: list[str] = field(default_factory=list)
     district_id: list[IntArray] = field(default_factory=list)
 
 
@@ -410,6 +414,7 @@ class ParsedFile:
     offence_id: IntArray
     premise: list[str]
     district_id: IntArray  # -1: in no district
+    block: list[str]  # block address, else intersection; "" when the file has neither
     duplicates: int  # within the file
     rejected: int
     rejections: list[dict[str, Any]]
@@ -617,6 +622,23 @@ def _check_chunk(rows: list[list[str]], lines: IntArray, ctx: _Context, state: _
         state.premise.extend(map(clean.__getitem__, chosen))
     else:
         state.premise.extend([""] * good.size)
+    state.block.extend(_place_text(columns, good, n))
+
+
+def _place_text(columns: dict[str, list[str]], good: IntArray, n: int) -> list[str]:
+    """Each good row's block address, else its intersection (optional columns; cut to the
+    column's length, like the premise: not worth rejecting a row for)."""
+    out = [""] * good.size
+    for name in ("intersection", "block"):  # block last: it wins where both are given
+        if name not in columns:
+            continue
+        raw = columns[name]
+        chosen = raw if good.size == n else [raw[i] for i in good.tolist()]
+        for j, v in enumerate(chosen):
+            text = " ".join(v.replace("\x00", "").split())[:BLOCK_MAX]
+            if text:
+                out[j] = text
+    return out
 
 
 def _coordinate_problem(
@@ -720,6 +742,7 @@ def import_file_read(
         offence_id=cat(state.offence_id, np.int64),
         premise=state.premise,
         district_id=cat(state.district_id, np.int64),
+        block=state.block,
         duplicates=state.duplicates,
         rejected=state.rejected,
         rejections=state.rejections,
@@ -744,10 +767,11 @@ def _write_copy(import_id: int, source: str, parsed: ParsedFile) -> int:
     with raw.cursor() as cur:
         cur.execute(
             f"CREATE TEMP TABLE {stage} (source_id text, occurred bigint, lat float8, "
-            "lon float8, offence_id bigint, premise text, district_id bigint) ON COMMIT DROP"
+            "lon float8, offence_id bigint, premise text, district_id bigint, block text) "
+            "ON COMMIT DROP"
         )
         with cur.copy(f"COPY {stage} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["text", "int8", "float8", "float8", "int8", "text", "int8"])
+            copy.set_types(["text", "int8", "float8", "float8", "int8", "text", "int8", "text"])
             for lo in range(0, n, COPY_BLOCK_ROWS):
                 hi = min(n, lo + COPY_BLOCK_ROWS)
                 district = parsed.district_id[lo:hi]
@@ -759,14 +783,15 @@ def _write_copy(import_id: int, source: str, parsed: ParsedFile) -> int:
                     parsed.offence_id[lo:hi].tolist(),
                     parsed.premise[lo:hi],
                     np.where(district < 0, None, district).tolist(),
+                    parsed.block[lo:hi],
                     strict=True,
                 ):
                     copy.write_row(row)
         cur.execute(
             "INSERT INTO hotspots_incident (source, source_id, occurred_at, lat, lon, "
-            "offence_id, premise, district_id, imported_by_id) "
+            "offence_id, premise, district_id, imported_by_id, block) "
             "SELECT %s, source_id, to_timestamp(occurred), lat, lon, offence_id, premise, "
-            f"district_id, %s FROM {stage} "
+            f"district_id, %s, block FROM {stage} "
             "ON CONFLICT (source, source_id) DO NOTHING",
             (source, import_id),
         )
@@ -789,7 +814,8 @@ def _write_rows(import_id: int, source: str, parsed: ParsedFile) -> int:
     adapt = connection.ops.adapt_datetimefield_value
     sql = (
         "INSERT INTO hotspots_incident (source, source_id, occurred_at, lat, lon, offence_id, "
-        "premise, district_id, imported_by_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "premise, district_id, imported_by_id, block) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (source, source_id) DO NOTHING"
     )
     n = len(parsed.source_id)
@@ -809,8 +835,9 @@ def _write_rows(import_id: int, source: str, parsed: ParsedFile) -> int:
                         prem,
                         dist if dist >= 0 else None,
                         import_id,
+                        blk,
                     )
-                    for sid, when, la, lo_, off, prem, dist in zip(
+                    for sid, when, la, lo_, off, prem, dist, blk in zip(
                         parsed.source_id[lo:hi],
                         utc_datetimes(parsed.occurred[lo:hi]),
                         parsed.lat[lo:hi].tolist(),
@@ -818,6 +845,7 @@ def _write_rows(import_id: int, source: str, parsed: ParsedFile) -> int:
                         parsed.offence_id[lo:hi].tolist(),
                         parsed.premise[lo:hi],
                         parsed.district_id[lo:hi].tolist(),
+                        parsed.block[lo:hi],
                         strict=True,
                     )
                 ],

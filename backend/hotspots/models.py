@@ -8,6 +8,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from backend.analytics.street import street_brief
+from backend.hotspots.address import coordinates_words
+
 
 class OffenceGroup(models.TextChoices):
     VIOLENT = "violent", "Violent"
@@ -77,8 +80,9 @@ class ImportStatus(models.TextChoices):
 class ColumnMapping(models.Model):
     """A saved way of reading one records system's export, chosen by name at import time.
 
-    ``columns`` maps Presence fields (id, occurred_at, lat, lon, offence, premise) to the
-    file's column names; ``offence_aliases`` maps the file's offence values to offence codes.
+    ``columns`` maps Presence fields (id, occurred_at, lat, lon, offence, premise, block,
+    intersection) to the file's column names; ``offence_aliases`` maps the file's offence values
+    to offence codes.
     """
 
     name = models.CharField(max_length=80, unique=True)
@@ -149,6 +153,11 @@ class Incident(models.Model):
         OffenceType, on_delete=models.PROTECT, related_name="incidents", db_index=False
     )
     premise = models.CharField(max_length=60, blank=True, help_text="Place type, e.g. street.")
+    block = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Block address or intersection as the file gives it, e.g. 001XX W MADISON ST.",
+    )
     district = models.ForeignKey(
         "accounts.District", on_delete=models.SET_NULL, null=True, blank=True, db_index=False
     )
@@ -266,6 +275,12 @@ class Hotspot(models.Model):
     last_incident_at = models.DateTimeField(null=True, blank=True)
     gi_z_max = models.FloatField()
     briefing = models.JSONField(default=dict, blank=True)
+    address = models.CharField(
+        max_length=160,
+        blank=True,
+        help_text="Where it is in words: its incidents' most frequent block address or "
+        "intersection, else its centre's coordinates.",
+    )
     hand_drawn = models.BooleanField(
         default=False,
         help_text="Drawn by an analyst (a known trouble spot the Gi* run did not find), "
@@ -283,6 +298,16 @@ class Hotspot(models.Model):
 
     def __str__(self) -> str:
         return f"Hot spot #{self.rank} (run {self.run_id})"
+
+    @property
+    def place(self) -> str:
+        """Where it is in words; a hot spot stored before addresses existed: its centre."""
+        return self.address or coordinates_words(self.centroid_lat, self.centroid_lon)
+
+    @property
+    def street_brief(self) -> str:
+        """The officer's one sentence: "Robberies at night near 0 block of W Madison St; ..."."""
+        return street_brief(self.briefing or {}, self.place)
 
 
 class HandDrawnHotspot(Hotspot):

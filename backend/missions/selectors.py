@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Value
+from django.db.models import Count, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
 from backend.accounts.models import Role, Squad, User
@@ -781,3 +781,73 @@ def experiment_arms_layer(*, experiment: Experiment, day: date | None = None) ->
         for f in fc["features"]
     ]
     return Layer(name="arms", fields=ARM_LAYER_FIELDS, features=features)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sergeant's board
+
+
+@dataclass(frozen=True)
+class DayVisits:
+    """An officer's visits of one local day: how many, and minutes on scene (rounded)."""
+
+    visits: int
+    minutes: int
+
+
+def officer_day_visits(*, officer: User, day: date) -> DayVisits:
+    """The officer's own ``Visit`` rows of ``day`` (one aggregate query)."""
+    agg = Visit.objects.filter(officer=officer, day=day).aggregate(
+        n=Count("pk"), seconds=Sum("dwell_s")
+    )
+    return DayVisits(visits=agg["n"] or 0, minutes=round((agg["seconds"] or 0) / 60))
+
+
+def squad_assignable_officers(*, user: Any) -> QuerySet[User]:
+    """The officers (role officer, active) of the squads ``user`` leads (all squads for a
+    supervisor): who "assign to" may name. A form narrows it to the chosen squad."""
+    squads = squads_led_by(user=user)
+    return (
+        User.objects.filter(is_active=True, role=Role.OFFICER, squad__in=squads)
+        .select_related("squad")
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+@dataclass(frozen=True)
+class NoTreatedReason:
+    """Why a squad's district has no treated hot spot today, in a sentence and a code:
+    ``no_analysis`` (nothing published), ``none_in_district`` (hot spots, but none in this
+    district), ``all_control`` (a running experiment made every one of them control)."""
+
+    code: str
+    sentence: str
+
+
+def no_treated_reason(
+    *, squad: Squad, district_hotspots: int, treated: int
+) -> NoTreatedReason | None:
+    """None when the squad has at least one treated hot spot to schedule."""
+    if treated:
+        return None
+    district = squad.district.name
+    if not hotspots_active().exists():
+        return NoTreatedReason(
+            "no_analysis",
+            "There are no hot spots yet: no hot spot analysis has been published. "
+            "An analyst runs and publishes one; then its hot spots get missions.",
+        )
+    if not district_hotspots:
+        return NoTreatedReason(
+            "none_in_district",
+            f"None of the published hot spots lies in {district}, so this squad has none to "
+            "patrol. Its officers can still draw nearby hot spots in other districts.",
+        )
+    experiment = experiment_running()
+    name = experiment.name if experiment else ""
+    return NoTreatedReason(
+        "all_control",
+        f"Every hot spot in {district} is a control place of the running experiment "
+        f"'{name}' today: control places are never scheduled, so the experiment can measure "
+        "what patrols change.",
+    )
