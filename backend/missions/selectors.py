@@ -20,6 +20,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum, Value
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from backend.accounts.models import Role, Squad, User
 from backend.analytics.projection import LocalProjection
@@ -409,18 +410,22 @@ def squad_shift_window(*, squad: Squad, day: date) -> tuple[datetime, datetime]:
 
 
 def treatment_sentence() -> str:
-    """How treatment is decided, for the board."""
+    """How treatment is decided, for the board (in the active language)."""
     experiment = experiment_running()
     if experiment is None:
-        return (
+        return gettext(
             "No experiment is running on the active hot spots: every hot spot is treated "
             "(there is no control)."
         )
-    placeday = " (today's arms)" if experiment.design == Design.PLACEDAY else ""
-    return (
-        f"Experiment '{experiment.name}' is running: only its treated hot spots{placeday} get "
-        "missions; control hot spots are never scheduled or drawn."
-    )
+    if experiment.design == Design.PLACEDAY:
+        return gettext(
+            "Experiment '%(name)s' is running: only its treated hot spots (today's arms) get "
+            "missions; control hot spots are never scheduled or drawn."
+        ) % {"name": experiment.name}
+    return gettext(
+        "Experiment '%(name)s' is running: only its treated hot spots get missions; control "
+        "hot spots are never scheduled or drawn."
+    ) % {"name": experiment.name}
 
 
 def shift_plan_for(*, squad: Squad, day: date) -> ShiftPlan | None:
@@ -834,20 +839,27 @@ def no_treated_reason(
     if not hotspots_active().exists():
         return NoTreatedReason(
             "no_analysis",
-            "There are no hot spots yet: no hot spot analysis has been published. "
-            "An analyst runs and publishes one; then its hot spots get missions.",
+            gettext(
+                "There are no hot spots yet: no hot spot analysis has been published. "
+                "An analyst runs and publishes one; then its hot spots get missions."
+            ),
         )
     if not district_hotspots:
         return NoTreatedReason(
             "none_in_district",
-            f"None of the published hot spots lies in {district}, so this squad has none to "
-            "patrol. Its officers can still draw nearby hot spots in other districts.",
+            gettext(
+                "None of the published hot spots lies in %(district)s, so this squad has none "
+                "to patrol. Its officers can still draw nearby hot spots in other districts."
+            )
+            % {"district": district},
         )
     experiment = experiment_running()
-    name = experiment.name if experiment else ""
     return NoTreatedReason(
         "all_control",
-        f"Every hot spot in {district} is a control place of the running experiment "
-        f"'{name}' today: control places are never scheduled, so the experiment can measure "
-        "what patrols change.",
+        gettext(
+            "Every hot spot in %(district)s is a control place of the running experiment "
+            "'%(name)s' today: control places are never scheduled, so the experiment can "
+            "measure what patrols change."
+        )
+        % {"district": district, "name": experiment.name if experiment else ""},
     )

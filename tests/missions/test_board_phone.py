@@ -107,7 +107,9 @@ def test_badge_numbers_on_the_missions_of_the_board() -> None:
     mission(w["hotspot"], officer=w["ana1"])
     mission(w["hotspot"], officer=w["ana2"], start=timezone.now() + timedelta(hours=2))
     html = client_for(w["sergeant"]).get(reverse("missions:board"), {"squad": w["a"].pk})
-    cells = re.findall(r'<td data-label="Officer" class="officer">(.*?)</td>', html.content.decode())
+    cells = re.findall(
+        r'<td data-label="Officer" class="officer">(.*?)</td>', html.content.decode()
+    )
     text = [re.sub(r"<[^>]+>", "", c) for c in cells]
     assert sorted(text) == ["Ana Diaz #4471", "Ana Diaz #5102"]
 
