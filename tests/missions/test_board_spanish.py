@@ -132,7 +132,7 @@ def test_the_board_in_spanish_leaves_no_english_text_of_the_catalogue() -> None:
 def test_the_profile_language_wins_over_the_browsers(
     profile: str, browser: str, expected: str
 ) -> None:
-    sergeant, squad = _board_world()
+    sergeant, _ = _board_world()
     User.objects.filter(pk=sergeant.pk).update(language=profile)
     client = Client(HTTP_ACCEPT_LANGUAGE=browser)
     client.force_login(sergeant)
