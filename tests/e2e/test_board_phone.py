@@ -120,6 +120,12 @@ def test_the_board_fits_a_phone_with_44_px_targets(
     expect(page.locator("#presence-status")).to_contain_text("2 officers on patrol")
     _check_phone_layout(page, f"live squad view at {width}x{height}")
     screenshot(page, f"squad-live-{width}x{height}")
+    # In Spanish (the sergeant's profile): longer words, the same fit.
+    User.objects.filter(username="sarge").update(language="es")
+    page.goto(f"{live_server.url}/missions/board/?squad={squad.pk}")
+    expect(page.get_by_role("heading", name="Tablero de misiones")).to_be_visible()
+    _check_phone_layout(page, f"board in Spanish at {width}x{height}")
+    screenshot(page, f"board-es-{width}x{height}")
     assert errors == []
     context.close()
 
