@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
@@ -36,6 +37,8 @@ def app_index(request: HttpRequest) -> HttpResponse:
     the rest through the API."""
     config = json.dumps(map_config()).replace("<", "\\u003c").replace(">", "\\u003e")
     page = _file("index.html").replace("__PRESENCE_MAP_CONFIG__", config)
+    # The active language (the profile's, else the phone's Accept-Language): the app reads it.
+    page = page.replace('<html lang="en"', f'<html lang="{translation.get_language() or "en"}"', 1)
     return HttpResponse(page, content_type="text/html; charset=utf-8")
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 SESSION_STARTED_KEY = "presence_session_started"
 
@@ -28,4 +29,24 @@ class AbsoluteSessionLimitMiddleware:
             started = request.session.setdefault(SESSION_STARTED_KEY, now)
             if now - int(started) > settings.PRESENCE_SESSION_ABSOLUTE_SECONDS:
                 logout(request)
+        return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """The signed-in user's chosen language (``User.language``) over the browser's.
+
+    Runs after ``LocaleMiddleware`` (which follows Accept-Language) and after authentication;
+    a blank choice leaves the browser's language in place. ``Content-Language`` and ``Vary``
+    are set by ``LocaleMiddleware`` on the way out from the active language.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        chosen = getattr(user, "language", "") if user is not None else ""
+        if chosen and chosen in dict(settings.LANGUAGES):
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
         return self.get_response(request)

@@ -10,15 +10,16 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    OFFICER = "officer", "Officer"
-    SERGEANT = "sergeant", "Sergeant"
-    SUPERVISOR = "supervisor", "Supervisor"
-    ANALYST = "analyst", "Analyst"
-    ADMIN = "admin", "Administrator"
-    SERVICE = "service", "Service account (AVL feed)"
+    OFFICER = "officer", _("Officer")
+    SERGEANT = "sergeant", _("Sergeant")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    ANALYST = "analyst", _("Analyst")
+    ADMIN = "admin", _("Administrator")
+    SERVICE = "service", _("Service account (AVL feed)")
 
 
 class District(models.Model):
@@ -109,6 +110,12 @@ class User(AbstractUser):
         Squad, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
     )
     badge_number = models.CharField(max_length=20, blank=True)
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("en", "English"), ("es", "Español")],
+        help_text="The language of the pages and the app; blank follows the browser or phone.",
+    )
 
     class Meta:
         indexes = [models.Index(fields=["role", "squad"], name="user_role_squad_idx")]

@@ -12,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.maps import map_config
 from backend.accounts.models import Role
@@ -28,7 +30,7 @@ OFFICER, SERGEANT, SUPERVISOR, ANALYST, ADMIN = (
 @dataclass(frozen=True)
 class Area:
     key: str
-    title: str
+    title: str | Promise  # translated when shown
     description: str
     roles: frozenset[str]
     url_name: str | None = None
@@ -45,84 +47,84 @@ class Area:
 AREAS: tuple[Area, ...] = (
     Area(
         "patrol",
-        "Patrol app",
+        _("Patrol app"),
         "Nearby hot spots, your next randomized hot spot, and your patrol session.",
         frozenset({OFFICER, SERGEANT}),
         "app:index",
     ),
     Area(
         "my_missions",
-        "My missions",
+        _("My missions"),
         "Missions assigned to you and your dose so far.",
         frozenset({OFFICER}),
         "missions:mine",
     ),
     Area(
         "board",
-        "Mission board",
+        _("Mission board"),
         "Assign missions and generate the shift's Koper schedule for your squad.",
         frozenset({SERGEANT, SUPERVISOR}),
         "missions:board",
     ),
     Area(
         "menu",
-        "Mission Menu",
+        _("Mission Menu"),
         "Mission types with objective, target minutes and tactics.",
         frozenset({SERGEANT, SUPERVISOR}),
         "missions:menu",
     ),
     Area(
         "hotspots",
-        "Hot spots",
+        _("Hot spots"),
         "Harm-weighted micro hot spots, their briefings and the map.",
         frozenset({SERGEANT, SUPERVISOR, ANALYST}),
         "hotspots:index",
     ),
     Area(
         "imports",
-        "Incident imports",
+        _("Incident imports"),
         "Upload incident exports, map their columns, see what was rejected and why.",
         frozenset({ANALYST}),
         "incidents:imports",
     ),
     Area(
         "boundaries",
-        "Boundaries",
+        _("Boundaries"),
         "Draw and edit district and beat boundaries, and hand-drawn hot spots, on the map.",
         frozenset({ANALYST}),
         "boundaries",
     ),
     Area(
         "experiments",
-        "Experiments",
+        _("Experiments"),
         "Randomized hot spot experiments: allocation, balance and power.",
         frozenset({SUPERVISOR, ANALYST}),
         "missions:experiments",
     ),
     Area(
         "compliance",
-        "Compliance",
+        _("Compliance"),
         "Prescribed against delivered dose by hot spot, officer, squad and arm.",
         frozenset({SERGEANT, SUPERVISOR, ANALYST}),
         "reports:compliance",
     ),
     Area(
         "presence",
-        "Squad presence",
+        _("Squad presence"),
         "Your squad on patrol now on a live map, and each officer's dose this shift.",
         frozenset({SERGEANT, SUPERVISOR}),
         "reports:squad",
     ),
     Area(
         "impact",
-        "Impact",
+        _("Impact"),
         "Did crime and harm fall in treated places compared with control places?",
         frozenset({SUPERVISOR, ANALYST}),
         "reports:impact",
     ),
     Area(
         "snapshot",
-        "Daily snapshot",
+        _("Daily snapshot"),
         "Yesterday's incidents and harm in and out of hot spots, dose delivered.",
         frozenset({SUPERVISOR, ANALYST}),
         "reports:snapshot",
@@ -137,14 +139,14 @@ AREAS: tuple[Area, ...] = (
     ),
     Area(
         "api_docs",
-        "API documentation",
+        _("API documentation"),
         "The REST API and its OpenAPI 3 schema.",
         frozenset({SUPERVISOR, ANALYST}),
         "api-docs",
     ),
     Area(
         "admin",
-        "Administration",
+        _("Administration"),
         "Users, squads, districts and every record.",
         frozenset({ADMIN}),
         "admin:index",

@@ -83,10 +83,12 @@ class Briefing:
     top_offences: tuple[tuple[str, int], ...]
     recent: tuple[Mapping[str, str], ...] = ()
     tactics: tuple[str, ...] = field(default_factory=tuple)
+    lead_offence: str = ""  # the offence behind most harm (else the most frequent)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "headline": self.headline,
+            "lead_offence": self.lead_offence,
             "why_here": self.why_here,
             "why_now": self.why_now,
             "one_line": self.one_line,
@@ -145,10 +147,12 @@ def make_briefing(
     else:
         why_now = "No incidents in the period to time patrols by."
     if harm_by_offence:
-        lead = max(harm_by_offence.items(), key=lambda kv: (kv[1], kv[0]))[0].lower()
+        lead_name = max(harm_by_offence.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        lead = lead_name.lower()
         lead_text = f"most harm from {lead}"
     else:
-        lead = top[0][0].lower() if top else "incidents"
+        lead_name = top[0][0] if top else ""
+        lead = lead_name.lower() or "incidents"
         lead_text = f"mostly {lead}"
     one_line = f"#{rank}: {_plural(count, 'incident')}, {lead_text}" + (
         f"; peak {peak.label}" if peak.days else ""
@@ -162,4 +166,5 @@ def make_briefing(
         top_offences=top,
         recent=tuple(recent),
         tactics=tuple(tactics),
+        lead_offence=lead_name,
     )

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver (the demo) serves static files through WhiteNoise too.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -98,11 +100,18 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after security: compresses what every later middleware and view returns (pages,
+    # the API, static files WhiteNoise has no .gz copy of). BREACH: see deploy/README.md.
+    "django.middleware.gzip.GZipMiddleware",
+    # Static files (with collectstatic's .gz copies) before anything that needs a session.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "backend.accounts.middleware.UserLanguageMiddleware",
     "backend.accounts.middleware.AbsoluteSessionLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -209,8 +218,12 @@ TIME_ZONE = _env("PRESENCE_TIME_ZONE", "America/New_York")
 # Beat's crontab hours are the agency's: the snapshot is due at 06:00 local, DST or not.
 CELERY_TIMEZONE = TIME_ZONE
 USE_TZ = True
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
 USE_I18N = True
+# English and Spanish; the user's profile (User.language) wins over the browser's
+# Accept-Language (backend.accounts.middleware.UserLanguageMiddleware).
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "backend" / "locale"]
 
 _origin = (_env("PRESENCE_ORIGIN", "25.80,-80.21") or "").split(",")
 try:
@@ -347,6 +360,15 @@ STATICFILES_DIRS = [
     BASE_DIR / "backend" / "static",
     ("app", BASE_DIR / "mobile_web"),  # the phone app's scripts and styles: /static/app/
 ]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic writes hashed names and .gz/.br copies; WhiteNoise serves them with
+    # far-future caching. Without a collectstatic (tests, a bare runserver) WhiteNoise serves
+    # the finders' files (WHITENOISE_USE_FINDERS) and GZipMiddleware compresses them.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
 # Uploaded incident files wait here for their import task; never served over HTTP (no MEDIA_URL).
 MEDIA_ROOT = VAR_DIR / "uploads"
 

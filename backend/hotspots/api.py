@@ -30,13 +30,17 @@ ANALYSIS_ROLES = (Role.ANALYST, Role.SUPERVISOR)
 
 class HotspotOutputSerializer(serializers.ModelSerializer):
     district = serializers.CharField(source="district.name", allow_null=True, default=None)
+    address = serializers.CharField(
+        source="place", help_text="Most frequent block or intersection, else 'lat, lon'."
+    )
+    street_brief = serializers.CharField(help_text="The officer's one sentence, read first.")
 
     class Meta:
         model = Hotspot
         fields = [
             "id", "rank", "district", "harm", "incident_count", "gi_z_max", "centroid_lat",
             "centroid_lon", "geometry", "counts_by_offence", "last_incident_at", "briefing",
-            "profile_24x7", "run",
+            "profile_24x7", "run", "address", "street_brief",
         ]  # fmt: skip
 
 

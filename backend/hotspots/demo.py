@@ -20,6 +20,7 @@ from shapely.geometry import Polygon, mapping
 
 from backend.accounts.models import District, Role, Squad, User
 from backend.accounts.services import district_upsert
+from backend.analytics.projection import LocalProjection
 from backend.analytics.synthetic import synthetic_incidents
 from backend.incidents.models import Incident, OffenceType
 from backend.incidents.timeparse import local_to_utc, utc_datetimes
@@ -227,10 +228,41 @@ def _incident_sample(rng: np.random.Generator, *, n: int, end: date) -> _Sample:
     )
 
 
+DEMO_BLOCK_M = 160.0  # the demo city's street grid: a block every 160 m (a tenth of a mile)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "TH" if 10 <= n % 100 <= 20 else {1: "ST", 2: "ND", 3: "RD"}.get(n % 10, "TH")
+    return f"{n}{suffix}"
+
+
+def demo_blocks(lat: np.ndarray, lon: np.ndarray) -> list[str]:
+    """Block addresses for the demo city, as a records system writes them: numbered streets
+    run east-west (62nd St at the origin, numbers rising northward), numbered avenues
+    north-south (17th Ave at the origin, rising westward), on a 160 m grid; an incident is on
+    the nearer of its street or avenue, in that street's hundred block ("017XX NW 62ND ST")."""
+    x, y = LocalProjection(*settings.PRESENCE_ORIGIN).to_xy(lat, lon)
+    street = 62 + y / DEMO_BLOCK_M
+    avenue = 17 - x / DEMO_BLOCK_M
+    out = []
+    for st, av in zip(street.tolist(), avenue.tolist(), strict=True):
+        quadrant = ("N" if st >= 0 else "S") + ("W" if av >= 0 else "E")
+        if abs(st - round(st)) <= abs(av - round(av)):  # nearer a street than an avenue
+            n = abs(round(st))
+            out.append(f"{abs(int(av)):03d}XX {quadrant} {_ordinal(n)} ST" if n else
+                       f"{abs(int(av)):03d}XX W FLAGLER ST")  # fmt: skip
+        else:
+            n = abs(round(av))
+            out.append(f"{abs(int(st)):03d}XX {quadrant} {_ordinal(n)} AVE" if n else
+                       f"{abs(int(st)):03d}XX N MIAMI AVE")  # fmt: skip
+    return out
+
+
 def _insert_incidents(sample: _Sample, *, seed: int, rows: np.ndarray) -> int:
     """Write the sample's ``rows`` (indices) that are missing; returns how many were new."""
     before = Incident.objects.filter(source=DEMO_SOURCE).count()
     occurred = _local_to_utc(sample.start, sample.day[rows], sample.minute[rows])
+    blocks = demo_blocks(sample.lat[rows], sample.lon[rows])
     for lo in range(0, rows.size, INSERT_BATCH):
         hi = min(rows.size, lo + INSERT_BATCH)
         Incident.objects.bulk_create(
@@ -243,6 +275,7 @@ def _insert_incidents(sample: _Sample, *, seed: int, rows: np.ndarray) -> int:
                     lon=float(sample.lon[i]),
                     offence_id=int(sample.offence_id[i]),
                     district_id=int(sample.district_id[i]) if sample.district_id[i] >= 0 else None,
+                    block=blocks[k],
                 )
                 for k, i in enumerate(rows[lo:hi].tolist(), start=lo)
             ],

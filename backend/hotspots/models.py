@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from backend.analytics.street import street_brief
+from backend.hotspots.address import coordinates_words
 from backend.incidents.models import HarmWeightVersion, ImportStatus
 
 
@@ -99,6 +101,12 @@ class Hotspot(models.Model):
     last_incident_at = models.DateTimeField(null=True, blank=True)
     gi_z_max = models.FloatField()
     briefing = models.JSONField(default=dict, blank=True)
+    address = models.CharField(
+        max_length=160,
+        blank=True,
+        help_text="Where it is in words: its incidents' most frequent block address or "
+        "intersection, else its centre's coordinates.",
+    )
     hand_drawn = models.BooleanField(
         default=False,
         help_text="Drawn by an analyst (a known trouble spot the Gi* run did not find), "
@@ -116,6 +124,16 @@ class Hotspot(models.Model):
 
     def __str__(self) -> str:
         return f"Hot spot #{self.rank} (run {self.run_id})"
+
+    @property
+    def place(self) -> str:
+        """Where it is in words; a hot spot stored before addresses existed: its centre."""
+        return self.address or coordinates_words(self.centroid_lat, self.centroid_lon)
+
+    @property
+    def street_brief(self) -> str:
+        """The officer's one sentence: "Robberies at night near 0 block of W Madison St; ..."."""
+        return street_brief(self.briefing or {}, self.place)
 
 
 class HandDrawnHotspot(Hotspot):

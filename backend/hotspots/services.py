@@ -25,6 +25,7 @@ from backend.analytics.timeparts import local_parts
 from backend.analytics.timewindow import parse_window
 from backend.audit.services import audit_record
 from backend.config.localtime import local_day_bounds
+from backend.hotspots.address import coordinates_words, hotspot_addresses
 from backend.hotspots.models import AnalysisRun, GridCell, Hotspot
 from backend.hotspots.tactics import tactics_for
 from backend.incidents.models import HarmWeight, ImportStatus, OffenceType
@@ -243,6 +244,7 @@ def _execute(run: AnalysisRun) -> None:
     district_shapes = [(pk, shape(b)) for pk, b in District.objects.values_list("pk", "boundary")]
     n_h = len(res.hotspots)
     hotspots = []
+    member_ids: dict[int, list[int]] = {}
     for i, h in enumerate(res.hotspots):
         members = np.flatnonzero(res.member == i)
         by_offence = {
@@ -282,6 +284,7 @@ def _execute(run: AnalysisRun) -> None:
             harm_by_offence=harm_by_offence,
         )  # fmt: skip
         districts = district_of[members]
+        member_ids[i] = current.points.ids[members].tolist()
         hotspots.append(
             Hotspot(
                 run=run, rank=h.rank,
@@ -297,6 +300,11 @@ def _execute(run: AnalysisRun) -> None:
                 gi_z_max=round(h.z_max, 6), briefing=briefing.as_dict(),
             )
         )  # fmt: skip
+    addresses = hotspot_addresses(
+        member_ids, {i: (h.centroid_lat, h.centroid_lon) for i, h in enumerate(hotspots)}
+    )
+    for i, h in enumerate(hotspots):
+        h.address = addresses[i]
     Hotspot.objects.bulk_create(hotspots)
 
     conc = res.concentration
@@ -402,6 +410,8 @@ def hotspot_hand_drawn_save(*, hotspot: Hotspot, actor: Any = None) -> Hotspot:
     hotspot.centroid_lat, hotspot.centroid_lon = float(centroid.y), float(centroid.x)
     districts = [(pk, shape(b)) for pk, b in District.objects.values_list("pk", "boundary")]
     hotspot.district_id = _district_containing(districts, centroid)
+    # Drawn, not computed from incidents: where it is in words is its centre's coordinates.
+    hotspot.address = coordinates_words(hotspot.centroid_lat, hotspot.centroid_lon)
     hotspot.briefing = {
         **(hotspot.briefing or {}),
         "headline": f"Hot spot {hotspot.rank} (hand-drawn)",

@@ -35,6 +35,8 @@ class ImportUploadForm(forms.Form):
     col_lon = forms.CharField(label="Longitude column", required=False)
     col_offence = forms.CharField(label="Offence column", required=False)
     col_premise = forms.CharField(label="Premise (place type) column", required=False)
+    col_block = forms.CharField(label="Block address column", required=False)
+    col_intersection = forms.CharField(label="Intersection column", required=False)
     tz = forms.CharField(
         label="Time zone of local times",
         required=False,

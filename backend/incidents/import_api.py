@@ -86,6 +86,8 @@ class ImportCreateApi(APIView):
         column_lon = serializers.CharField(required=False, allow_blank=True)
         column_offence = serializers.CharField(required=False, allow_blank=True)
         column_premise = serializers.CharField(required=False, allow_blank=True)
+        column_block = serializers.CharField(required=False, allow_blank=True)
+        column_intersection = serializers.CharField(required=False, allow_blank=True)
         tz = serializers.CharField(required=False, allow_blank=True, max_length=64)
         offence = serializers.CharField(
             required=False, allow_blank=True, help_text="One offence (code or name) for all rows."

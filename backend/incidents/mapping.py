@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from backend.incidents.models import ColumnMapping, OffenceType
 from backend.incidents.parsing import ImportFileError, file_header
 
-FIELDS = ("id", "occurred_at", "lat", "lon", "offence", "premise")
+FIELDS = ("id", "occurred_at", "lat", "lon", "offence", "premise", "block", "intersection")
 REQUIRED_FIELDS = ("occurred_at", "lat", "lon")
 HASH_ID = "@hash"
 FIELD_LABELS = {
@@ -28,6 +28,8 @@ FIELD_LABELS = {
     "lon": "longitude",
     "offence": "offence",
     "premise": "premise",
+    "block": "block address",
+    "intersection": "intersection",
 }
 
 

@@ -85,7 +85,8 @@ class ImportStatus(models.TextChoices):
 class ColumnMapping(models.Model):
     """A saved way of reading one records system's export, chosen by name at import time.
 
-    ``columns`` maps Presence fields (id, occurred_at, lat, lon, offence, premise) to the
+    ``columns`` maps Presence fields (id, occurred_at, lat, lon, offence, premise, block,
+    intersection) to the
     file's column names; ``offence_aliases`` maps the file's offence values to offence codes.
     """
 
@@ -159,6 +160,11 @@ class Incident(models.Model):
         OffenceType, on_delete=models.PROTECT, related_name="incidents", db_index=False
     )
     premise = models.CharField(max_length=60, blank=True, help_text="Place type, e.g. street.")
+    block = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Block address or intersection as the file gives it, e.g. 001XX W MADISON ST.",
+    )
     district = models.ForeignKey(
         "accounts.District", on_delete=models.SET_NULL, null=True, blank=True, db_index=False
     )

@@ -49,6 +49,7 @@ REJECTIONS_KEPT = 1_000  # rejections stored on the import (the counts are alway
 VALUE_CHARS = 200  # a rejected value is cut to this many characters in the report
 SOURCE_ID_MAX = Incident._meta.get_field("source_id").max_length or 80
 PREMISE_MAX = Incident._meta.get_field("premise").max_length or 60
+BLOCK_MAX = Incident._meta.get_field("block").max_length or 120
 _HASH_SEP = "\x1f"  # ASCII unit separator: cannot be confused with a field's own characters
 
 FloatArray = npt.NDArray[np.float64]
@@ -89,6 +90,7 @@ class _State:
     lon: list[FloatArray] = field(default_factory=list)
     offence_id: list[IntArray] = field(default_factory=list)
     premise: list[str] = field(default_factory=list)
+    block: list[str] = field(default_factory=list)
     district_id: list[IntArray] = field(default_factory=list)
 
 
@@ -103,6 +105,7 @@ class ParsedFile:
     lon: FloatArray
     offence_id: IntArray
     premise: list[str]
+    block: list[str]  # block address, else intersection; "" when the file has neither
     district_id: IntArray  # -1: in no district
     duplicates: int  # within the file
     rejected: int
@@ -311,6 +314,23 @@ def _check_chunk(rows: list[list[str]], lines: IntArray, ctx: _Context, state: _
         state.premise.extend(map(clean.__getitem__, chosen))
     else:
         state.premise.extend([""] * good.size)
+    state.block.extend(_place_text(columns, good, n))
+
+
+def _place_text(columns: dict[str, list[str]], good: IntArray, n: int) -> list[str]:
+    """Each good row's block address, else its intersection (optional columns; cut to the
+    column's length, like the premise: not worth rejecting a row for)."""
+    out = [""] * good.size
+    for name in ("intersection", "block"):  # block last: it wins where both are given
+        if name not in columns:
+            continue
+        raw = columns[name]
+        chosen = raw if good.size == n else [raw[i] for i in good.tolist()]
+        for j, v in enumerate(chosen):
+            text = " ".join(v.replace("\x00", "").split())[:BLOCK_MAX]
+            if text:
+                out[j] = text
+    return out
 
 
 def _coordinate_problem(
@@ -413,6 +433,7 @@ def import_file_read(
         lon=cat(state.lon, np.float64),
         offence_id=cat(state.offence_id, np.int64),
         premise=state.premise,
+        block=state.block,
         district_id=cat(state.district_id, np.int64),
         duplicates=state.duplicates,
         rejected=state.rejected,

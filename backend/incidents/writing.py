@@ -45,10 +45,11 @@ def _write_copy(import_id: int, source: str, parsed: ParsedFile) -> int:
     with raw.cursor() as cur:
         cur.execute(
             f"CREATE TEMP TABLE {stage} (source_id text, occurred bigint, lat float8, "
-            "lon float8, offence_id bigint, premise text, district_id bigint) ON COMMIT DROP"
+            "lon float8, offence_id bigint, premise text, district_id bigint, block text) "
+            "ON COMMIT DROP"
         )
         with cur.copy(f"COPY {stage} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["text", "int8", "float8", "float8", "int8", "text", "int8"])
+            copy.set_types(["text", "int8", "float8", "float8", "int8", "text", "int8", "text"])
             for lo in range(0, n, COPY_BLOCK_ROWS):
                 hi = min(n, lo + COPY_BLOCK_ROWS)
                 district = parsed.district_id[lo:hi]
@@ -60,14 +61,15 @@ def _write_copy(import_id: int, source: str, parsed: ParsedFile) -> int:
                     parsed.offence_id[lo:hi].tolist(),
                     parsed.premise[lo:hi],
                     np.where(district < 0, None, district).tolist(),
+                    parsed.block[lo:hi],
                     strict=True,
                 ):
                     copy.write_row(row)
         cur.execute(
             "INSERT INTO hotspots_incident (source, source_id, occurred_at, lat, lon, "
-            "offence_id, premise, district_id, imported_by_id) "
+            "offence_id, premise, district_id, imported_by_id, block) "
             "SELECT %s, source_id, to_timestamp(occurred), lat, lon, offence_id, premise, "
-            f"district_id, %s FROM {stage} "
+            f"district_id, %s, block FROM {stage} "
             "ON CONFLICT (source, source_id) DO NOTHING",
             (source, import_id),
         )
@@ -90,7 +92,8 @@ def _write_rows(import_id: int, source: str, parsed: ParsedFile) -> int:
     adapt = connection.ops.adapt_datetimefield_value
     sql = (
         "INSERT INTO hotspots_incident (source, source_id, occurred_at, lat, lon, offence_id, "
-        "premise, district_id, imported_by_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "premise, district_id, imported_by_id, block) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (source, source_id) DO NOTHING"
     )
     n = len(parsed.source_id)
@@ -110,8 +113,9 @@ def _write_rows(import_id: int, source: str, parsed: ParsedFile) -> int:
                         prem,
                         dist if dist >= 0 else None,
                         import_id,
+                        blk,
                     )
-                    for sid, when, la, lo_, off, prem, dist in zip(
+                    for sid, when, la, lo_, off, prem, dist, blk in zip(
                         parsed.source_id[lo:hi],
                         utc_datetimes(parsed.occurred[lo:hi]),
                         parsed.lat[lo:hi].tolist(),
@@ -119,6 +123,7 @@ def _write_rows(import_id: int, source: str, parsed: ParsedFile) -> int:
                         parsed.offence_id[lo:hi].tolist(),
                         parsed.premise[lo:hi],
                         parsed.district_id[lo:hi].tolist(),
+                        parsed.block[lo:hi],
                         strict=True,
                     )
                 ],

@@ -106,7 +106,10 @@ class MissionOutputSerializer(serializers.ModelSerializer):
     hotspot_lon = serializers.FloatField(source="hotspot.centroid_lon")
     hotspot_geometry = serializers.JSONField(source="hotspot.geometry")
     hotspot_reason = serializers.SerializerMethodField()
+    hotspot_address = serializers.CharField(source="hotspot.place")
+    hotspot_street_brief = serializers.CharField(source="hotspot.street_brief")
     officer_name = serializers.SerializerMethodField()
+    officer_badge = serializers.SerializerMethodField()
     mission_type_name = serializers.CharField(
         source="mission_type.name", allow_null=True, default=None
     )
@@ -121,8 +124,9 @@ class MissionOutputSerializer(serializers.ModelSerializer):
         model = Mission
         fields = [
             "id", "client_uuid", "status", "status_label", "source", "hotspot", "hotspot_rank",
-            "hotspot_lat", "hotspot_lon", "hotspot_geometry", "hotspot_reason", "officer",
-            "officer_name", "squad", "mission_type", "mission_type_name", "experiment",
+            "hotspot_lat", "hotspot_lon", "hotspot_geometry", "hotspot_reason",
+            "hotspot_address", "hotspot_street_brief", "officer", "officer_name", "officer_badge",
+            "squad", "mission_type", "mission_type_name", "experiment",
             "window_start", "window_end", "target_minutes", "decline_reason",
             "decline_reason_label", "status_note",
             "accepted_at", "on_scene_at", "ended_at", "created_at", "updated_at",
@@ -133,6 +137,9 @@ class MissionOutputSerializer(serializers.ModelSerializer):
 
     def get_officer_name(self, obj: Mission) -> str:
         return obj.officer.get_full_name() or obj.officer.username
+
+    def get_officer_badge(self, obj: Mission) -> str:
+        return obj.officer.badge_number
 
 
 class MissionDrawApi(APIView):

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 
 class MissionType(models.Model):
@@ -141,28 +142,28 @@ class Allocation(models.Model):
 
 
 class MissionStatus(models.TextChoices):
-    ASSIGNED = "assigned", "Assigned"
-    ACCEPTED = "accepted", "Accepted"
-    ON_SCENE = "on_scene", "On scene"
-    COMPLETED = "completed", "Completed"
-    DECLINED = "declined", "Declined"
-    CANCELLED = "cancelled", "Cancelled"
-    INTERRUPTED = "interrupted", "Interrupted by a call"
+    ASSIGNED = "assigned", _("Assigned")
+    ACCEPTED = "accepted", _("Accepted")
+    ON_SCENE = "on_scene", _("On scene")
+    COMPLETED = "completed", _("Completed")
+    DECLINED = "declined", _("Declined")
+    CANCELLED = "cancelled", _("Cancelled")
+    INTERRUPTED = "interrupted", _("Interrupted by a call")
 
 
 OPEN_MISSION_STATUSES = (MissionStatus.ASSIGNED, MissionStatus.ACCEPTED, MissionStatus.ON_SCENE)
 
 
 class DeclineReason(models.TextChoices):
-    DISPATCHED = "dispatched", "Dispatched to a call"
-    UNSAFE = "unsafe", "Unsafe"
-    OTHER = "other", "Other"
+    DISPATCHED = "dispatched", _("Dispatched to a call")
+    UNSAFE = "unsafe", _("Unsafe")
+    OTHER = "other", _("Other")
 
 
 class MissionSource(models.TextChoices):
-    HAND = "hand", "Assigned by hand"
-    SCHEDULE = "schedule", "Shift schedule"
-    DRAW = "draw", "Officer's draw"
+    HAND = "hand", _("Assigned by hand")
+    SCHEDULE = "schedule", _("Shift schedule")
+    DRAW = "draw", _("Officer's draw")
 
 
 class ShiftPlan(models.Model):

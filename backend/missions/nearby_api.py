@@ -33,6 +33,8 @@ class HotspotNearbyApi(APIView):
         harm = serializers.FloatField()
         distance_m = serializers.FloatField()
         reason = serializers.CharField()
+        address = serializers.CharField()
+        street_brief = serializers.CharField()
         visit_due = serializers.CharField()
         centroid_lat = serializers.FloatField()
         centroid_lon = serializers.FloatField()
@@ -58,6 +60,8 @@ class HotspotNearbyApi(APIView):
                 "harm": h.harm,
                 "distance_m": round(d, 1),
                 "reason": h.briefing.get("one_line", ""),
+                "address": h.place,
+                "street_brief": h.street_brief,
                 # "due" (dose not yet delivered today), "done", or "control" (never patrolled).
                 "visit_due": doses[h.pk].visit_due,
                 "centroid_lat": h.centroid_lat,

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Value
+from django.db.models import Count, Q, QuerySet, Sum, Value
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from backend.accounts.models import Role, Squad, User
 from backend.analytics.projection import LocalProjection
@@ -402,18 +403,22 @@ def squad_shift_window(*, squad: Squad, day: date) -> tuple[datetime, datetime]:
 
 
 def treatment_sentence() -> str:
-    """How treatment is decided, for the board."""
+    """How treatment is decided, for the board (in the active language)."""
     experiment = experiment_running()
     if experiment is None:
-        return (
+        return gettext(
             "No experiment is running on the active hot spots: every hot spot is treated "
             "(there is no control)."
         )
-    placeday = " (today's arms)" if experiment.design == Design.PLACEDAY else ""
-    return (
-        f"Experiment '{experiment.name}' is running: only its treated hot spots{placeday} get "
-        "missions; control hot spots are never scheduled or drawn."
-    )
+    if experiment.design == Design.PLACEDAY:
+        return gettext(
+            "Experiment '%(name)s' is running: only its treated hot spots (today's arms) get "
+            "missions; control hot spots are never scheduled or drawn."
+        ) % {"name": experiment.name}
+    return gettext(
+        "Experiment '%(name)s' is running: only its treated hot spots get missions; control "
+        "hot spots are never scheduled or drawn."
+    ) % {"name": experiment.name}
 
 
 def shift_plan_for(*, squad: Squad, day: date) -> ShiftPlan | None:
@@ -797,3 +802,80 @@ def mission_type_tactics(group: str) -> list[str]:
 def mission_is_officers(officer: Any, mission_id: int) -> bool:
     """Whether mission ``mission_id`` is assigned to ``officer`` (an activity may name it)."""
     return Mission.objects.filter(pk=mission_id, officer=officer).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The sergeant's board
+
+
+@dataclass(frozen=True)
+class DayVisits:
+    """An officer's visits of one local day: how many, and minutes on scene (rounded)."""
+
+    visits: int
+    minutes: int
+
+
+def officer_day_visits(*, officer: User, day: date) -> DayVisits:
+    """The officer's own ``Visit`` rows of ``day`` (one aggregate query)."""
+    agg = Visit.objects.filter(officer=officer, day=day).aggregate(
+        n=Count("pk"), seconds=Sum("dwell_s")
+    )
+    return DayVisits(visits=agg["n"] or 0, minutes=round((agg["seconds"] or 0) / 60))
+
+
+def squad_assignable_officers(*, user: Any) -> QuerySet[User]:
+    """The officers (role officer, active) of the squads ``user`` leads (all squads for a
+    supervisor): who "assign to" may name. A form narrows it to the chosen squad."""
+    squads = squads_led_by(user=user)
+    return (
+        User.objects.filter(is_active=True, role=Role.OFFICER, squad__in=squads)
+        .select_related("squad")
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+@dataclass(frozen=True)
+class NoTreatedReason:
+    """Why a squad's district has no treated hot spot today, in a sentence and a code:
+    ``no_analysis`` (nothing published), ``none_in_district`` (hot spots, but none in this
+    district), ``all_control`` (a running experiment made every one of them control)."""
+
+    code: str
+    sentence: str
+
+
+def no_treated_reason(
+    *, squad: Squad, district_hotspots: int, treated: int
+) -> NoTreatedReason | None:
+    """None when the squad has at least one treated hot spot to schedule."""
+    if treated:
+        return None
+    district = squad.district.name
+    if not hotspots_active().exists():
+        return NoTreatedReason(
+            "no_analysis",
+            gettext(
+                "There are no hot spots yet: no hot spot analysis has been published. "
+                "An analyst runs and publishes one; then its hot spots get missions."
+            ),
+        )
+    if not district_hotspots:
+        return NoTreatedReason(
+            "none_in_district",
+            gettext(
+                "None of the published hot spots lies in %(district)s, so this squad has none "
+                "to patrol. Its officers can still draw nearby hot spots in other districts."
+            )
+            % {"district": district},
+        )
+    experiment = experiment_running()
+    return NoTreatedReason(
+        "all_control",
+        gettext(
+            "Every hot spot in %(district)s is a control place of the running experiment "
+            "'%(name)s' today: control places are never scheduled, so the experiment can "
+            "measure what patrols change."
+        )
+        % {"district": district, "name": experiment.name if experiment else ""},
+    )

@@ -8,27 +8,36 @@ from __future__ import annotations
 
 import csv
 import math
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_required
 from backend.analytics.randomization import BalanceRow
 from backend.config.localtime import local_day_bounds
+from backend.gis.layers import spreadsheet_safe
 from backend.hotspots.selectors import analysis_run_active, hotspots_active
 from backend.missions.api import allocation_csv_response
+from backend.missions.forms import (
+    AssignForm,
+    BoardQueryForm,
+    CancelForm,
+    ScheduleForm,
+    officer_label,
+)
 from backend.missions.models import (
     OPEN_MISSION_STATUSES,
     Blocking,
@@ -47,8 +56,10 @@ from backend.missions.selectors import (
     hotspot_dose_today,
     mission_types_active,
     missions_visible_to,
-    officers_assignable_by,
+    no_treated_reason,
+    officer_day_visits,
     shift_plan_for,
+    squad_assignable_officers,
     squad_shift_window,
     squads_led_by,
     treatment_on,
@@ -71,7 +82,6 @@ from backend.missions.services import (
     mission_type_update,
     shift_plan_generate,
 )
-from backend.patrols.models import Visit
 
 FIELD_ROLES = (Role.OFFICER, Role.SERGEANT)
 BOARD_ROLES = (Role.SERGEANT, Role.SUPERVISOR)
@@ -93,20 +103,6 @@ def _error_messages(request: HttpRequest, exc: ValidationError) -> None:
             messages.error(request, m)
 
 
-def _parse_day(raw: str | None) -> date:
-    try:
-        return date.fromisoformat(raw) if raw else timezone.localdate()
-    except ValueError:
-        return timezone.localdate()
-
-
-def _int_or_none(raw: str | None) -> int | None:
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
-
-
 # ---------------------------------------------------------------------------------------------
 # The officer's missions
 
@@ -121,17 +117,15 @@ def my_missions(request: HttpRequest) -> HttpResponse:
     done_today = mine.filter(ended_at__gte=start, ended_at__lt=end).exclude(
         status__in=OPEN_MISSION_STATUSES
     )
-    visits = Visit.objects.filter(officer=request.user, day=today).aggregate(
-        n=Count("pk"), seconds=Sum("dwell_s")
-    )
+    visits = officer_day_visits(officer=request.user, day=today)
     return render(
         request,
         "missions/mine.html",
         {
             "open_missions": open_missions,
             "done_today": done_today.order_by("-ended_at"),
-            "visits_today": visits["n"] or 0,
-            "minutes_today": round((visits["seconds"] or 0) / 60),
+            "visits_today": visits.visits,
+            "minutes_today": visits.minutes,
             "completed_today": done_today.filter(status=MissionStatus.COMPLETED).count(),
             "decline_reasons": DeclineReason.choices,
         },
@@ -179,12 +173,21 @@ def _board_url(squad_id: int, day: date) -> str:
     return f"{reverse('missions:board')}?squad={squad_id}&date={day.isoformat()}"
 
 
+def _form_errors(request: HttpRequest, form: forms.Form) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else None
+        text = " ".join(str(e) for e in errors)
+        messages.error(request, f"{label or field.replace('_', ' ').capitalize()}: {text}"
+                       if field != "__all__" else text)  # fmt: skip
+
+
 @role_required(*BOARD_ROLES)
 def board(request: HttpRequest) -> HttpResponse:
     """The sergeant's squad and shift: generate the Koper schedule, assign by hand, watch."""
     squads = squads_led_by(user=request.user)
-    squad = squads.filter(pk=_int_or_none(request.GET.get("squad"))).first() or squads.first()
-    day = _parse_day(request.GET.get("date"))
+    query = BoardQueryForm(request.GET)
+    squad = query.squad_in(squads)
+    day = query.day()
     context: dict[str, Any] = {"squads": squads, "squad": squad, "day": day}
     if squad is not None:
         shift_start, shift_end = squad_shift_window(squad=squad, day=day)
@@ -194,7 +197,23 @@ def board(request: HttpRequest) -> HttpResponse:
             hotspot_ids=[h.pk for h in district_hotspots], day=day, treatment=treatment
         )
         missions = Paginator(board_missions(squad=squad, day=day), BOARD_PAGE_SIZE).get_page(
-            request.GET.get("page")
+            query.page_number()
+        )
+        treated_count = sum(1 for h in district_hotspots if treatment.is_treated(h.pk))
+        officers = squad_assignable_officers(user=request.user).filter(squad=squad)
+        assign = AssignForm(
+            squads=squads,
+            officers=officers,
+            initial={
+                "squad": squad.pk,
+                "date": day,
+                "minutes": treatment.visit_minutes,
+                "window_start": (
+                    timezone.localtime().replace(second=0, microsecond=0)
+                    if day == timezone.localdate()
+                    else shift_start
+                ).strftime("%Y-%m-%dT%H:%M"),
+            },
         )
         context.update(
             shift_start=shift_start,
@@ -203,12 +222,13 @@ def board(request: HttpRequest) -> HttpResponse:
             missions=missions,
             treatment_note=treatment_sentence(),
             hotspots=[(h, doses[h.pk]) for h in district_hotspots],
-            treated_count=sum(1 for h in district_hotspots if treatment.is_treated(h.pk)),
-            officers=officers_assignable_by(user=request.user).filter(squad=squad),
+            treated_count=treated_count,
+            no_treated=no_treated_reason(
+                squad=squad, district_hotspots=len(district_hotspots), treated=treated_count
+            ),
+            officers=officers,
+            assign=assign,
             mission_types=mission_types_active(),
-            default_start=timezone.localtime().replace(second=0, microsecond=0)
-            if day == timezone.localdate()
-            else shift_start,
             visits_per_day=treatment.visits_per_day,
             visit_minutes=treatment.visit_minutes,
         )
@@ -218,15 +238,19 @@ def board(request: HttpRequest) -> HttpResponse:
 @require_POST
 @role_required(*BOARD_ROLES)
 def board_schedule(request: HttpRequest) -> HttpResponse:
-    squad = get_object_or_404(
-        squads_led_by(user=request.user), pk=_int_or_none(request.POST.get("squad"))
-    )
-    day = _parse_day(request.POST.get("date"))
+    form = ScheduleForm(request.POST, squads=squads_led_by(user=request.user))
+    if not form.is_valid():
+        if "squad" in form.errors:
+            raise Http404("No squad of yours.")
+        _form_errors(request, form)
+        return redirect(_board_url(form.cleaned_data["squad"].pk, timezone.localdate()))
+    squad, day = form.cleaned_data["squad"], form.cleaned_data["date"]
+    mission_type = form.cleaned_data.get("mission_type")
     try:
         result = shift_plan_generate(
             squad_id=squad.pk, day=day, actor=request.user,  # type: ignore[arg-type]
-            mission_type_id=_int_or_none(request.POST.get("mission_type")),
-            replace=request.POST.get("replace") == "1",
+            mission_type_id=mission_type.pk if mission_type else None,
+            replace=bool(form.cleaned_data.get("replace")),
         )  # fmt: skip
     except (MissionConflict, PermissionError) as exc:
         messages.error(request, str(exc))
@@ -235,49 +259,47 @@ def board_schedule(request: HttpRequest) -> HttpResponse:
     else:
         n = result.plan.missions.count()
         if result.created:
-            messages.success(request, f"Shift schedule generated: {n} missions.")
+            messages.success(request, _("Shift schedule generated: %(n)d missions.") % {"n": n})
             if result.capacity_note:
                 messages.info(request, result.capacity_note)
             for warning in result.capacity_warnings:
-                messages.warning(request, f"Over capacity: {warning}.")
+                messages.warning(request, _("Over capacity: %(warning)s.") % {"warning": warning})
         else:
             messages.info(
                 request,
-                f"This shift already has a schedule ({n} missions); it was not doubled. "
-                "Use “Replace the schedule” to draw a new one.",
+                _(
+                    "This shift already has a schedule (%(n)d missions); it was not doubled. "
+                    "Use “Replace the schedule” to draw a new one."
+                )
+                % {"n": n},
             )
     return redirect(_board_url(squad.pk, day))
-
-
-def _local_datetime(raw: str) -> datetime:
-    """A ``datetime-local`` form value (agency-local wall time) as an aware datetime."""
-    naive = datetime.fromisoformat(raw)
-    if naive.tzinfo is not None:
-        return naive
-    return naive.replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
 @require_POST
 @role_required(*BOARD_ROLES)
 def board_assign(request: HttpRequest) -> HttpResponse:
-    p = request.POST
-    squad = get_object_or_404(squads_led_by(user=request.user), pk=_int_or_none(p.get("squad")))
-    day = _parse_day(p.get("date"))
-    try:
-        start = _local_datetime(p.get("window_start", ""))
-        minutes = int(p.get("minutes") or 15)
-        if not 1 <= minutes <= 720:
-            raise ValueError
-    except ValueError:
-        messages.error(request, "Start must be a date and time; minutes a number from 1 to 720.")
-        return redirect(_board_url(squad.pk, day))
+    squads = squads_led_by(user=request.user)
+    form = AssignForm(
+        request.POST, squads=squads, officers=squad_assignable_officers(user=request.user)
+    )
+    if not form.is_valid():
+        if "squad" in form.errors:
+            raise Http404("No squad of yours.")
+        _form_errors(request, form)
+        day = form.cleaned_data.get("date") or timezone.localdate()
+        return redirect(_board_url(form.cleaned_data["squad"].pk, day))
+    data = form.cleaned_data
+    squad, day = data["squad"], data["date"]
+    start = data["window_start"]
+    if timezone.is_naive(start):  # a datetime-local value is agency-local wall time
+        start = start.replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
     try:
         written = mission_assign(
             actor=request.user,  # type: ignore[arg-type]
-            officer_id=_int_or_none(p.get("officer")) or 0,
-            hotspot_id=_int_or_none(p.get("hotspot")) or 0,
-            window_start=start, window_end=start + timedelta(minutes=minutes),
-            mission_type_id=_int_or_none(p.get("mission_type")),
+            officer_id=data["officer"].pk, hotspot_id=data["hotspot"],
+            window_start=start, window_end=start + timedelta(minutes=data["minutes"]),
+            mission_type_id=data["mission_type"].pk if data.get("mission_type") else None,
         )  # fmt: skip
     except MissionConflict as exc:
         messages.error(request, str(exc))
@@ -286,7 +308,9 @@ def board_assign(request: HttpRequest) -> HttpResponse:
     else:
         m = written.mission
         messages.success(
-            request, f"Mission {m.pk} assigned to {m.officer} at hot spot {m.hotspot.rank}."
+            request,
+            _("Mission %(id)d assigned to %(officer)s at hot spot %(rank)d.")
+            % {"id": m.pk, "officer": officer_label(m.officer), "rank": m.hotspot.rank},
         )
     return redirect(_board_url(squad.pk, day))
 
@@ -295,12 +319,14 @@ def board_assign(request: HttpRequest) -> HttpResponse:
 @role_required(*BOARD_ROLES)
 def board_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     mission = get_object_or_404(missions_visible_to(user=request.user), pk=pk)
+    form = CancelForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
     try:
-        mission_cancel(mission_id=pk, actor=request.user, note=request.POST.get("note", ""))  # type: ignore[arg-type]
+        mission_cancel(mission_id=pk, actor=request.user, note=note)  # type: ignore[arg-type]
     except (MissionConflict, PermissionError) as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Mission {pk} cancelled.")
+        messages.success(request, _("Mission %(id)d cancelled.") % {"id": pk})
     day = timezone.localdate(mission.window_start)
     return redirect(
         _board_url(mission.squad_id or 0, day) if mission.squad_id else "missions:board"
@@ -309,23 +335,26 @@ def board_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*BOARD_ROLES)
 def board_csv(request: HttpRequest) -> HttpResponse:
-    squad = get_object_or_404(
-        squads_led_by(user=request.user), pk=_int_or_none(request.GET.get("squad"))
-    )
-    day = _parse_day(request.GET.get("date"))
+    query = BoardQueryForm(request.GET)
+    if not query.is_valid() or not query.cleaned_data.get("squad"):
+        raise Http404("Choose one of your squads.")
+    squad = get_object_or_404(squads_led_by(user=request.user), pk=query.cleaned_data["squad"])
+    day = query.day()
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="board-{squad.pk}-{day}.csv"'
     out = csv.writer(response)
     out.writerow(
-        ["mission_id", "window_start", "window_end", "officer", "hotspot_id", "hotspot_rank",
-         "mission_type", "source", "status", "decline_reason", "note"]
+        ["mission_id", "window_start", "window_end", "officer", "badge", "hotspot_id",
+         "hotspot_rank", "address", "mission_type", "source", "status", "decline_reason", "note"]
     )  # fmt: skip
     for m in board_missions(squad=squad, day=day):
         out.writerow(
             [m.pk, timezone.localtime(m.window_start).isoformat(),
-             timezone.localtime(m.window_end).isoformat(), m.officer.username, m.hotspot_id,
-             m.hotspot.rank, m.mission_type.name if m.mission_type else "", m.source, m.status,
-             m.decline_reason, m.status_note]
+             timezone.localtime(m.window_end).isoformat(), spreadsheet_safe(m.officer.username),
+             spreadsheet_safe(m.officer.badge_number), m.hotspot_id, m.hotspot.rank,
+             spreadsheet_safe(m.hotspot.place),
+             spreadsheet_safe(m.mission_type.name if m.mission_type else ""), m.source,
+             m.status, m.decline_reason, spreadsheet_safe(m.status_note)]
         )  # fmt: skip
     return response
 

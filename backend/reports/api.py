@@ -358,6 +358,7 @@ class LiveOfficerSerializer(serializers.Serializer):
     recorded_at = serializers.DateTimeField(allow_null=True)
     hotspot = serializers.IntegerField(source="hotspot_id", allow_null=True)
     hotspot_rank = serializers.IntegerField(allow_null=True)
+    hotspot_address = serializers.CharField()
     in_hotspot_since = serializers.DateTimeField(allow_null=True)
     minutes_in_hotspot = serializers.FloatField(allow_null=True)
 

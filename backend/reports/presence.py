@@ -97,6 +97,7 @@ class OfficerPresence:
     recorded_at: datetime | None = None
     hotspot_id: int | None = None
     hotspot_rank: int | None = None
+    hotspot_address: str = ""
     in_hotspot_since: datetime | None = None
 
     @property
@@ -141,8 +142,9 @@ def presence_live(*, viewer: Any, squad: Squad, ip: str | None = None) -> LivePr
 
     Raises ``PermissionError`` unless ``viewer`` may read these officers' tracks
     (``patrols.selectors.officers_visible_to``) and sees this squad. Positions are another
-    officer's location data: one ``presence.read`` audit row per officer shown (not for the
-    viewer themself) is written, in the same transaction, before any position is returned.
+    officer's location data: one ``track.read`` audit row (``after.via = "presence.live"``) per
+    officer shown (not for the viewer themself) is written, in the same transaction, before any
+    position is returned.
     Cost: two queries for sessions and pings (the last ``LIVE_LOOKBACK`` of fixes), two for
     the hot spots and their dose, one insert per officer shown.
     """
@@ -184,8 +186,9 @@ def presence_live(*, viewer: Any, squad: Squad, ip: str | None = None) -> LivePr
         for oid in seen:
             if oid != viewer.pk:
                 audit_record(
-                    actor=viewer, action="presence.read", obj=users[oid], subject=users[oid],
-                    after={"squad": squad.pk, "at": now.isoformat()}, ip=ip,
+                    actor=viewer, action="track.read", obj=users[oid], subject=users[oid],
+                    after={"via": "presence.live", "squad": squad.pk, "at": now.isoformat()},
+                    ip=ip,
                 )  # fmt: skip
         for oid, at, lat, lon, acc in pings:
             if at >= seen[oid].session_started_at:
@@ -204,6 +207,7 @@ def presence_live(*, viewer: Any, squad: Squad, ip: str | None = None) -> LivePr
             k = _trailing_run(t, inside)
             if k is not None:
                 p.hotspot_id, p.hotspot_rank = hid, candidates[hid].rank
+                p.hotspot_address = candidates[hid].place
                 p.in_hotspot_since = track[k][0]
                 break
     doses = hotspot_dose_today(hotspot_ids=[h.pk for h in district_spots])
@@ -220,6 +224,7 @@ def presence_live(*, viewer: Any, squad: Squad, ip: str | None = None) -> LivePr
                 "geometry": h.geometry,
                 "properties": {
                     "rank": h.rank,
+                    "address": h.place,
                     "arm": arm,
                     "prescribed": prescribed,
                     "delivered": delivered,

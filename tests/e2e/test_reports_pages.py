@@ -105,12 +105,13 @@ def test_a_sergeant_watches_the_live_presence_map(
     User.objects.filter(pk=squad.sergeant_id).update(username="sarge", first_name="Sam")
     errors = console_errors(desktop)
     sign_in(desktop, live_server.url, "sarge", "/missions/board/")
-    desktop.get_by_role("link", name="Live presence map").click()
+    desktop.get_by_role("link", name="Live squad view").click()
     desktop.wait_for_url(f"{live_server.url}/reports/squad/?squad={squad.pk}")
 
     expect(desktop.locator("#presence-status")).to_contain_text("2 officers on patrol")
+    h1 = hand_built_day["h"][0]
     expect(desktop.locator(f'#presence-list li[data-officer="{o1.pk}"]')).to_contain_text(
-        "Ana Lopez: in hot spot 1 for 11 min"
+        f"Ana Lopez: in hot spot 1 ({h1.place}) for 11 min"
     )
     expect(desktop.locator(f'#presence-list li[data-officer="{o2.pk}"]')).to_contain_text(
         "not in a hot spot"

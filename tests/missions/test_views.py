@@ -108,7 +108,10 @@ def test_a_control_hot_spot_cannot_be_chosen_on_the_board() -> None:
     )
     running_experiment(run, treated=[treated], control=[control])
     html = client_for(sergeant).get(reverse("missions:board")).content.decode()
-    assert f'<option value="{control.pk}" disabled>2 (control: never assigned)' in html
+    assert (
+        f'<option value="{control.pk}" disabled>2 · {control.place} (control: never assigned)'
+        in html
+    )
     assert "Control: no visits" in html
 
 

@@ -121,7 +121,7 @@ def test_an_officer_gets_403_and_no_data_from_every_endpoint(
     assert response.status_code == 403
     assert set(response.json()) == {"detail"}
     assert ComplianceRecompute.objects.count() == 1
-    assert not AuditEvent.objects.filter(action="presence.read").exists()
+    assert not AuditEvent.objects.filter(action="track.read").exists()
 
 
 def test_recompute_creates_one_job_that_completes(
@@ -228,7 +228,7 @@ def test_live_presence_shows_the_last_position_and_writes_audit_rows(on_patrol: 
     assert officers[o2.pk]["lat"] is None and officers[o2.pk]["hotspot"] is None
     states = {f["id"]: f["properties"]["state"] for f in body["hotspots"]["features"]}
     assert states == {h1.pk: "partly", h3.pk: "control"}  # the squad's district
-    reads = AuditEvent.objects.filter(action="presence.read", actor=squad.sergeant)
+    reads = AuditEvent.objects.filter(action="track.read", actor=squad.sergeant)
     assert sorted(reads.values_list("subject_id", flat=True)) == sorted([o1.pk, o2.pk])
     c.get(reverse("api-presence-live"), {"squad": squad.pk})
     assert reads.count() == 4  # one row per officer shown, per request
@@ -248,7 +248,7 @@ def test_live_presence_is_role_scoped(on_patrol: dict) -> None:
     body = supervisor.get(reverse("api-presence-live"), {"squad": squad.pk}).json()
     assert len(body["officers"]) == 2
     assert (
-        not AuditEvent.objects.filter(action="presence.read", subject=on_patrol["o1"])
+        not AuditEvent.objects.filter(action="track.read", subject=on_patrol["o1"])
         .filter(actor=other_sergeant)
         .exists()
     )

@@ -30,12 +30,15 @@
     return s < 90 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
   };
 
+  // Names repeat: an officer is always shown with their badge number.
+  const who = (o) => (o.badge ? `${o.name} #${o.badge}` : o.name);
+
   function describe(o) {
-    if (o.lat === null) return `${o.name}: on patrol since ${hhmm(o.session_started_at)}, no position yet`;
+    if (o.lat === null) return `${who(o)}: on patrol since ${hhmm(o.session_started_at)}, no position yet`;
     const where = o.hotspot_rank !== null
-      ? `in hot spot ${o.hotspot_rank} for ${Math.floor(o.minutes_in_hotspot)} min`
+      ? `in hot spot ${o.hotspot_rank}${o.hotspot_address ? ` (${o.hotspot_address})` : ""} for ${Math.floor(o.minutes_in_hotspot)} min`
       : "not in a hot spot";
-    return `${o.name}: ${where} · seen ${ago(o.recorded_at)}`;
+    return `${who(o)}: ${where} · on patrol since ${hhmm(o.session_started_at)} · seen ${ago(o.recorded_at)}`;
   }
 
   function draw(live) {
@@ -64,7 +67,7 @@
       onEachFeature: (f, l) => {
         const p = f.properties;
         l.bindTooltip(String(p.rank), { permanent: true, direction: "right", offset: [6, 0], className: "rank-label" });
-        l.bindPopup(`Hot spot ${p.rank}: ${STATES[p.state]}` + (p.state === "control" ? "" : ` (${p.delivered} of ${p.prescribed} visits)`));
+        l.bindPopup(`Hot spot ${p.rank}${p.address ? ` (${p.address})` : ""}: ${STATES[p.state]}` + (p.state === "control" ? "" : ` (${p.delivered} of ${p.prescribed} visits)`));
       },
     }).addTo(spots);
     const points = [];
@@ -72,7 +75,7 @@
       if (o.lat === null) continue;
       points.push([o.lat, o.lon]);
       const m = L.circleMarker([o.lat, o.lon], { radius: 8, color: "#ffffff", weight: 3, fillColor: "#1d4ed8", fillOpacity: 1 });
-      m.bindTooltip(o.name.split(" ").slice(-1)[0], { permanent: true, direction: "right", offset: [8, 0], className: "officer-label" });
+      m.bindTooltip(o.badge ? `#${o.badge}` : o.name.split(" ").slice(-1)[0], { permanent: true, direction: "right", offset: [8, 0], className: "officer-label" });
       m.bindPopup(describe(o));
       m.addTo(people);
     }
