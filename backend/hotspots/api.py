@@ -11,13 +11,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Role
-from backend.accounts.permissions import role_permission
+from backend.accounts.permissions import api_user, role_permission
 from backend.config.api import drf_validation_error
 from backend.gis.layers import layer_response
 from backend.hotspots.analysis_tasks import analysis_execute_task
@@ -203,18 +202,27 @@ class AnalysisCellsGeoJsonApi(APIView):
 
     permission_classes = [role_permission(*ANALYSIS_ROLES, Role.SERGEANT)]
 
-    @extend_schema(
-        parameters=[OpenApiParameter("min_z", float, description="Only cells with z >= this.")],
-        responses={200: dict},
-    )
+    class CellsInputSerializer(serializers.Serializer):
+        min_z = serializers.FloatField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Only cells with z >= this.",
+            error_messages={"invalid": "must be a number"},
+        )
+
+        def to_internal_value(self, data: Any) -> Any:
+            # An empty ``?min_z=`` means no threshold, as a missing one does.
+            if data.get("min_z") == "":
+                data = {k: v for k, v in data.items() if k != "min_z"}
+            return super().to_internal_value(data)
+
+    @extend_schema(parameters=[CellsInputSerializer], responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         run = get_object_or_404(analysis_runs(), pk=pk)
-        min_z = request.query_params.get("min_z")
-        try:
-            threshold = float(min_z) if min_z not in (None, "") else None
-        except ValueError as exc:
-            raise ValidationError({"min_z": "must be a number"}) from exc
-        return Response(grid_geojson(run, min_z=threshold))
+        params = self.CellsInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(grid_geojson(run, min_z=params.validated_data["min_z"]))
 
 
 class HarmIndexApi(APIView):
@@ -250,14 +258,15 @@ class HarmIndexApi(APIView):
 
     @extend_schema(request=HarmInputSerializer, responses={201: dict})
     def post(self, request: Request) -> Response:
-        if not request.user.has_role(Role.ANALYST):  # type: ignore[union-attr]
+        user = api_user(request)
+        if not user.has_role(Role.ANALYST):
             return Response({"detail": "Only analysts edit the harm index."}, status=403)
         data = self.HarmInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             harm_version_create(
                 weights=data.validated_data["weights"],
-                actor=request.user,
+                actor=user,
                 note=data.validated_data["note"],
             )
         except DjangoValidationError as exc:

@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from shapely.geometry import Polygon, mapping
@@ -21,6 +19,7 @@ from shapely.geometry import Polygon, mapping
 from backend.accounts.models import District, Role, Squad, User
 from backend.accounts.services import district_upsert
 from backend.analytics.synthetic import synthetic_incidents
+from backend.config.localtime import agency_zone
 from backend.hotspots.models import Incident, OffenceType
 from backend.hotspots.timeutil import local_to_utc, utc_datetimes
 from backend.missions.models import MissionType
@@ -140,7 +139,7 @@ def _local_to_utc(start: date, day: np.ndarray, minute: np.ndarray) -> list[date
     """Agency-local (day index from ``start``, minute of day) to aware UTC datetimes (DST rules:
     ``backend.hotspots.timeutil``)."""
     local = (start - date(1970, 1, 1)).days * 86400 + day * 86400 + minute * 60
-    return utc_datetimes(local_to_utc(local, ZoneInfo(settings.TIME_ZONE)))
+    return utc_datetimes(local_to_utc(local, agency_zone()))
 
 
 def _seed_people(rng: np.random.Generator) -> int:

@@ -66,7 +66,7 @@ def incident_points(
     )
     # Adapt like the ORM does: SQLite compares datetimes as text in Django's own format.
     adapt = connection.ops.adapt_datetimefield_value
-    params: list[object] = [adapt(start), adapt(end)]
+    params: list[str | int | None] = [adapt(start), adapt(end)]
     if district_id is not None:
         sql += " AND district_id = %s"
         params.append(district_id)
@@ -115,7 +115,7 @@ def hotspots_nearby(*, lat: float, lon: float, radius_m: float) -> list[tuple[Ho
         np.array([h.centroid_lon for h in candidates]),
     )
     dist = np.hypot(x, y)
-    order = np.lexsort(([h.rank for h in candidates], dist))
+    order = np.lexsort((np.array([h.rank for h in candidates]), dist))
     return [(candidates[i], float(dist[i])) for i in order if dist[i] <= radius_m]
 
 

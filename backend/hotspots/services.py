@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
@@ -24,6 +23,7 @@ from backend.analytics.projection import LocalProjection
 from backend.analytics.timeparts import local_parts
 from backend.analytics.timewindow import parse_window
 from backend.audit.services import audit_record
+from backend.config.localtime import agency_zone
 from backend.hotspots.models import (
     AnalysisRun,
     GridCell,
@@ -106,7 +106,7 @@ def analysis_create(
 
 def _period(as_of: date, lookback_days: int) -> tuple[datetime, datetime]:
     """[start, end) of the look-back: the ``lookback_days`` local days before ``as_of``."""
-    tz = ZoneInfo(settings.TIME_ZONE)
+    tz = agency_zone()
     end = datetime.combine(as_of, time.min, tzinfo=tz)
     start = datetime.combine(as_of - timedelta(days=lookback_days), time.min, tzinfo=tz)
     return start, end
@@ -127,7 +127,7 @@ def _compute(run: AnalysisRun, start: datetime, end: datetime) -> _Computed:
         HarmWeight.objects.filter(version=run.weights_version).values_list("offence_id", "days")
     )
     proj = LocalProjection(*settings.PRESENCE_ORIGIN)
-    parts = local_parts(points.t, settings.TIME_ZONE)
+    parts = local_parts(points.t, agency_zone().key)
     keep = np.ones(points.size, dtype=bool)
     if run.window:
         keep = parse_window(run.window).mask(parts.weekday, parts.minute_of_day)
@@ -266,7 +266,7 @@ def _execute(run: AnalysisRun) -> None:
     GridCell.objects.bulk_create(cells, batch_size=CELL_INSERT_BATCH)
 
     # Hot spots with their briefings.
-    tz = ZoneInfo(settings.TIME_ZONE)
+    tz = agency_zone()
     district_of = current.points.district_id
     district_shapes = [(pk, shape(b)) for pk, b in District.objects.values_list("pk", "boundary")]
     n_h = len(res.hotspots)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
-from datetime import date
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,14 +16,16 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from backend.accounts.models import District, Role
-from backend.accounts.permissions import role_required
+from backend.accounts.permissions import SignedInRequest, role_required
 from backend.analytics.briefing import DAY_NAMES
+from backend.config.forms import page_of
 from backend.hotspots.analysis_tasks import analysis_execute_task
+from backend.hotspots.charts import heatmap_png
 from backend.hotspots.exports import grid_csv_rows, hotspots_csv_rows, hotspots_geojson
+from backend.hotspots.forms import AnalysisForm, HarmIndexForm
 from backend.hotspots.models import Hotspot, OffenceType
 from backend.hotspots.selectors import analysis_run_active, analysis_runs, harm_version_current
 from backend.hotspots.services import (
-    AnalysisParams,
     analysis_create,
     analysis_publish,
     harm_version_create,
@@ -44,9 +43,9 @@ def _csv_response(rows: Any, filename: str) -> HttpResponse:
 
 
 @role_required(*VIEW_ROLES)
-def hotspots_index(request: HttpRequest) -> HttpResponse:
+def hotspots_index(request: SignedInRequest) -> HttpResponse:
     active = analysis_run_active()
-    runs = Paginator(analysis_runs().order_by("-created_at"), 20).get_page(request.GET.get("page"))
+    runs = page_of(request, analysis_runs().order_by("-created_at"), 20)
     return render(
         request,
         "hotspots/index.html",
@@ -57,8 +56,8 @@ def hotspots_index(request: HttpRequest) -> HttpResponse:
             else [],
             "runs": runs,
             "districts": District.objects.order_by("name"),
-            "can_analyse": request.user.has_role(*ANALYSE_ROLES),  # type: ignore[union-attr]
-            "can_draw": request.user.has_role(Role.ANALYST),  # type: ignore[union-attr]
+            "can_analyse": request.user.has_role(*ANALYSE_ROLES),
+            "can_draw": request.user.has_role(Role.ANALYST),
             "default_as_of": timezone.localdate(),
         },
     )
@@ -66,23 +65,19 @@ def hotspots_index(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(*ANALYSE_ROLES)
-def analysis_new(request: HttpRequest) -> HttpResponse:
-    p = request.POST
-    try:
-        params = AnalysisParams(
-            as_of=date.fromisoformat(p.get("as_of", "")),
-            lookback_days=int(p.get("lookback_days") or 365),
-            cell_size_m=float(p.get("cell_size_m") or 150),
-            top_k=int(p.get("top_k") or 20),
-            window=p.get("window", "").strip(),
-            district_id=int(p["district"]) if p.get("district") else None,
-        )
-        with transaction.atomic():
-            run = analysis_create(params=params, actor=request.user, publish=bool(p.get("publish")))
-            transaction.on_commit(lambda: analysis_execute_task.delay(run.pk))
-    except ValueError:
-        messages.error(request, "As of must be a date; look-back, cell size and top K numbers.")
+def analysis_new(request: SignedInRequest) -> HttpResponse:
+    form = AnalysisForm(request.POST)
+    if not form.is_valid():
+        for name, refused in form.errors.items():
+            label = form.fields[name].label if name in form.fields else name
+            messages.error(request, f"{label}: {' '.join(str(e) for e in refused)}")
         return redirect("hotspots:index")
+    try:
+        with transaction.atomic():
+            run = analysis_create(
+                params=form.params(), actor=request.user, publish=form.cleaned_data["publish"]
+            )
+            transaction.on_commit(lambda: analysis_execute_task.delay(run.pk))
     except ValidationError as exc:
         for field, errors in exc.message_dict.items():
             messages.error(request, f"{field.replace('_', ' ').capitalize()}: {' '.join(errors)}")
@@ -91,7 +86,7 @@ def analysis_new(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(*VIEW_ROLES)
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(analysis_runs(), pk=pk)
     return render(
         request,
@@ -99,7 +94,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "hotspots": run.hotspots.select_related("district").order_by("rank"),
-            "can_publish": request.user.has_role(*ANALYSE_ROLES),  # type: ignore[union-attr]
+            "can_publish": request.user.has_role(*ANALYSE_ROLES),
         },
     )
 
@@ -162,51 +157,29 @@ def hotspot_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @cache_control(private=True, max_age=3600)
 @role_required(*VIEW_ROLES)
 def hotspot_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
-    """The hot spot's 24x7 incident profile as a PNG heatmap (matplotlib)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
+    """The hot spot's 24x7 incident profile as a PNG heatmap (``charts.heatmap_png``)."""
     hotspot = get_object_or_404(Hotspot, pk=pk)
-    data = hotspot.profile_24x7 or [[0] * 24 for _ in range(7)]
-    fig = Figure(figsize=(8, 2.8), dpi=110)
-    ax = fig.add_subplot()
-    im = ax.imshow(data, aspect="auto", cmap="YlOrRd", interpolation="nearest")
-    ax.set_yticks(range(7), DAY_NAMES)
-    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
-    ax.set_xlabel("Hour of day (local time)")
-    ax.set_title(f"Hot spot {hotspot.rank}: incidents by day and hour")
-    fig.colorbar(im, ax=ax, label="incidents", fraction=0.03)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return HttpResponse(buf.getvalue(), content_type="image/png")
+    png = heatmap_png(
+        hotspot.profile_24x7 or [[0] * 24 for _ in range(7)],
+        title=f"Hot spot {hotspot.rank}: incidents by day and hour",
+    )
+    return HttpResponse(png, content_type="image/png")
 
 
 @role_required(*VIEW_ROLES)
-def harm_index(request: HttpRequest) -> HttpResponse:
-    can_edit = request.user.has_role(Role.ANALYST)  # type: ignore[union-attr]
+def harm_index(request: SignedInRequest) -> HttpResponse:
+    can_edit = request.user.has_role(Role.ANALYST)
     if request.method == "POST":
         if not can_edit:
             return HttpResponse("Only analysts edit the harm index.", status=403)
-        weights: dict[str, float] = {}
-        bad = []
-        for offence in OffenceType.objects.all():
-            raw = request.POST.get(f"w-{offence.code}", "").strip()
-            if raw == "":
-                continue
-            try:
-                weights[offence.code] = float(raw)
-            except ValueError:
-                bad.append(f"{offence.name}: {raw!r} is not a number")
-        if bad:
-            for b in bad:
-                messages.error(request, b)
+        form = HarmIndexForm(request.POST, offences=OffenceType.objects.all())
+        if not form.is_valid():
+            for line in form.error_lines():
+                messages.error(request, line)
             return redirect("hotspots:harm")
         try:
             version = harm_version_create(
-                weights=weights, actor=request.user, note=request.POST.get("note", "")
+                weights=form.weights(), actor=request.user, note=form.cleaned_data["note"]
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

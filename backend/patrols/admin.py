@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from backend.accounts.models import User
@@ -29,7 +30,7 @@ class PingAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        _audit_admin_read(request, filters=dict(request.GET.items()))
+        _audit_admin_read(request, filters=request.GET.dict())
         return super().changelist_view(request, extra_context)
 
     def change_view(
@@ -48,8 +49,11 @@ def _audit_admin_read(
     """A read of raw pings through the admin: written to the audit log before the page renders."""
     if subject is None and filters.get("officer__id__exact"):
         subject = User.objects.filter(pk=filters["officer__id__exact"]).first()
+    actor = request.user
+    if not isinstance(actor, User):  # the admin site admits only signed-in staff
+        raise PermissionDenied
     audit_record(
-        actor=request.user, action="track.read.admin", obj=request.user, subject=subject,
+        actor=actor, action="track.read.admin", obj=actor, subject=subject,
         after={"filters": filters}, ip=request.META.get("REMOTE_ADDR"),
     )  # fmt: skip
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -103,29 +103,49 @@ class SessionCurrentApi(APIView):
         return Response(SessionOutputSerializer(session).data)
 
 
+_OFFSET_REQUIRED = "must be ISO-8601 with an offset"
+# DRF formats a field's error messages with str.format: the braces are doubled.
+_PINGS_LIST = 'send a JSON list of pings, or {{"pings": [...]}}'
+
+
+class BatchInputSerializer(serializers.Serializer):
+    """A batch's envelope: ``pings`` (each item is checked by the ingest, one answer per item),
+    the device's clock now (``sent_at``) and the session the pings belong to."""
+
+    pings = serializers.ListField(
+        error_messages={"not_a_list": _PINGS_LIST, "required": _PINGS_LIST, "null": _PINGS_LIST}
+    )
+    sent_at = serializers.CharField(
+        required=False, allow_null=True, default=None, error_messages={"invalid": _OFFSET_REQUIRED}
+    )
+    session = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**63 - 1,
+        error_messages={"invalid": "must be a session id"},
+    )
+
+    def validate_sent_at(self, value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            sent_at = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(_OFFSET_REQUIRED) from exc
+        if sent_at.tzinfo is None:
+            raise serializers.ValidationError(_OFFSET_REQUIRED)
+        return sent_at
+
+
 def _batch_items(request: Request) -> tuple[list[Any], datetime | None, int | None]:
+    """A batch body: a JSON list of items, or ``{"pings": [...], "sent_at"?, "session"?}``."""
     body = request.data
-    sent_at = None
-    session_id = None
-    if isinstance(body, dict):
-        items = body.get("pings")
-        if body.get("sent_at") is not None:
-            try:
-                sent_at = datetime.fromisoformat(str(body["sent_at"]))
-            except ValueError as exc:
-                raise ValidationError({"sent_at": "must be ISO-8601 with an offset"}) from exc
-            if sent_at.tzinfo is None:
-                raise ValidationError({"sent_at": "must be ISO-8601 with an offset"})
-        if body.get("session") is not None:
-            try:
-                session_id = int(body["session"])
-            except (TypeError, ValueError) as exc:
-                raise ValidationError({"session": "must be a session id"}) from exc
-    else:
-        items = body
-    if not isinstance(items, list):
-        raise ValidationError({"pings": 'send a JSON list of pings, or {"pings": [...]}'})
-    return items, sent_at, session_id
+    data = BatchInputSerializer(data=body if isinstance(body, dict) else {"pings": body})
+    data.is_valid(raise_exception=True)
+    v = data.validated_data
+    return v["pings"], v["sent_at"], v["session"]
 
 
 def _batch_response(result: BatchResult) -> Response:
@@ -228,12 +248,20 @@ class TrackApi(APIView):
     Every read of another officer's track is written to the audit log.
     """
 
-    @extend_schema(parameters=[OpenApiParameter("day", str, required=True)], responses={200: dict})
+    class TrackInputSerializer(serializers.Serializer):
+        day = serializers.DateField(
+            input_formats=["%Y-%m-%d"],
+            error_messages={
+                "invalid": "must be a date like 2026-11-25",
+                "required": "must be a date like 2026-11-25",
+            },
+        )
+
+    @extend_schema(parameters=[TrackInputSerializer], responses={200: dict})
     def get(self, request: Request, officer_id: int) -> Response:
-        try:
-            day = datetime.strptime(request.query_params.get("day", ""), "%Y-%m-%d").date()
-        except ValueError as exc:
-            raise ValidationError({"day": "must be a date like 2026-11-25"}) from exc
+        params = self.TrackInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        day = params.validated_data["day"]
         try:
             pings = track_for_day(
                 viewer=request.user, officer_id=officer_id, day=day,

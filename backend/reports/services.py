@@ -83,7 +83,7 @@ def snapshot_build(*, day: date) -> DailySnapshot:
         in_hotspot = shapely.contains_xy(area, arr.lon, arr.lat)
 
     names = dict(District.objects.values_list("id", "name"))
-    by_district = []
+    by_district: list[dict[str, Any]] = []
     for did in np.unique(arr.district_id):
         sel = arr.district_id == did
         by_district.append(
@@ -178,8 +178,7 @@ def compliance_days_rebuild(*, first: date, last: date) -> int:
     rows: list[ComplianceDay] = []
     for scope, by, field in COMPLIANCE_SCOPES:
         result = compliance_compute(first=first, last=last, by=by)
-        for key, values in zip(result.keys, result.rows(), strict=True):
-            ident, day = key  # type: ignore[misc]
+        for (ident, day), values in zip(result.day_keys(), result.rows(), strict=True):
             if scope == Scope.SQUAD and not ident:
                 continue  # officers with no squad: counted under their own rows only
             metrics = {c: values[c] for c in COLUMNS if c != "pct_delivered"}
@@ -197,6 +196,14 @@ def compliance_days_rebuild(*, first: date, last: date) -> int:
 # A recompute job rebuilds this many days per step: one computation per scope per step, and
 # progress the page can show after each.
 RECOMPUTE_STEP_DAYS = 7
+
+
+def snapshot_rebuild_request(*, day: date) -> None:
+    """Queue a recomputation of ``day``'s daily snapshot, sent once the caller's transaction
+    commits (at once outside one)."""
+    from backend.reports.tasks import snapshot_build_task
+
+    transaction.on_commit(lambda: snapshot_build_task.delay(day.isoformat()))
 
 
 def compliance_recompute_request(*, first: date, last: date, actor: Any) -> ComplianceRecompute:
