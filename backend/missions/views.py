@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,8 +25,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from backend.accounts.models import Role
-from backend.accounts.permissions import role_required
+from backend.accounts.permissions import SignedInRequest, role_required
 from backend.analytics.randomization import BalanceRow
+from backend.config.localtime import local_day_bounds
 from backend.hotspots.selectors import analysis_run_active, hotspots_active
 from backend.missions.api import allocation_csv_response
 from backend.missions.models import (
@@ -44,7 +46,6 @@ from backend.missions.selectors import (
     experiment_summary,
     experiments_list,
     hotspot_dose_today,
-    local_day_bounds,
     mission_types_active,
     missions_visible_to,
     officers_assignable_by,
@@ -112,7 +113,7 @@ def _int_or_none(raw: str | None) -> int | None:
 
 
 @role_required(*FIELD_ROLES)
-def my_missions(request: HttpRequest) -> HttpResponse:
+def my_missions(request: SignedInRequest) -> HttpResponse:
     """Today's missions and the dose delivered so far, with the buttons to work them."""
     today = timezone.localdate()
     start, end = local_day_bounds(today)
@@ -138,7 +139,7 @@ def my_missions(request: HttpRequest) -> HttpResponse:
     )
 
 
-MY_ACTIONS = {
+MY_ACTIONS: dict[str, Callable[..., Any]] = {
     "accept": mission_accept,
     "arrive": mission_arrive,
     "complete": mission_complete,
@@ -148,17 +149,17 @@ MY_ACTIONS = {
 
 @require_POST
 @role_required(*FIELD_ROLES)
-def my_mission_act(request: HttpRequest, pk: int) -> HttpResponse:
+def my_mission_act(request: SignedInRequest, pk: int) -> HttpResponse:
     get_object_or_404(missions_visible_to(user=request.user), pk=pk, officer=request.user)
     action = request.POST.get("action", "")
     try:
         if action == "decline":
             mission_decline(
-                mission_id=pk, actor=request.user,  # type: ignore[arg-type]
+                mission_id=pk, actor=request.user,
                 reason=request.POST.get("reason", ""), note=request.POST.get("note", ""),
             )  # fmt: skip
         elif action in MY_ACTIONS:
-            MY_ACTIONS[action](mission_id=pk, actor=request.user)  # type: ignore[operator]
+            MY_ACTIONS[action](mission_id=pk, actor=request.user)
         else:
             messages.error(request, "Unknown action.")
             return redirect("missions:mine")
@@ -180,10 +181,11 @@ def _board_url(squad_id: int, day: date) -> str:
 
 
 @role_required(*BOARD_ROLES)
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: SignedInRequest) -> HttpResponse:
     """The sergeant's squad and shift: generate the Koper schedule, assign by hand, watch."""
     squads = squads_led_by(user=request.user)
-    squad = squads.filter(pk=_int_or_none(request.GET.get("squad"))).first() or squads.first()
+    squad_id = _int_or_none(request.GET.get("squad"))
+    squad = (squads.filter(pk=squad_id).first() if squad_id else None) or squads.first()
     day = _parse_day(request.GET.get("date"))
     context: dict[str, Any] = {"squads": squads, "squad": squad, "day": day}
     if squad is not None:
@@ -217,14 +219,14 @@ def board(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(*BOARD_ROLES)
-def board_schedule(request: HttpRequest) -> HttpResponse:
+def board_schedule(request: SignedInRequest) -> HttpResponse:
     squad = get_object_or_404(
         squads_led_by(user=request.user), pk=_int_or_none(request.POST.get("squad"))
     )
     day = _parse_day(request.POST.get("date"))
     try:
         result = shift_plan_generate(
-            squad_id=squad.pk, day=day, actor=request.user,  # type: ignore[arg-type]
+            squad_id=squad.pk, day=day, actor=request.user,
             mission_type_id=_int_or_none(request.POST.get("mission_type")),
             replace=request.POST.get("replace") == "1",
         )  # fmt: skip
@@ -255,7 +257,7 @@ def _local_datetime(raw: str) -> datetime:
 
 @require_POST
 @role_required(*BOARD_ROLES)
-def board_assign(request: HttpRequest) -> HttpResponse:
+def board_assign(request: SignedInRequest) -> HttpResponse:
     p = request.POST
     squad = get_object_or_404(squads_led_by(user=request.user), pk=_int_or_none(p.get("squad")))
     day = _parse_day(p.get("date"))
@@ -269,7 +271,7 @@ def board_assign(request: HttpRequest) -> HttpResponse:
         return redirect(_board_url(squad.pk, day))
     try:
         written = mission_assign(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             officer_id=_int_or_none(p.get("officer")) or 0,
             hotspot_id=_int_or_none(p.get("hotspot")) or 0,
             window_start=start, window_end=start + timedelta(minutes=minutes),
@@ -289,10 +291,10 @@ def board_assign(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(*BOARD_ROLES)
-def board_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def board_cancel(request: SignedInRequest, pk: int) -> HttpResponse:
     mission = get_object_or_404(missions_visible_to(user=request.user), pk=pk)
     try:
-        mission_cancel(mission_id=pk, actor=request.user, note=request.POST.get("note", ""))  # type: ignore[arg-type]
+        mission_cancel(mission_id=pk, actor=request.user, note=request.POST.get("note", ""))
     except (MissionConflict, PermissionError) as exc:
         messages.error(request, str(exc))
     else:
@@ -304,7 +306,7 @@ def board_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*BOARD_ROLES)
-def board_csv(request: HttpRequest) -> HttpResponse:
+def board_csv(request: SignedInRequest) -> HttpResponse:
     squad = get_object_or_404(
         squads_led_by(user=request.user), pk=_int_or_none(request.GET.get("squad"))
     )
@@ -346,13 +348,13 @@ def _mission_type_fields(request: HttpRequest) -> dict[str, Any]:
 
 
 @role_required(*BOARD_ROLES)
-def menu(request: HttpRequest) -> HttpResponse:
+def menu(request: SignedInRequest) -> HttpResponse:
     """The Mission Menu: every entry, and a form to add one."""
     form: dict[str, Any] = {"target_minutes": 15, "is_active": True}
     if request.method == "POST":
         form = _mission_type_fields(request)
         try:
-            created = mission_type_create(actor=request.user, **form)  # type: ignore[arg-type]
+            created = mission_type_create(actor=request.user, **form)
         except ValidationError as exc:
             _error_messages(request, exc)
         else:
@@ -365,7 +367,7 @@ def menu(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(*BOARD_ROLES)
-def menu_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def menu_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     mission_type = get_object_or_404(MissionType, pk=pk)
     form: dict[str, Any] = {
         f: getattr(mission_type, f)
@@ -374,7 +376,7 @@ def menu_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = _mission_type_fields(request)
         try:
-            mission_type_update(actor=request.user, mission_type_id=pk, **form)  # type: ignore[arg-type]
+            mission_type_update(actor=request.user, mission_type_id=pk, **form)
         except ValidationError as exc:
             _error_messages(request, exc)
         else:
@@ -388,7 +390,7 @@ def menu_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*EXPERIMENT_ROLES)
-def experiments(request: HttpRequest) -> HttpResponse:
+def experiments(request: SignedInRequest) -> HttpResponse:
     """Experiments, and the form to set one up on the active hot spots."""
     today = timezone.localdate()
     form: dict[str, Any] = {
@@ -412,7 +414,7 @@ def experiments(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Dates must be dates; visits, minutes and tiers numbers.")
         else:
             try:
-                experiment = experiment_create(actor=request.user, **form)  # type: ignore[arg-type]
+                experiment = experiment_create(actor=request.user, **form)
             except ValidationError as exc:
                 _error_messages(request, exc)
             else:
@@ -454,7 +456,7 @@ def _balance_display(row: BalanceRow) -> dict[str, Any]:
 
 
 @role_required(*EXPERIMENT_ROLES)
-def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     """Allocation, balance, power, the map of arms; randomize, start, end, export, reproduce."""
     experiment = get_object_or_404(experiments_list(), pk=pk)
     summary = experiment_summary(experiment=experiment)
@@ -481,9 +483,9 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(*EXPERIMENT_ROLES)
-def experiment_randomize_view(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_randomize_view(request: SignedInRequest, pk: int) -> HttpResponse:
     try:
-        experiment = experiment_randomize(experiment_id=pk, actor=request.user)  # type: ignore[arg-type]
+        experiment = experiment_randomize(experiment_id=pk, actor=request.user)
     except MissionConflict as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:
@@ -495,9 +497,9 @@ def experiment_randomize_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(*EXPERIMENT_ROLES)
-def experiment_start_view(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_start_view(request: SignedInRequest, pk: int) -> HttpResponse:
     try:
-        experiment = experiment_start(experiment_id=pk, actor=request.user)  # type: ignore[arg-type]
+        experiment = experiment_start(experiment_id=pk, actor=request.user)
     except MissionConflict as exc:
         messages.error(request, str(exc))
     else:
@@ -511,9 +513,9 @@ def experiment_start_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(*EXPERIMENT_ROLES)
-def experiment_end_view(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_end_view(request: SignedInRequest, pk: int) -> HttpResponse:
     try:
-        experiment_end(experiment_id=pk, actor=request.user)  # type: ignore[arg-type]
+        experiment_end(experiment_id=pk, actor=request.user)
     except MissionConflict as exc:
         messages.error(request, str(exc))
     else:
@@ -522,13 +524,13 @@ def experiment_end_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*EXPERIMENT_ROLES)
-def experiment_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_csv(request: SignedInRequest, pk: int) -> HttpResponse:
     return allocation_csv_response(get_object_or_404(experiments_list(), pk=pk))
 
 
 @require_POST
 @role_required(*EXPERIMENT_ROLES)
-def experiment_reproduce_view(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_reproduce_view(request: SignedInRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(experiments_list(), pk=pk)
     result = experiment_reproduce(experiment=experiment)
     if result.identical:

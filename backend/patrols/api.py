@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
-from backend.config.api import drf_validation_error
+from backend.config.api import BoundedJSONParser, drf_validation_error
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
 from backend.patrols.selectors import session_current, track_for_day
@@ -26,15 +24,11 @@ from backend.patrols.services import SessionConflict, activity_record, session_e
 FIELD_ROLES = (Role.OFFICER, Role.SERGEANT)  # roles that patrol and carry the phone app
 
 
-class BatchJSONParser(JSONParser):
+class BatchJSONParser(BoundedJSONParser):
     """JSON that may contain NaN or Infinity (some GPS stacks emit them): parsed here so that
     the item carrying one is rejected with its reason, instead of the whole batch failing."""
 
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        try:
-            return json.loads(stream.read().decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+    allow_non_finite = True
 
 
 class SessionOutputSerializer(serializers.ModelSerializer):
@@ -108,6 +102,24 @@ _OFFSET_REQUIRED = "must be ISO-8601 with an offset"
 _PINGS_LIST = 'send a JSON list of pings, or {{"pings": [...]}}'
 
 
+_SESSION_ID = "must be a session id (an integer)"
+
+
+class _SessionIdField(serializers.IntegerField):
+    """A session id: a JSON integer (or its digits as a string) in the id range; never a
+    boolean or a float (1.0 included), which DRF's IntegerField would take."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        messages: dict[str, Any] = {k: _SESSION_ID for k in ("invalid", "min_value", "max_value",
+                                             "max_string_length")}  # fmt: skip
+        super().__init__(min_value=1, max_value=2**63 - 1, error_messages=messages, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class BatchInputSerializer(serializers.Serializer):
     """A batch's envelope: ``pings`` (each item is checked by the ingest, one answer per item),
     the device's clock now (``sent_at``) and the session the pings belong to."""
@@ -118,14 +130,7 @@ class BatchInputSerializer(serializers.Serializer):
     sent_at = serializers.CharField(
         required=False, allow_null=True, default=None, error_messages={"invalid": _OFFSET_REQUIRED}
     )
-    session = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=1,
-        max_value=2**63 - 1,
-        error_messages={"invalid": "must be a session id"},
-    )
+    session = _SessionIdField(required=False, allow_null=True, default=None)
 
     def validate_sent_at(self, value: str | None) -> datetime | None:
         if value is None:
