@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from backend.accounts.models import User
-from backend.audit.services import audit_record
+from backend.audit.services import audit_record, request_ip
 from backend.patrols.models import Activity, ActivityType, AvlUnit, PatrolSession, Ping, Visit
 
 
@@ -54,7 +54,7 @@ def _audit_admin_read(
         raise PermissionDenied
     audit_record(
         actor=actor, action="track.read.admin", obj=actor, subject=subject,
-        after={"filters": filters}, ip=request.META.get("REMOTE_ADDR"),
+        after={"filters": filters}, ip=request_ip(request),
     )  # fmt: skip
 
 
