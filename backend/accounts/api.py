@@ -21,6 +21,7 @@ from backend.accounts.selectors import beats_layer, district_list, districts_lay
 from backend.accounts.tokens import token_issue, token_revoke
 from backend.audit.services import request_ip
 from backend.config.api import BoundedJSONParser
+from backend.config.throttling import PresenceRateThrottle
 from backend.gis.layers import layer_response
 
 
@@ -76,6 +77,7 @@ class TokenApi(ObtainAuthToken):
     issues a new token; it expires 12 hours later, or after 30 minutes without use."""
 
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
+    throttle_classes = [PresenceRateThrottle]  # DRF's ObtainAuthToken turns throttles off
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)

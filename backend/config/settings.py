@@ -373,7 +373,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- API ------------------------------------------------------------------------------------
-REST_FRAMEWORK = {
+PRESENCE_THROTTLE_PREFIX = "presence:"  # cache keys of the rate limits (tests isolate them)
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "backend.accounts.tokens.ExpiringTokenAuthentication",
@@ -382,7 +383,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min"},
+    "DEFAULT_THROTTLE_CLASSES": ["backend.config.throttling.PresenceRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "login": "10/min",
+        "draw": "20/min",
+        "ingest": "240/min",
+        "avl": "6000/min",
+        "export": "30/min",
+        "reports": "120/min",
+    },
+    # The client address for anonymous limits is read like the audit's (PRESENCE_TRUSTED_PROXIES).
+    "NUM_PROXIES": PRESENCE_TRUSTED_PROXIES or None,
     "DEFAULT_PARSER_CLASSES": [
         "backend.config.api.BoundedJSONParser",
         "rest_framework.parsers.FormParser",

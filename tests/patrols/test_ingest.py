@@ -338,3 +338,20 @@ def test_reading_raw_pings_in_the_admin_is_audited(admin_client: Client) -> None
     events = list(AuditEvent.objects.filter(action="track.read.admin").order_by("id"))
     assert [e.subject for e in events] == [officer, officer]
     assert admin_client.post(f"/admin/patrols/ping/{p.pk}/change/", {}).status_code == 403
+
+
+def test_reading_an_activitys_position_in_the_admin_is_audited(admin_client: Client) -> None:
+    from backend.patrols.models import ActivityType
+
+    officer = UserFactory(role="officer")
+    now = timezone.now()
+    activity = Activity.objects.create(
+        officer=officer, client_uuid=uuid.uuid4(), kind=ActivityType.objects.first(),
+        recorded_at=now, received_at=now, lat=25.8, lon=-80.21,
+    )  # fmt: skip
+    page = admin_client.get(f"/admin/patrols/activity/{activity.pk}/change/")
+    assert page.status_code == 200 and "25.8" in page.content.decode()
+    event = AuditEvent.objects.get(action="track.read.admin")
+    assert (event.subject, event.after) == (officer, {"filters": {"activity": str(activity.pk)}})
+    assert admin_client.get("/admin/patrols/visit/").status_code == 200
+    assert AuditEvent.objects.filter(action="track.read.admin").count() == 2
