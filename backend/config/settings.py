@@ -189,6 +189,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "reports.compliance_rebuild_yesterday",
         "schedule": crontab(hour=5, minute=30),  # after late pings; before the snapshot
     },
+    "forget-stale-login-failures": {
+        "task": "accounts.forget_stale_failures",
+        "schedule": timedelta(minutes=1),  # failures outside the 15-minute window never lock
+    },
     "sweep-due-rollups": {
         "task": "patrols.sweep_due_rollups",
         "schedule": timedelta(minutes=1),  # rollups whose message was lost (broker down)
@@ -327,7 +331,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = timedelta(minutes=15)
+# Locked until an administrator unlocks (User admin: "Unlock"); failures more than
+# PRESENCE_FAILED_LOGIN_WINDOW apart never add up to a lock (accounts.forget_stale_failures).
+AXES_COOLOFF_TIME = None
+PRESENCE_FAILED_LOGIN_WINDOW = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 # Lock by username as DESIGN.md asks: officers sign in from shared station networks, so an
 # IP-based lock would lock a whole station out because of one mistyped password.

@@ -291,13 +291,6 @@ def hotspot_dose_today(
     return _doses(ids, treatment, _hotspot_events(ids, day))
 
 
-def hotspots_taken(*, hotspot_ids: Sequence[int], now: datetime) -> set[int]:
-    """Hot spots someone is at or heading to right now: an accepted or on-scene mission, or an
-    assigned one whose window contains ``now``."""
-    events = _hotspot_events([int(i) for i in hotspot_ids], timezone.localdate(now), now)
-    return {hid for (hid, kind) in events if kind == TAKEN}
-
-
 @dataclass(frozen=True)
 class DrawCandidates:
     """The hot spots near an officer, as parallel arrays (one entry per candidate).

@@ -138,3 +138,57 @@ def test_passwords_need_twelve_characters_and_must_not_be_common_or_like_the_use
         with pytest.raises(ValidationError):
             validate_password(weak, user)
     validate_password("violet-harbour-lantern", user)  # 22 characters, none of the above
+
+
+def test_a_locked_account_stays_locked_until_an_admin_unlocks_it(admin_client: Client) -> None:
+    from axes.models import AccessAttempt
+
+    from backend.accounts.lockout import failures_forget_stale
+
+    kim = UserFactory(username="kim", role=Role.SERGEANT)
+    web = Client()
+    for _ in range(5):
+        web.post(reverse("login"), {"username": "kim", "password": "wrong"})
+    assert (
+        Client().post(reverse("login"), {"username": "kim", "password": PASSWORD}).status_code
+        == 429
+    )
+    lock = AuditEvent.objects.get(action="account.lockout")
+    assert lock.subject == kim
+    # A day later, and after the stale-failure job, still locked: only an admin unlocks.
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(days=1))
+    failures_forget_stale()
+    refused = sign_in("kim")  # the right password, through the API: no token either
+    assert refused.status_code == 400 and "token" not in refused.json()
+    assert (
+        Client().post(reverse("login"), {"username": "kim", "password": PASSWORD}).status_code
+        == 429
+    )
+
+    changelist = reverse("admin:accounts_user_changelist")
+    done = admin_client.post(changelist, {"action": "unlock", "_selected_action": [kim.pk]})
+    assert done.status_code == 302
+    assert (
+        Client().post(reverse("login"), {"username": "kim", "password": PASSWORD}).status_code
+        == 302
+    )
+    unlock = AuditEvent.objects.get(action="account.unlock")
+    assert (unlock.subject, unlock.actor.username) == (kim, "admin")
+
+
+def test_failures_more_than_fifteen_minutes_apart_never_add_up_to_a_lock() -> None:
+    from axes.models import AccessAttempt
+
+    from backend.accounts.lockout import failures_forget_stale
+
+    UserFactory(username="kim")
+    for _ in range(4):
+        Client().post(reverse("login"), {"username": "kim", "password": "wrong"})
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+    assert failures_forget_stale() == 1
+    Client().post(reverse("login"), {"username": "kim", "password": "wrong"})  # the 5th overall
+    assert (
+        Client().post(reverse("login"), {"username": "kim", "password": PASSWORD}).status_code
+        == 302
+    )
+    assert not AuditEvent.objects.filter(action="account.lockout").exists()
