@@ -17,7 +17,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "first_name", "last_name", "role", "squad", "is_active"]
     list_filter = ["role", "squad", "is_active"]
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         ("Presence", {"fields": ("role", "squad", "badge_number")}),
     )
     add_fieldsets = (

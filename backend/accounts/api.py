@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Squad
+from backend.accounts.permissions import api_user
 from backend.accounts.selectors import beats_layer, district_list, districts_layer, squad_list_for
 from backend.accounts.tokens import token_issue, token_revoke
 from backend.audit.services import request_ip
@@ -68,7 +69,7 @@ class SquadListApi(generics.ListAPIView):
     serializer_class = SquadOutputSerializer
 
     def get_queryset(self) -> Any:
-        return squad_list_for(user=self.request.user)  # type: ignore[arg-type]
+        return squad_list_for(user=api_user(self.request))
 
 
 class TokenApi(ObtainAuthToken):

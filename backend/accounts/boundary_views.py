@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from backend.accounts.mapforms import (
     BeatMapForm,
+    BeatPrefillForm,
     DistrictMapForm,
     form_save_through,
     map_widgets_nonce,
@@ -47,7 +48,11 @@ def _district_page(request: HttpRequest, district: District | None) -> HttpRespo
 
 
 def _beat_page(request: HttpRequest, beat: Beat | None) -> HttpResponse:
-    initial = {"district": request.GET.get("district")} if beat is None else None
+    initial = None
+    if beat is None:
+        prefill = BeatPrefillForm(request.GET)
+        if prefill.is_valid() and prefill.cleaned_data["district"] is not None:
+            initial = {"district": prefill.cleaned_data["district"].pk}
     form = BeatMapForm(request.POST or None, instance=beat, initial=initial)
     if request.method == "POST":
         saved = form_save_through(form, lambda b: beat_save(beat=b, actor=request.user))

@@ -29,13 +29,15 @@ def failures_forget_stale(*, now: Any = None) -> int:
     deleted, _ = AccessAttempt.objects.filter(
         failures_since_start__lt=settings.AXES_FAILURE_LIMIT, attempt_time__lt=cutoff
     ).delete()
-    return deleted
+    return int(deleted)  # django-axes ships no type hints: its manager is Any to mypy
 
 
 def account_is_locked(*, username: str) -> bool:
-    return AccessAttempt.objects.filter(
-        username=username, failures_since_start__gte=settings.AXES_FAILURE_LIMIT
-    ).exists()
+    return bool(
+        AccessAttempt.objects.filter(
+            username=username, failures_since_start__gte=settings.AXES_FAILURE_LIMIT
+        ).exists()
+    )
 
 
 def account_unlock(*, user: Any, actor: Any, ip: str | None = None) -> bool:

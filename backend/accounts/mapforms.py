@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.conf import settings
+from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from leaflet.admin import LeafletAdminWidget
 from leaflet.forms.widgets import LeafletWidget
 
@@ -23,7 +24,7 @@ from backend.accounts.models import Beat, District
 M = TypeVar("M")
 
 
-class _PolygonMap:
+class _PolygonMap(forms.Widget):
     """Tiles, centre and extent of a polygon map widget, read from ``settings.LEAFLET_CONFIG``
     when it renders; a GeoJSON dict (a JSONField's value) serialized for the widget."""
 
@@ -40,18 +41,20 @@ class _PolygonMap:
         }
         if isinstance(value, dict):
             value = json.dumps(value)
-        return super().get_context(name, value, attrs)  # type: ignore[misc,no-any-return]
+        return super().get_context(name, value, attrs)
 
 
-class PolygonWidget(_PolygonMap, LeafletAdminWidget):
+# django-leaflet ships no type hints, so its widgets are Any to mypy (the two ignores below).
+class PolygonWidget(_PolygonMap, LeafletAdminWidget):  # type: ignore[misc]
     """django-leaflet's admin map widget for a GeoJSON JSONField (the admin's change forms)."""
 
     @property
     def media(self) -> forms.Media:
-        return super().media + forms.Media(js=["js/map-admin.js"])
+        base: forms.Media = super().media
+        return base + forms.Media(js=["js/map-admin.js"])
 
 
-class PolygonMapWidget(_PolygonMap, LeafletWidget):
+class PolygonMapWidget(_PolygonMap, LeafletWidget):  # type: ignore[misc]
     """django-leaflet's (non-admin) map widget for the analysts' pages: it brings Leaflet,
     Leaflet.draw and django-leaflet's form script itself, so a page using it must not include
     ``maps/leaflet_js.html`` too. Its inline script needs the request's CSP nonce:
@@ -61,7 +64,8 @@ class PolygonMapWidget(_PolygonMap, LeafletWidget):
 
     @property
     def media(self) -> forms.Media:
-        return super().media + forms.Media(js=["js/map-admin.js"])
+        base: forms.Media = super().media
+        return base + forms.Media(js=["js/map-admin.js"])
 
 
 def map_widgets_nonce(form: forms.BaseForm, request: HttpRequest) -> forms.BaseForm:
@@ -92,16 +96,23 @@ class PolygonField(forms.Field):
         return geojson
 
 
-class MapAdminMixin:
+# The mixin goes before ModelAdmin in an admin's bases; mypy sees it as the ModelAdmin it extends.
+if TYPE_CHECKING:
+    _AdminBase = admin.ModelAdmin
+else:
+    _AdminBase = object
+
+
+class MapAdminMixin(_AdminBase):
     """Gives the map widgets of the change form the request's CSP nonce (their inline script)."""
 
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
-    ) -> Any:
-        form = context.get("adminform").form if context.get("adminform") else None
-        if form is not None:
-            map_widgets_nonce(form, request)
-        return super().render_change_form(request, context, *args, **kwargs)  # type: ignore[misc]
+    ) -> HttpResponse:
+        adminform = context.get("adminform")
+        if adminform is not None:
+            map_widgets_nonce(adminform.form, request)
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
 class DistrictMapForm(forms.ModelForm):
@@ -126,6 +137,13 @@ class BeatMapForm(forms.ModelForm):
     class Meta:
         model = Beat
         fields = ["district", "name", "code", "boundary"]
+
+
+class BeatPrefillForm(forms.Form):
+    """``?district=`` on "New beat": the district the new beat's form starts with (a stale or
+    unknown id starts it empty)."""
+
+    district = forms.ModelChoiceField(queryset=District.objects.all(), required=False)
 
 
 def form_save_through(form: forms.ModelForm, save: Callable[[Any], M]) -> M | None:

@@ -7,18 +7,19 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from backend.accounts.navigation import areas_for
+from backend.accounts.permissions import SignedInRequest
 from backend.accounts.selectors import district_list, squad_list_for
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: SignedInRequest) -> HttpResponse:
     """The role-aware landing page: the areas this user may use, and their squad."""
     return render(
         request,
         "accounts/home.html",
         {
             "areas": areas_for(request.user),
-            "squads": squad_list_for(user=request.user),  # type: ignore[arg-type]
+            "squads": squad_list_for(user=request.user),
             "districts": district_list(),
         },
     )

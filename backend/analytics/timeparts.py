@@ -28,6 +28,14 @@ class LocalParts:
     day: IntArray
 
 
+def _offset_s(instant: datetime) -> float:
+    """The UTC offset, in seconds, of an aware ``instant``."""
+    offset = instant.utcoffset()
+    if offset is None:
+        raise ValueError("a naive datetime has no UTC offset")
+    return offset.total_seconds()
+
+
 def local_parts(t_utc: npt.ArrayLike, time_zone: str) -> LocalParts:
     """Split UTC epoch seconds ``t_utc`` into local parts in IANA zone ``time_zone``.
 
@@ -40,10 +48,7 @@ def local_parts(t_utc: npt.ArrayLike, time_zone: str) -> LocalParts:
     hour_key = np.floor(t / 3600.0).astype(np.int64)
     keys, inverse = np.unique(hour_key, return_inverse=True)
     offsets = np.array(
-        [
-            datetime.fromtimestamp(int(k) * 3600, tz=UTC).astimezone(tz).utcoffset().total_seconds()  # type: ignore[union-attr]
-            for k in keys
-        ],
+        [_offset_s(datetime.fromtimestamp(int(k) * 3600, tz=UTC).astimezone(tz)) for k in keys],
         dtype=np.float64,
     )
     local = np.floor(t + (offsets[inverse] if keys.size else 0.0)).astype(np.int64)

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.http import HttpRequest
 
 from backend.audit.models import AuditEvent
 
@@ -21,14 +22,15 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def request_ip(request: Any) -> str | None:
+def request_ip(request: HttpRequest) -> str | None:
     """The client's address for the audit log. Behind ``PRESENCE_TRUSTED_PROXIES`` reverse
     proxies (nginx: 1) it is the address the nearest trusted proxy saw, read from the right of
     ``X-Forwarded-For`` (entries further left are the client's to forge); with none it is the
     socket's."""
     hops = settings.PRESENCE_TRUSTED_PROXIES
     if hops:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        header = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+        forwarded = [a.strip() for a in header.split(",")]
         forwarded = [a for a in forwarded if a]
         if len(forwarded) >= hops and _is_ip(forwarded[-hops]):
             return forwarded[-hops]

@@ -12,6 +12,7 @@ import math
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, overload
 
 import dj_database_url
 from celery.schedules import crontab
@@ -26,6 +27,10 @@ VAR_DIR = BASE_DIR / "var"
 VERSION = "0.1.0"
 
 
+@overload
+def _env(name: str, default: str) -> str: ...
+@overload
+def _env(name: str, default: None = None) -> str | None: ...
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name, "").strip()
     return value if value else default
@@ -312,7 +317,7 @@ PRESENCE_AREA_EXTENT = (
     round(PRESENCE_ORIGIN[1] + _half_lon, 5),
     round(PRESENCE_ORIGIN[0] + _half_lat, 5),
 )
-LEAFLET_CONFIG: dict[str, object] = {
+LEAFLET_CONFIG: dict[str, Any] = {
     "TILES": [
         (
             "Streets",
@@ -437,7 +442,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- API ------------------------------------------------------------------------------------
 PRESENCE_THROTTLE_PREFIX = "presence:"  # cache keys of the rate limits (tests isolate them)
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "backend.accounts.tokens.ExpiringTokenAuthentication",

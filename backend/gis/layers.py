@@ -21,12 +21,15 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
+
+if TYPE_CHECKING:  # the module itself needs Django only to build a response
+    from django.http import HttpResponse
 
 CRS = "EPSG:4326"
 # GeoJSON (RFC 7946) is always WGS84 lon/lat; the legacy "crs" member says so to programs that
@@ -48,7 +51,7 @@ class Layer:
 
     name: str
     fields: Sequence[str]
-    features: list[tuple[BaseGeometry | None, Mapping[str, Any]]] = field(default_factory=list)
+    features: Sequence[tuple[BaseGeometry | None, Mapping[str, Any]]] = field(default_factory=list)
 
 
 def _column(values: list[Any]) -> np.ndarray:
@@ -196,7 +199,7 @@ def layer_bytes(layer: Layer, *, fmt: str) -> bytes:
     raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
 
 
-def layer_response(layer: Layer, *, fmt: str, filename: str) -> Any:
+def layer_response(layer: Layer, *, fmt: str, filename: str) -> HttpResponse:
     """An attachment ``HttpResponse`` holding ``layer`` as ``fmt`` (``filename`` without suffix)."""
     from django.http import HttpResponse
 

@@ -13,8 +13,7 @@ from backend.hotspots.services import hotspot_hand_drawn_save
 class HotspotInline(admin.TabularInline):
     model = Hotspot
     extra = 0
-    fields = ["rank", "district", "harm", "incident_count", "gi_z_max"]
-    readonly_fields = fields
+    fields = readonly_fields = ("rank", "district", "harm", "incident_count", "gi_z_max")
 
 
 @admin.register(AnalysisRun)
@@ -31,7 +30,7 @@ class HandDrawnHotspotForm(forms.ModelForm):
         model = HandDrawnHotspot
         fields = ["geometry", "note"]
 
-    def clean(self) -> dict[str, Any]:
+    def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()
         if not self.instance.pk and not AnalysisRun.objects.filter(is_active=True).exists():
             raise forms.ValidationError(

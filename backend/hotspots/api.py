@@ -8,9 +8,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -147,15 +146,24 @@ class AnalysisCellsGeoJsonApi(APIView):
 
     permission_classes = [role_permission(*ANALYSIS_ROLES, Role.SERGEANT)]
 
-    @extend_schema(
-        parameters=[OpenApiParameter("min_z", float, description="Only cells with z >= this.")],
-        responses={200: dict},
-    )
+    class CellsInputSerializer(serializers.Serializer):
+        min_z = serializers.FloatField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Only cells with z >= this.",
+            error_messages={"invalid": "must be a number"},
+        )
+
+        def to_internal_value(self, data: Any) -> Any:
+            # An empty ``?min_z=`` means no threshold, as a missing one does.
+            if data.get("min_z") == "":
+                data = {k: v for k, v in data.items() if k != "min_z"}
+            return super().to_internal_value(data)
+
+    @extend_schema(parameters=[CellsInputSerializer], responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         run = get_object_or_404(analysis_runs(), pk=pk)
-        min_z = request.query_params.get("min_z")
-        try:
-            threshold = float(min_z) if min_z not in (None, "") else None
-        except ValueError as exc:
-            raise ValidationError({"min_z": "must be a number"}) from exc
-        return Response(grid_geojson(run, min_z=threshold))
+        params = self.CellsInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(grid_geojson(run, min_z=params.validated_data["min_z"]))

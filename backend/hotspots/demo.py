@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
@@ -22,6 +21,7 @@ from backend.accounts.models import District, Role, Squad, User
 from backend.accounts.services import district_upsert
 from backend.analytics.projection import LocalProjection
 from backend.analytics.synthetic import synthetic_incidents
+from backend.config.localtime import agency_zone
 from backend.incidents.models import Incident, OffenceType
 from backend.incidents.timeparse import local_to_utc, utc_datetimes
 
@@ -129,7 +129,7 @@ def _local_to_utc(start: date, day: np.ndarray, minute: np.ndarray) -> list[date
     """Agency-local (day index from ``start``, minute of day) to aware UTC datetimes (DST rules:
     ``backend.incidents.timeparse``)."""
     local = (start - date(1970, 1, 1)).days * 86400 + day * 86400 + minute * 60
-    return utc_datetimes(local_to_utc(local, ZoneInfo(settings.TIME_ZONE)))
+    return utc_datetimes(local_to_utc(local, agency_zone()))
 
 
 def _seed_people(rng: np.random.Generator) -> int:

@@ -38,7 +38,7 @@ def hotspots_nearby(*, lat: float, lon: float, radius_m: float) -> list[tuple[Ho
         np.array([h.centroid_lon for h in candidates]),
     )
     dist = np.hypot(x, y)
-    order = np.lexsort(([h.rank for h in candidates], dist))
+    order = np.lexsort((np.array([h.rank for h in candidates]), dist))
     return [(candidates[i], float(dist[i])) for i in order if dist[i] <= radius_m]
 
 

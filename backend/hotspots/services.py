@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
@@ -24,7 +23,7 @@ from backend.analytics.projection import LocalProjection
 from backend.analytics.timeparts import local_parts
 from backend.analytics.timewindow import parse_window
 from backend.audit.services import audit_record
-from backend.config.localtime import local_day_bounds
+from backend.config.localtime import agency_zone, local_day_bounds
 from backend.hotspots.address import coordinates_words, hotspot_addresses
 from backend.hotspots.models import AnalysisRun, GridCell, Hotspot
 from backend.hotspots.tactics import tactics_for
@@ -108,7 +107,7 @@ def _compute(run: AnalysisRun, start: datetime, end: datetime) -> _Computed:
         HarmWeight.objects.filter(version=run.weights_version).values_list("offence_id", "days")
     )
     proj = LocalProjection(*settings.PRESENCE_ORIGIN)
-    parts = local_parts(points.t, settings.TIME_ZONE)
+    parts = local_parts(points.t, agency_zone().key)
     keep = np.ones(points.size, dtype=bool)
     if run.window:
         keep = parse_window(run.window).mask(parts.weekday, parts.minute_of_day)
@@ -239,7 +238,7 @@ def _execute(run: AnalysisRun) -> None:
     GridCell.objects.bulk_create(cells, batch_size=CELL_INSERT_BATCH)
 
     # Hot spots with their briefings.
-    tz = ZoneInfo(settings.TIME_ZONE)
+    tz = agency_zone()
     district_of = current.points.district_id
     district_shapes = [(pk, shape(b)) for pk, b in District.objects.values_list("pk", "boundary")]
     n_h = len(res.hotspots)
@@ -303,8 +302,8 @@ def _execute(run: AnalysisRun) -> None:
     addresses = hotspot_addresses(
         member_ids, {i: (h.centroid_lat, h.centroid_lon) for i, h in enumerate(hotspots)}
     )
-    for i, h in enumerate(hotspots):
-        h.address = addresses[i]
+    for i, spot in enumerate(hotspots):
+        spot.address = addresses[i]
     Hotspot.objects.bulk_create(hotspots)
 
     conc = res.concentration

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,14 +15,16 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from backend.accounts.models import District, Role
-from backend.accounts.permissions import role_required
+from backend.accounts.permissions import SignedInRequest, role_required
 from backend.analytics.briefing import DAY_NAMES
+from backend.config.forms import page_of
 from backend.hotspots.charts import hotspot_heatmap_png
 from backend.hotspots.enqueue import analysis_submit
 from backend.hotspots.exports import grid_csv_rows, hotspots_csv_rows, hotspots_geojson
+from backend.hotspots.forms import AnalysisForm
 from backend.hotspots.models import Hotspot
 from backend.hotspots.selectors import analysis_run_active, analysis_runs
-from backend.hotspots.services import AnalysisParams, analysis_publish
+from backend.hotspots.services import analysis_publish
 
 VIEW_ROLES = (Role.SERGEANT, Role.SUPERVISOR, Role.ANALYST)
 ANALYSE_ROLES = (Role.ANALYST, Role.SUPERVISOR)
@@ -38,9 +38,9 @@ def _csv_response(rows: Any, filename: str) -> HttpResponse:
 
 
 @role_required(*VIEW_ROLES)
-def hotspots_index(request: HttpRequest) -> HttpResponse:
+def hotspots_index(request: SignedInRequest) -> HttpResponse:
     active = analysis_run_active()
-    runs = Paginator(analysis_runs().order_by("-created_at"), 20).get_page(request.GET.get("page"))
+    runs = page_of(request, analysis_runs().order_by("-created_at"), 20)
     return render(
         request,
         "hotspots/index.html",
@@ -51,8 +51,8 @@ def hotspots_index(request: HttpRequest) -> HttpResponse:
             else [],
             "runs": runs,
             "districts": District.objects.order_by("name"),
-            "can_analyse": request.user.has_role(*ANALYSE_ROLES),  # type: ignore[union-attr]
-            "can_draw": request.user.has_role(Role.ANALYST),  # type: ignore[union-attr]
+            "can_analyse": request.user.has_role(*ANALYSE_ROLES),
+            "can_draw": request.user.has_role(Role.ANALYST),
             "default_as_of": timezone.localdate(),
         },
     )
@@ -60,21 +60,17 @@ def hotspots_index(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(*ANALYSE_ROLES)
-def analysis_new(request: HttpRequest) -> HttpResponse:
-    p = request.POST
-    try:
-        params = AnalysisParams(
-            as_of=date.fromisoformat(p.get("as_of", "")),
-            lookback_days=int(p.get("lookback_days") or 365),
-            cell_size_m=float(p.get("cell_size_m") or 150),
-            top_k=int(p.get("top_k") or 20),
-            window=p.get("window", "").strip(),
-            district_id=int(p["district"]) if p.get("district") else None,
-        )
-        run = analysis_submit(params=params, actor=request.user, publish=bool(p.get("publish")))
-    except ValueError:
-        messages.error(request, "As of must be a date; look-back, cell size and top K numbers.")
+def analysis_new(request: SignedInRequest) -> HttpResponse:
+    form = AnalysisForm(request.POST)
+    if not form.is_valid():
+        for name, refused in form.errors.items():
+            label = form.fields[name].label if name in form.fields else name
+            messages.error(request, f"{label}: {' '.join(str(e) for e in refused)}")
         return redirect("hotspots:index")
+    try:
+        run = analysis_submit(
+            params=form.params(), actor=request.user, publish=form.cleaned_data["publish"]
+        )
     except ValidationError as exc:
         for field, errors in exc.message_dict.items():
             messages.error(request, f"{field.replace('_', ' ').capitalize()}: {' '.join(errors)}")
@@ -83,7 +79,7 @@ def analysis_new(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(*VIEW_ROLES)
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(analysis_runs(), pk=pk)
     return render(
         request,
@@ -91,7 +87,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "hotspots": run.hotspots.select_related("district").order_by("rank"),
-            "can_publish": request.user.has_role(*ANALYSE_ROLES),  # type: ignore[union-attr]
+            "can_publish": request.user.has_role(*ANALYSE_ROLES),
         },
     )
 

@@ -50,10 +50,10 @@ class ImportUploadForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         names = list(column_mapping_list().values_list("name", flat=True))
-        self.fields["mapping"].choices = [("", "None: map the columns below")] + [
-            (n, n) for n in names
-        ]
-        self.fields["offence"].choices = [
+        mapping, offence = self.fields["mapping"], self.fields["offence"]
+        assert isinstance(mapping, forms.ChoiceField) and isinstance(offence, forms.ChoiceField)
+        mapping.choices = [("", "None: map the columns below")] + [(n, n) for n in names]
+        offence.choices = [
             ("", "None: the file has an offence column"),
             *offence_choices(),
         ]

@@ -70,7 +70,10 @@ class ImportCreateApi(APIView):
         client_uuid = serializers.UUIDField(
             help_text="Chosen by the client once per upload; a retry with it is stored once."
         )
-        source = serializers.CharField(required=False, allow_blank=True, max_length=60)
+        # A field named like DRF's Field.source attribute: the API's contract keeps the name.
+        source = serializers.CharField(  # type: ignore[assignment]
+            required=False, allow_blank=True, max_length=60
+        )
         mapping = serializers.CharField(
             required=False, allow_blank=True, help_text="Name of a saved column mapping."
         )

@@ -169,9 +169,9 @@ def import_map_offence(request: HttpRequest, pk: int) -> HttpResponse:
         )
         again = incident_import_rerun(import_id=imp.pk, actor=request.user)
     except ValidationError as exc:
-        for msgs in exc.message_dict.values():
-            for msg in msgs:
-                messages.error(request, msg)
+        for problems in exc.message_dict.values():
+            for problem in problems:
+                messages.error(request, problem)
         return redirect("incidents:import-detail", pk=imp.pk)
     messages.success(
         request,

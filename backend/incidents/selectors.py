@@ -97,7 +97,7 @@ def incident_points(
     )
     # Adapt like the ORM does: SQLite compares datetimes as text in Django's own format.
     adapt = connection.ops.adapt_datetimefield_value
-    params: list[object] = [adapt(start), adapt(end)]
+    params: list[Any] = [adapt(start), adapt(end)]
     if district_id is not None:
         sql += " AND district_id = %s"
         params.append(district_id)

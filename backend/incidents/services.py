@@ -248,11 +248,11 @@ def offence_aliases_save(
                 offence = OffenceType.objects.select_for_update().get(pk=offences[code].pk)
                 if normalise(value) in {normalise(a) for a in offence.aliases}:
                     continue
-                before = list(offence.aliases)
+                earlier = list(offence.aliases)
                 offence.aliases = [*offence.aliases, value]
                 offence.save(update_fields=["aliases"])
                 audit_record(actor=actor, action="offence_type.aliases", obj=offence,
-                             before=before, after=offence.aliases)  # fmt: skip
+                             before=earlier, after=offence.aliases)  # fmt: skip
         else:
             raise ValidationError({"target": "save to 'mapping' or 'offence'"})
     return len(aliases)

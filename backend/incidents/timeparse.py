@@ -37,7 +37,10 @@ _US = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))
 
 def _offset_seconds(local_seconds: int, tz: ZoneInfo) -> int:
     wall = _EPOCH + timedelta(seconds=local_seconds)
-    return int(wall.replace(tzinfo=tz).utcoffset().total_seconds())  # type: ignore[union-attr]
+    offset = wall.replace(tzinfo=tz).utcoffset()
+    if offset is None:  # a ZoneInfo always answers; the check is for the type
+        raise ValueError(f"{tz} gives no UTC offset for {wall}")
+    return int(offset.total_seconds())
 
 
 def _offsets(local: IntArray, tz: ZoneInfo, spans: tuple[int, ...]) -> IntArray:

@@ -28,15 +28,15 @@ def harm_index(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             for name, errors in form.errors.items():
                 label = form.fields[name].label or name if name in form.fields else name
-                messages.error(request, f"{label}: {' '.join(errors)}")
+                messages.error(request, f"{label}: {' '.join(str(e) for e in errors)}")
             return redirect("incidents:harm")
         try:
             version = harm_version_create(
                 weights=form.weights(), actor=request.user, note=form.cleaned_data["note"]
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                messages.error(request, f"{field}: {' '.join(errors)}")
+            for field, problems in exc.message_dict.items():
+                messages.error(request, f"{field}: {' '.join(problems)}")
             return redirect("incidents:harm")
         messages.success(request, f"Saved harm index version {version.number}.")
         return redirect("incidents:harm")

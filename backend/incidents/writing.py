@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -60,7 +59,7 @@ def _write_copy(import_id: int, source: str, parsed: ParsedFile) -> int:
                     parsed.lon[lo:hi].tolist(),
                     parsed.offence_id[lo:hi].tolist(),
                     parsed.premise[lo:hi],
-                    np.where(district < 0, None, district).tolist(),
+                    [None if d < 0 else d for d in district.tolist()],
                     parsed.block[lo:hi],
                     strict=True,
                 ):
@@ -77,7 +76,7 @@ def _write_copy(import_id: int, source: str, parsed: ParsedFile) -> int:
         # Dropped now, not only at commit: inside an outer transaction (tests) the name would
         # still be taken by the next import.
         cur.execute(f"DROP TABLE {stage}")
-    return imported
+    return int(imported)
 
 
 def _write_rows(import_id: int, source: str, parsed: ParsedFile) -> int:

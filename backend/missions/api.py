@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -31,7 +32,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Role
-from backend.accounts.permissions import role_permission
+from backend.accounts.permissions import api_user, role_permission
 from backend.analytics.randomization import BalanceRow, BalanceTable
 from backend.config.api import MAX_LAT, drf_validation_error
 from backend.config.localtime import local_day_bounds
@@ -171,7 +172,7 @@ class MissionDrawApi(APIView):
         data = self.DrawInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            result = mission_draw(officer=request.user, **data.validated_data)  # type: ignore[arg-type]
+            result = mission_draw(officer=api_user(request), **data.validated_data)
         except DjangoValidationError as exc:
             raise drf_validation_error(exc) from exc
         body = {
@@ -205,7 +206,7 @@ class MissionListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
-        missions = missions_visible_to(user=self.request.user)
+        missions = missions_visible_to(user=api_user(self.request))
         params = self.request.query_params
         if params.get("day"):
             try:
@@ -234,7 +235,7 @@ class MissionDetailApi(generics.RetrieveAPIView):
     permission_classes = [role_permission(*MISSION_ROLES)]
 
     def get_queryset(self) -> Any:
-        return missions_visible_to(user=self.request.user)
+        return missions_visible_to(user=api_user(self.request))
 
 
 class AtInputSerializer(serializers.Serializer):
@@ -256,14 +257,15 @@ class _MissionTransitionApi(APIView):
 
     permission_classes = [role_permission(*MISSION_ROLES)]
     input_serializer: type[serializers.Serializer] = AtInputSerializer
+    service: Callable[..., Written]
 
     def post(self, request: Request, pk: int) -> Response:
         data = self.input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        get_object_or_404(missions_visible_to(user=request.user), pk=pk)
+        get_object_or_404(missions_visible_to(user=api_user(request)), pk=pk)
         try:
-            written: Written = self.service(  # type: ignore[attr-defined]
-                mission_id=pk, actor=request.user, **data.validated_data
+            written: Written = self.service(
+                mission_id=pk, actor=api_user(request), **data.validated_data
             )
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from exc
@@ -271,7 +273,7 @@ class _MissionTransitionApi(APIView):
             return _conflict(exc)
         except DjangoValidationError as exc:
             raise drf_validation_error(exc) from exc
-        mission = missions_visible_to(user=request.user).get(pk=written.mission.pk)
+        mission = missions_visible_to(user=api_user(request)).get(pk=written.mission.pk)
         return Response(MissionOutputSerializer(mission).data)
 
 
@@ -370,7 +372,7 @@ class MissionAssignApi(APIView):
         v = data.validated_data
         try:
             written = mission_assign(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=api_user(request),
                 officer_id=v["officer"], hotspot_id=v["hotspot"], window_start=v["window_start"],
                 window_end=v["window_end"], mission_type_id=v["mission_type"],
                 client_uuid=v["client_uuid"],
@@ -422,7 +424,7 @@ class ShiftPlanOutputSerializer(serializers.ModelSerializer):
 
 
 def _squad_or_404(request: Request, pk: int) -> Any:
-    return get_object_or_404(squads_led_by(user=request.user), pk=pk)
+    return get_object_or_404(squads_led_by(user=api_user(request)), pk=pk)
 
 
 class SquadScheduleApi(APIView):
@@ -466,7 +468,7 @@ class SquadScheduleApi(APIView):
         v = data.validated_data
         try:
             result = shift_plan_generate(
-                squad_id=squad.pk, day=v["date"], actor=request.user,  # type: ignore[arg-type]
+                squad_id=squad.pk, day=v["date"], actor=api_user(request),
                 mission_type_id=v["mission_type"], replace=v["replace"],
             )  # fmt: skip
         except PermissionError as exc:
@@ -627,7 +629,7 @@ class ExperimentListCreateApi(APIView):
         data = self.ExperimentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            experiment = experiment_create(actor=request.user, **data.validated_data)  # type: ignore[arg-type]
+            experiment = experiment_create(actor=api_user(request), **data.validated_data)
         except DjangoValidationError as exc:
             raise drf_validation_error(exc) from exc
         return Response(ExperimentOutputSerializer(experiment).data, status=201)
@@ -678,8 +680,8 @@ class ExperimentRandomizeApi(APIView):
         try:
             experiment = experiment_randomize(
                 experiment_id=experiment.pk,
-                actor=request.user,
-                seed=data.validated_data["seed"],  # type: ignore[arg-type]
+                actor=api_user(request),
+                seed=data.validated_data["seed"],
             )
         except MissionConflict as exc:
             return _conflict(exc)
@@ -692,6 +694,7 @@ class _ExperimentLifecycleApi(APIView):
     """Shared by start and end: find the experiment, call ``service``, 409 when refused."""
 
     permission_classes = [role_permission(*EXPERIMENT_ROLES)]
+    service: Callable[..., Experiment]
 
     @extend_schema(
         request=None,
@@ -700,7 +703,7 @@ class _ExperimentLifecycleApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         experiment = get_object_or_404(experiments_list(), pk=pk)
         try:
-            experiment = self.service(experiment_id=experiment.pk, actor=request.user)  # type: ignore[attr-defined]
+            experiment = self.service(experiment_id=experiment.pk, actor=api_user(request))
         except MissionConflict as exc:
             return _conflict(exc)
         return Response(ExperimentOutputSerializer(experiment).data)

@@ -37,7 +37,7 @@ from backend.analytics.randomization import (
     paired_allocation,
     placeday_allocation,
 )
-from backend.config.localtime import local_day_bounds
+from backend.config.localtime import agency_zone, local_day_bounds
 from backend.gis.layers import Layer
 from backend.hotspots.models import AnalysisRun, Hotspot
 from backend.hotspots.selectors import hotspots_active
@@ -316,7 +316,7 @@ class DrawCandidates:
     @property
     def due(self) -> np.ndarray:
         """Bool per candidate: treated, in reach and with a dose deficit."""
-        return self.treated & self.in_reach & (self.weights > 0)
+        return np.asarray(self.treated & self.in_reach & (self.weights > 0))
 
     def pick(self, rng: np.random.Generator) -> int | None:
         """A candidate index drawn by ``analytics.randomization.draw_hotspot``, or None."""
@@ -396,7 +396,7 @@ def draw_candidates(
 def squad_shift_window(*, squad: Squad, day: date) -> tuple[datetime, datetime]:
     """The aware ``[start, end)`` of ``squad``'s shift starting on local ``day``
     (``shift_start`` local wall time, then ``shift_hours`` of elapsed time)."""
-    tz = ZoneInfo(settings.TIME_ZONE)
+    tz = agency_zone()
     start = datetime.combine(day, squad.shift_start, tzinfo=tz)
     end = (start.astimezone(ZoneInfo("UTC")) + timedelta(hours=squad.shift_hours)).astimezone(tz)
     return start, end

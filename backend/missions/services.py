@@ -239,7 +239,7 @@ def _may_supervise(actor: User, mission: Mission) -> bool:
         return True
     if actor.role != Role.SERGEANT or not actor.is_active:
         return False
-    squads = {mission.squad_id, mission.officer.squad_id} - {None}
+    squads = {s for s in (mission.squad_id, mission.officer.squad_id) if s is not None}
     return Squad.objects.filter(pk__in=squads, sergeant=actor).exists()
 
 
@@ -420,10 +420,11 @@ def mission_assign(
         )
     treatment = treatment_on(day=timezone.localdate(window_start), hotspot_ids=[hotspot.pk])
     minutes = mission_type.target_minutes if mission_type else treatment.visit_minutes
+    uid = client_uuid or uuid.uuid4()
     try:
         with transaction.atomic():
             mission = Mission.objects.create(
-                client_uuid=client_uuid or uuid.uuid4(),
+                client_uuid=uid,
                 hotspot=hotspot,
                 officer=officer,
                 squad_id=officer.squad_id,
@@ -436,7 +437,7 @@ def mission_assign(
                 created_by=actor,
             )
     except IntegrityError:
-        return Written(Mission.objects.get(client_uuid=client_uuid), False)
+        return Written(Mission.objects.get(client_uuid=uid), False)
     audit_record(
         actor=actor,
         action="mission.assign",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from backend.accounts.models import Role
-from backend.accounts.permissions import role_required
+from backend.accounts.permissions import SignedInRequest, role_required
 from backend.analytics.randomization import BalanceRow
 from backend.config.localtime import local_day_bounds
 from backend.gis.layers import spreadsheet_safe
@@ -108,7 +109,7 @@ def _error_messages(request: HttpRequest, exc: ValidationError) -> None:
 
 
 @role_required(*FIELD_ROLES)
-def my_missions(request: HttpRequest) -> HttpResponse:
+def my_missions(request: SignedInRequest) -> HttpResponse:
     """Today's missions and the dose delivered so far, with the buttons to work them."""
     today = timezone.localdate()
     start, end = local_day_bounds(today)
@@ -132,7 +133,7 @@ def my_missions(request: HttpRequest) -> HttpResponse:
     )
 
 
-MY_ACTIONS = {
+MY_ACTIONS: dict[str, Callable[..., Any]] = {
     "accept": mission_accept,
     "arrive": mission_arrive,
     "complete": mission_complete,
@@ -142,17 +143,17 @@ MY_ACTIONS = {
 
 @require_POST
 @role_required(*FIELD_ROLES)
-def my_mission_act(request: HttpRequest, pk: int) -> HttpResponse:
+def my_mission_act(request: SignedInRequest, pk: int) -> HttpResponse:
     get_object_or_404(missions_visible_to(user=request.user), pk=pk, officer=request.user)
     action = request.POST.get("action", "")
     try:
         if action == "decline":
             mission_decline(
-                mission_id=pk, actor=request.user,  # type: ignore[arg-type]
+                mission_id=pk, actor=request.user,
                 reason=request.POST.get("reason", ""), note=request.POST.get("note", ""),
             )  # fmt: skip
         elif action in MY_ACTIONS:
-            MY_ACTIONS[action](mission_id=pk, actor=request.user)  # type: ignore[operator]
+            MY_ACTIONS[action](mission_id=pk, actor=request.user)
         else:
             messages.error(request, "Unknown action.")
             return redirect("missions:mine")
@@ -182,7 +183,7 @@ def _form_errors(request: HttpRequest, form: forms.Form) -> None:
 
 
 @role_required(*BOARD_ROLES)
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: SignedInRequest) -> HttpResponse:
     """The sergeant's squad and shift: generate the Koper schedule, assign by hand, watch."""
     squads = squads_led_by(user=request.user)
     query = BoardQueryForm(request.GET)
@@ -317,12 +318,12 @@ def board_assign(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(*BOARD_ROLES)
-def board_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def board_cancel(request: SignedInRequest, pk: int) -> HttpResponse:
     mission = get_object_or_404(missions_visible_to(user=request.user), pk=pk)
     form = CancelForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     try:
-        mission_cancel(mission_id=pk, actor=request.user, note=note)  # type: ignore[arg-type]
+        mission_cancel(mission_id=pk, actor=request.user, note=note)
     except (MissionConflict, PermissionError) as exc:
         messages.error(request, str(exc))
     else:
@@ -379,13 +380,13 @@ def _mission_type_fields(request: HttpRequest) -> dict[str, Any]:
 
 
 @role_required(*BOARD_ROLES)
-def menu(request: HttpRequest) -> HttpResponse:
+def menu(request: SignedInRequest) -> HttpResponse:
     """The Mission Menu: every entry, and a form to add one."""
     form: dict[str, Any] = {"target_minutes": 15, "is_active": True}
     if request.method == "POST":
         form = _mission_type_fields(request)
         try:
-            created = mission_type_create(actor=request.user, **form)  # type: ignore[arg-type]
+            created = mission_type_create(actor=request.user, **form)
         except ValidationError as exc:
             _error_messages(request, exc)
         else:
@@ -398,7 +399,7 @@ def menu(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(*BOARD_ROLES)
-def menu_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def menu_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     mission_type = get_object_or_404(MissionType, pk=pk)
     form: dict[str, Any] = {
         f: getattr(mission_type, f)
@@ -407,7 +408,7 @@ def menu_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = _mission_type_fields(request)
         try:
-            mission_type_update(actor=request.user, mission_type_id=pk, **form)  # type: ignore[arg-type]
+            mission_type_update(actor=request.user, mission_type_id=pk, **form)
         except ValidationError as exc:
             _error_messages(request, exc)
         else:
@@ -421,7 +422,7 @@ def menu_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*EXPERIMENT_ROLES)
-def experiments(request: HttpRequest) -> HttpResponse:
+def experiments(request: SignedInRequest) -> HttpResponse:
     """Experiments, and the form to set one up on the active hot spots."""
     today = timezone.localdate()
     form: dict[str, Any] = {
@@ -445,7 +446,7 @@ def experiments(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Dates must be dates; visits, minutes and tiers numbers.")
         else:
             try:
-                experiment = experiment_create(actor=request.user, **form)  # type: ignore[arg-type]
+                experiment = experiment_create(actor=request.user, **form)
             except ValidationError as exc:
                 _error_messages(request, exc)
             else:
@@ -487,7 +488,7 @@ def _balance_display(row: BalanceRow) -> dict[str, Any]:
 
 
 @role_required(*EXPERIMENT_ROLES)
-def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     """Allocation, balance, power, the map of arms; randomize, start, end, export, reproduce."""
     experiment = get_object_or_404(experiments_list(), pk=pk)
     summary = experiment_summary(experiment=experiment)
@@ -514,9 +515,9 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(*EXPERIMENT_ROLES)
-def experiment_randomize_view(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_randomize_view(request: SignedInRequest, pk: int) -> HttpResponse:
     try:
-        experiment = experiment_randomize(experiment_id=pk, actor=request.user)  # type: ignore[arg-type]
+        experiment = experiment_randomize(experiment_id=pk, actor=request.user)
     except MissionConflict as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:
@@ -528,9 +529,9 @@ def experiment_randomize_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(*EXPERIMENT_ROLES)
-def experiment_start_view(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_start_view(request: SignedInRequest, pk: int) -> HttpResponse:
     try:
-        experiment = experiment_start(experiment_id=pk, actor=request.user)  # type: ignore[arg-type]
+        experiment = experiment_start(experiment_id=pk, actor=request.user)
     except MissionConflict as exc:
         messages.error(request, str(exc))
     else:
@@ -544,9 +545,9 @@ def experiment_start_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(*EXPERIMENT_ROLES)
-def experiment_end_view(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_end_view(request: SignedInRequest, pk: int) -> HttpResponse:
     try:
-        experiment_end(experiment_id=pk, actor=request.user)  # type: ignore[arg-type]
+        experiment_end(experiment_id=pk, actor=request.user)
     except MissionConflict as exc:
         messages.error(request, str(exc))
     else:
@@ -555,13 +556,13 @@ def experiment_end_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*EXPERIMENT_ROLES)
-def experiment_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_csv(request: SignedInRequest, pk: int) -> HttpResponse:
     return allocation_csv_response(get_object_or_404(experiments_list(), pk=pk))
 
 
 @require_POST
 @role_required(*EXPERIMENT_ROLES)
-def experiment_reproduce_view(request: HttpRequest, pk: int) -> HttpResponse:
+def experiment_reproduce_view(request: SignedInRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(experiments_list(), pk=pk)
     result = experiment_reproduce(experiment=experiment)
     if result.identical:

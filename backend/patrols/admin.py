@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from backend.accounts.models import User
@@ -27,7 +28,7 @@ class AuditedLocationAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        filters = dict(request.GET.items())
+        filters = request.GET.dict()
         subject = None
         if filters.get("officer__id__exact"):
             subject = User.objects.filter(pk=filters["officer__id__exact"]).first()
@@ -44,8 +45,11 @@ class AuditedLocationAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _audit(self, request: HttpRequest, *, filters: dict[str, str], subject: Any) -> None:
+        actor = request.user
+        if not isinstance(actor, User):  # the admin site admits only signed-in staff
+            raise PermissionDenied
         audit_record(
-            actor=request.user, action=self.audit_action, obj=request.user, subject=subject,
+            actor=actor, action=self.audit_action, obj=actor, subject=subject,
             after={"filters": filters}, ip=request_ip(request),
         )  # fmt: skip
 

@@ -8,9 +8,9 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -100,34 +100,60 @@ class SessionCurrentApi(APIView):
         return Response(SessionOutputSerializer(session).data)
 
 
+_OFFSET_REQUIRED = "must be ISO-8601 with an offset"
+# DRF formats a field's error messages with str.format: the braces are doubled.
+_PINGS_LIST = 'send a JSON list of pings, or {{"pings": [...]}}'
+
+
+_SESSION_ID = "must be a session id (an integer)"
+
+
+class _SessionIdField(serializers.IntegerField):
+    """A session id: a JSON integer (or its digits as a string) in the id range; never a
+    boolean or a float (1.0 included), which DRF's IntegerField would take."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        messages: dict[str, Any] = {k: _SESSION_ID for k in ("invalid", "min_value", "max_value",
+                                             "max_string_length")}  # fmt: skip
+        super().__init__(min_value=1, max_value=2**63 - 1, error_messages=messages, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class BatchInputSerializer(serializers.Serializer):
+    """A batch's envelope: ``pings`` (each item is checked by the ingest, one answer per item),
+    the device's clock now (``sent_at``) and the session the pings belong to."""
+
+    pings = serializers.ListField(
+        error_messages={"not_a_list": _PINGS_LIST, "required": _PINGS_LIST, "null": _PINGS_LIST}
+    )
+    sent_at = serializers.CharField(
+        required=False, allow_null=True, default=None, error_messages={"invalid": _OFFSET_REQUIRED}
+    )
+    session = _SessionIdField(required=False, allow_null=True, default=None)
+
+    def validate_sent_at(self, value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            sent_at = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(_OFFSET_REQUIRED) from exc
+        if sent_at.tzinfo is None:
+            raise serializers.ValidationError(_OFFSET_REQUIRED)
+        return sent_at
+
+
 def _batch_items(request: Request) -> tuple[list[Any], datetime | None, int | None]:
+    """A batch body: a JSON list of items, or ``{"pings": [...], "sent_at"?, "session"?}``."""
     body = request.data
-    sent_at = None
-    session_id = None
-    if isinstance(body, dict):
-        items = body.get("pings")
-        if body.get("sent_at") is not None:
-            try:
-                sent_at = datetime.fromisoformat(str(body["sent_at"]))
-            except ValueError as exc:
-                raise ValidationError({"sent_at": "must be ISO-8601 with an offset"}) from exc
-            if sent_at.tzinfo is None:
-                raise ValidationError({"sent_at": "must be ISO-8601 with an offset"})
-        if body.get("session") is not None:
-            session = body["session"]
-            if isinstance(session, bool) or not isinstance(session, int | str):
-                raise ValidationError({"session": "must be a session id (an integer)"})
-            try:
-                session_id = int(session)
-            except ValueError as exc:
-                raise ValidationError({"session": "must be a session id (an integer)"}) from exc
-            if not 0 < session_id < 2**63:
-                raise ValidationError({"session": "must be a session id (an integer)"})
-    else:
-        items = body
-    if not isinstance(items, list):
-        raise ValidationError({"pings": 'send a JSON list of pings, or {"pings": [...]}'})
-    return items, sent_at, session_id
+    data = BatchInputSerializer(data=body if isinstance(body, dict) else {"pings": body})
+    data.is_valid(raise_exception=True)
+    v = data.validated_data
+    return v["pings"], v["sent_at"], v["session"]
 
 
 def _batch_response(result: BatchResult) -> Response:
@@ -231,12 +257,20 @@ class TrackApi(APIView):
     Every read of another officer's track is written to the audit log.
     """
 
-    @extend_schema(parameters=[OpenApiParameter("day", str, required=True)], responses={200: dict})
+    class TrackInputSerializer(serializers.Serializer):
+        day = serializers.DateField(
+            input_formats=["%Y-%m-%d"],
+            error_messages={
+                "invalid": "must be a date like 2026-11-25",
+                "required": "must be a date like 2026-11-25",
+            },
+        )
+
+    @extend_schema(parameters=[TrackInputSerializer], responses={200: dict})
     def get(self, request: Request, officer_id: int) -> Response:
-        try:
-            day = datetime.strptime(request.query_params.get("day", ""), "%Y-%m-%d").date()
-        except ValueError as exc:
-            raise ValidationError({"day": "must be a date like 2026-11-25"}) from exc
+        params = self.TrackInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        day = params.validated_data["day"]
         try:
             pings = track_for_day(
                 viewer=request.user, officer_id=officer_id, day=day,

@@ -157,6 +157,7 @@ def activity_record(
         errors["mission"] = f"mission {mission_id} is not yours"
     if errors:
         raise ValidationError(errors)
+    assert activity_type is not None  # else errors["kind"] was raised just above
     session = (
         PatrolSession.objects.filter(officer=officer, started_at__lte=recorded_at)
         .exclude(ended_at__lt=recorded_at).order_by("-started_at").first()

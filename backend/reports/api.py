@@ -125,7 +125,8 @@ def _metric_fields() -> dict[str, serializers.Field]:
 
 class ComplianceRowSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="The group's id (hot spot, officer, squad) or name.")
-    label = serializers.CharField()
+    # A field named like Field.label: the serializer's metaclass moves it out of the class.
+    label = serializers.CharField()  # type: ignore[assignment]
     streak_current = serializers.IntegerField(allow_null=True, required=False)
     streak_longest = serializers.IntegerField(allow_null=True, required=False)
 
@@ -181,7 +182,7 @@ class ComplianceApi(APIView):
         streaks = None
         if result.by in ("officer", "squad"):
             scope = Scope.OFFICER if result.by == "officer" else Scope.SQUAD
-            streaks = streaks_for(scope=scope, ids=[int(k) for k in result.keys if k])  # type: ignore[call-overload]
+            streaks = streaks_for(scope=scope, ids=[k for k in result.id_keys() if k])
         page = rows[v["offset"] : v["offset"] + v["limit"]]
         for row in page:
             s = streaks.get(row["key"]) if streaks is not None else None

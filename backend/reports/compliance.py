@@ -19,14 +19,13 @@ Prescriptions:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.db import connection
 from django.db.models import F, FloatField, Func, IntegerField, Q, Value
 from django.db.models.functions import Cast, Coalesce
@@ -42,6 +41,7 @@ from backend.analytics.compliance import (
     on_target_by_group,
 )
 from backend.analytics.timeparts import local_parts
+from backend.config.localtime import agency_zone
 from backend.hotspots.models import Hotspot
 from backend.hotspots.selectors import analysis_run_active
 from backend.missions.models import (
@@ -133,6 +133,11 @@ def day_arms(*, first: date, last: date, hotspot_ids: Iterable[int]) -> DayArms:
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
+# A group's key: an id (officer, squad, hot spot; 0 for "no squad"), a name (district, arm,
+# shift) or, for the ``*-day`` groupings, an (id, local day) pair.
+GroupKey = int | str | tuple[int, date]
+
+
 @dataclass(frozen=True)
 class ComplianceResult:
     """Groups (keys, in report order) and their sums."""
@@ -140,10 +145,28 @@ class ComplianceResult:
     by: str
     first: date
     last: date
-    keys: list[Hashable]
+    keys: list[GroupKey]
     labels: list[str]
     table: ComplianceTable
     arms: DayArms
+
+    def id_keys(self) -> list[int]:
+        """The keys of a grouping by id (``officer``, ``squad``, ``hotspot``)."""
+        out = []
+        for key in self.keys:
+            if not isinstance(key, int):
+                raise TypeError(f"a grouping by {self.by} has no id keys")
+            out.append(key)
+        return out
+
+    def day_keys(self) -> list[tuple[int, date]]:
+        """The keys of a ``*-day`` grouping: (id, agency-local day)."""
+        out = []
+        for key in self.keys:
+            if not isinstance(key, tuple):
+                raise TypeError(f"a grouping by {self.by} has no (id, day) keys")
+            out.append(key)
+        return out
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per group: ``key``, ``label`` and every column of ``COLUMNS``."""
@@ -307,14 +330,15 @@ def compliance_compute(
         )
         ri, rk = np.nonzero(arm_of)  # every (hot spot, day) with an arm: prescribed or not
 
-        def keys(hidx: np.ndarray, didx: np.ndarray) -> np.ndarray:
+        def keys(idx: np.ndarray, didx: np.ndarray) -> np.ndarray:
+            # idx: positions in hids
             if by == "hotspot":
-                return hidx
+                return idx
             if by == "hotspot-day":
-                return hidx * n_days + didx
+                return np.asarray(idx * n_days + didx)
             if by == "district":
-                return district[hidx]
-            return arm_of[hidx, didx]  # arm
+                return np.asarray(district[idx])
+            return np.asarray(arm_of[idx, didx])  # arm
 
         v_key = keys(np.searchsorted(hids, v_hid), v_day)
         g_key = keys(np.searchsorted(hids, g_hid), g_day)
@@ -324,7 +348,7 @@ def compliance_compute(
         rx_unit = ri * n_days + rk
         names = dict(District.objects.values_list("pk", "name")) if by == "district" else {}
 
-        def decode(k: int) -> tuple[Hashable, str]:
+        def decode(k: int) -> tuple[GroupKey, str]:
             if by == "hotspot":
                 return int(hids[k]), _hotspot_label(hotspots, int(hids[k]))
             if by == "hotspot-day":
@@ -337,7 +361,7 @@ def compliance_compute(
     else:
         m = _rows(missions_qs, "officer_id", _epoch("window_start"), "target_minutes")
         m_oid = m[:, 0].astype(np.int64)
-        m_day = local_parts(m[:, 1], settings.TIME_ZONE).day + EPOCH_ORDINAL - day0
+        m_day = local_parts(m[:, 1], agency_zone().key).day + EPOCH_ORDINAL - day0
         keep = (m_day >= 0) & (m_day < n_days)
         m_oid, m_day, m_minutes = m_oid[keep], m_day[keep], m[keep, 2]
         oids = np.unique(np.concatenate([v_oid, g_oid, m_oid])).astype(np.int64)
@@ -346,22 +370,23 @@ def compliance_compute(
             [officers[int(o)].squad_id or 0 if int(o) in officers else 0 for o in oids],
             dtype=np.int64,
         )
-        squads = {u.squad_id: u.squad for u in officers.values() if u.squad_id}
+        squads = {u.squad_id: u.squad for u in officers.values() if u.squad_id and u.squad}
         shift_labels = sorted({_shift_label(squads.get(int(s))) for s in squad} or {"No squad"})
         shift = np.array(
             [shift_labels.index(_shift_label(squads.get(int(s)))) for s in squad], dtype=np.int64
         )
 
-        def keys(oidx: np.ndarray, didx: np.ndarray) -> np.ndarray:
+        def keys(idx: np.ndarray, didx: np.ndarray) -> np.ndarray:
+            # idx: positions in oids
             if by == "officer":
-                return oidx
+                return idx
             if by == "officer-day":
-                return oidx * n_days + didx
+                return np.asarray(idx * n_days + didx)
             if by == "squad":
-                return squad[oidx]
+                return np.asarray(squad[idx])
             if by == "squad-day":
-                return squad[oidx] * n_days + didx
-            return shift[oidx]  # shift
+                return np.asarray(squad[idx] * n_days + didx)
+            return np.asarray(shift[idx])  # shift
 
         v_key = keys(np.searchsorted(oids, v_oid), v_day)
         g_key = keys(np.searchsorted(oids, g_oid), g_day)
@@ -370,7 +395,7 @@ def compliance_compute(
         v_unit = np.searchsorted(oids, v_oid) * n_days + v_day  # an officer-day
         rx_unit = np.searchsorted(oids, m_oid) * n_days + m_day
 
-        def decode(k: int) -> tuple[Hashable, str]:
+        def decode(k: int) -> tuple[GroupKey, str]:
             if by == "officer":
                 return int(oids[k]), _officer_label(officers, int(oids[k]))
             if by == "officer-day":
@@ -440,7 +465,7 @@ def _officer_label(officers: dict[int, User], oid: int) -> str:
     return f"{u.get_full_name() or u.username} ({u.username})"
 
 
-def _sort_key(key: Hashable, label: str) -> tuple[Any, ...]:
+def _sort_key(key: GroupKey, label: str) -> tuple[Any, ...]:
     if isinstance(key, tuple):
         return (str(key[1]), label)
     return (label,)

@@ -43,12 +43,11 @@ import math
 import time as clock
 import uuid
 import zlib
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
@@ -60,6 +59,7 @@ from shapely.geometry import Polygon, shape
 
 from backend.accounts.models import Role, Squad, User
 from backend.analytics.projection import LocalProjection
+from backend.config.localtime import agency_zone
 from backend.hotspots.models import Hotspot
 from backend.hotspots.selectors import analysis_run_active
 from backend.missions.models import (
@@ -173,7 +173,7 @@ def demo_experiment_ensure(*, seed: int, starts_on: date) -> Experiment | None:
         experiment_id=experiment.pk, actor=analyst, seed=derived_seed(seed, "experiment")
     )
     experiment_start(experiment_id=experiment.pk, actor=analyst)
-    tz = ZoneInfo(settings.TIME_ZONE)
+    tz = agency_zone()
     started = datetime.combine(starts_on, time.min, tzinfo=tz)
     Experiment.objects.filter(pk=experiment.pk).update(
         created_at=started - timedelta(days=3) + timedelta(hours=10),  # 10:00, 3 days before
@@ -538,7 +538,7 @@ def demo_history_simulate(
     """
     started = clock.perf_counter()
     now = now or timezone.now()
-    tz = ZoneInfo(settings.TIME_ZONE)
+    tz = agency_zone()
     proj = LocalProjection(*settings.PRESENCE_ORIGIN)
     arms = dict(
         Allocation.objects.filter(experiment=experiment, day=None).values_list("hotspot_id", "arm")
@@ -555,7 +555,7 @@ def demo_history_simulate(
         experiment.starts_on + timedelta(days=d) for d in range((end - experiment.starts_on).days)
     ]
     counts: Counter[str] = Counter()
-    timing: Counter[str] = Counter()
+    timing: dict[str, float] = defaultdict(float)
 
     for day in days:
         for squad in squads:
@@ -763,7 +763,7 @@ def _avl_day(
     of either arm (the nearest ones when its district has none)."""
     from backend.accounts.models import District
 
-    tz = ZoneInfo(settings.TIME_ZONE)
+    tz = agency_zone()
     accepted = 0
     for call_sign, code in AVL_UNITS:
         district_row = District.objects.filter(code=code).first()

@@ -15,7 +15,7 @@ from django.db import transaction
 from backend.audit.services import audit_record
 from backend.reports.compliance import MAX_REPORT_DAYS
 from backend.reports.models import ComplianceRecompute
-from backend.reports.tasks import compliance_recompute_task
+from backend.reports.tasks import compliance_recompute_task, snapshot_build_task
 
 
 def compliance_recompute_request(*, first: date, last: date, actor: Any) -> ComplianceRecompute:
@@ -34,3 +34,9 @@ def compliance_recompute_request(*, first: date, last: date, actor: Any) -> Comp
         )
         transaction.on_commit(lambda: compliance_recompute_task.delay(job.pk))
     return job
+
+
+def snapshot_rebuild_request(*, day: date) -> None:
+    """Queue a recomputation of ``day``'s daily snapshot, sent once the caller's transaction
+    commits (at once outside one)."""
+    transaction.on_commit(lambda: snapshot_build_task.delay(day.isoformat()))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Self
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from backend.accounts.models import Squad
 from backend.reports.compliance import MAX_REPORT_DAYS, REPORT_GROUPINGS
 
 GROUPING_LABELS = {
@@ -63,15 +66,20 @@ class DateRangeForm(forms.Form):
         return data
 
     @classmethod
-    def from_query(cls, query: Any, **extra: Any) -> DateRangeForm:
-        """Bound to ``query`` when it carries any of the form's fields; else bound to the
-        defaults, so that a first visit shows the last week."""
-        names = {"from", "to", *extra.get("names", ())}
-        if any(k in query for k in names):
+    def from_query(
+        cls,
+        query: Mapping[str, Any],
+        *,
+        names: Sequence[str] = (),
+        defaults: Mapping[str, str] | None = None,
+    ) -> Self:
+        """Bound to ``query`` when it carries any of the form's fields (``from``, ``to`` and
+        ``names``); else bound to the defaults, so that a first visit shows the last week."""
+        if any(k in query for k in ("from", "to", *names)):
             return cls(query)
         first, last = default_range()
         initial = {"from": first.isoformat(), "to": last.isoformat()}
-        initial.update(extra.get("defaults", {}))
+        initial.update(defaults or {})
         return cls(initial)
 
 
@@ -84,8 +92,14 @@ class ComplianceFilterForm(DateRangeForm):
     )
 
     @classmethod
-    def from_query(cls, query: Any, **extra: Any) -> DateRangeForm:
-        return super().from_query(query, names=("by",), defaults={"by": "hotspot"})
+    def from_query(
+        cls,
+        query: Mapping[str, Any],
+        *,
+        names: Sequence[str] = ("by",),
+        defaults: Mapping[str, str] | None = None,
+    ) -> Self:
+        return super().from_query(query, names=names, defaults=defaults or {"by": "hotspot"})
 
     def clean_by(self) -> str:
         return str(self.cleaned_data.get("by") or "hotspot")
@@ -100,11 +114,35 @@ class RecomputeForm(DateRangeForm):
 class SquadChoiceForm(forms.Form):
     """Which of the viewer's squads to show."""
 
-    squad = forms.ModelChoiceField(queryset=None, label="Squad", empty_label=None)  # type: ignore[arg-type]
+    squad = forms.ModelChoiceField(queryset=Squad.objects.none(), label="Squad", empty_label=None)
 
-    def __init__(self, *args: Any, squads: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, squads: QuerySet[Squad], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["squad"].queryset = squads  # type: ignore[attr-defined]
+        field = self.fields["squad"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = squads
+
+
+class SnapshotDayForm(forms.Form):
+    """The day whose daily snapshot a "Recompute" button rebuilds."""
+
+    day = forms.DateField(error_messages={"invalid": "Day must be a date like 2026-11-25."})
+
+    def clean_day(self) -> date:
+        day: date = self.cleaned_data["day"]
+        if not EARLIEST <= day <= timezone.localdate():
+            raise forms.ValidationError(
+                f"Pick a day from {EARLIEST:%-d %b %Y} to today: {day:%-d %b %Y} has no data."
+            )
+        return day
+
+
+class LayerFormatForm(forms.Form):
+    """``?format=`` of a map download: GeoJSON (the default) or a GeoPackage."""
+
+    format = forms.ChoiceField(
+        choices=[("geojson", "GeoJSON"), ("gpkg", "GeoPackage")], required=False
+    )
 
 
 class RecomputeJobForm(forms.Form):

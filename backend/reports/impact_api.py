@@ -98,7 +98,8 @@ class DisplacementSerializer(serializers.Serializer):
 
 
 class DeterrenceBinSerializer(serializers.Serializer):
-    label = serializers.CharField()
+    # A field named like Field.label: the serializer's metaclass moves it out of the class.
+    label = serializers.CharField()  # type: ignore[assignment]
     low_min = serializers.FloatField()
     high_min = _num(help_text="null: no upper limit.")
     visits = serializers.IntegerField()

@@ -199,11 +199,11 @@ def presence_live(*, viewer: Any, squad: Squad, ip: str | None = None) -> LivePr
     for oid, track in tracks.items():
         p = seen[oid]
         t = np.array([r[0].timestamp() for r in track])
-        lat = np.array([r[1] for r in track])
-        lon = np.array([r[2] for r in track])
+        lats = np.array([r[1] for r in track])
+        lons = np.array([r[2] for r in track])
         p.recorded_at, p.lat, p.lon, p.accuracy_m = track[-1]
         for hid, poly in polygons.items():
-            inside = shapely.contains_xy(poly, lon, lat)
+            inside = shapely.contains_xy(poly, lons, lats)
             k = _trailing_run(t, inside)
             if k is not None:
                 p.hotspot_id, p.hotspot_rank = hid, candidates[hid].rank

@@ -357,10 +357,9 @@ def compliance_for_officer(*, officer: Any, days: int = 14) -> MyCompliance:
     first = today - timedelta(days=days - 1)
     live = compliance_compute(first=first, last=today, by="officer-day", officer_ids=[officer.pk])
     by_day: dict[date, MyDay] = {}
-    for key, row in zip(live.keys, live.rows(), strict=True):
-        if key[0] != officer.pk:  # type: ignore[index]
+    for (officer_id, d), row in zip(live.day_keys(), live.rows(), strict=True):
+        if officer_id != officer.pk:
             continue
-        d = key[1]  # type: ignore[index]
         by_day[d] = MyDay(
             day=d,
             prescribed_visits=row["prescribed_visits"],

@@ -77,7 +77,7 @@ def snapshot_build(*, day: date) -> DailySnapshot:
         in_hotspot = shapely.contains_xy(area, arr.lon, arr.lat)
 
     names = dict(District.objects.values_list("id", "name"))
-    by_district = []
+    by_district: list[dict[str, Any]] = []
     for did in np.unique(arr.district_id):
         sel = arr.district_id == did
         by_district.append(
@@ -172,8 +172,7 @@ def compliance_days_rebuild(*, first: date, last: date) -> int:
     rows: list[ComplianceDay] = []
     for scope, by, field in COMPLIANCE_SCOPES:
         result = compliance_compute(first=first, last=last, by=by)
-        for key, values in zip(result.keys, result.rows(), strict=True):
-            ident, day = key  # type: ignore[misc]
+        for (ident, day), values in zip(result.day_keys(), result.rows(), strict=True):
             if scope == Scope.SQUAD and not ident:
                 continue  # officers with no squad: counted under their own rows only
             metrics = {c: values[c] for c in COLUMNS if c != "pct_delivered"}

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from celery import shared_task
-from django.conf import settings
 
+from backend.config.localtime import agency_zone
 from backend.reports.services import (
     compliance_day_rebuild,
     compliance_recompute_run,
@@ -29,7 +28,7 @@ def snapshot_build_task(day: str) -> int:
 @shared_task(name="reports.snapshot_build_yesterday", acks_late=True, reject_on_worker_lost=True)
 def snapshot_build_yesterday_task() -> int:
     """Beat job: yesterday's snapshot in the agency's time zone."""
-    today = datetime.now(ZoneInfo(settings.TIME_ZONE)).date()
+    today = datetime.now(agency_zone()).date()
     return snapshot_build(day=today - timedelta(days=1)).pk
 
 
@@ -51,7 +50,7 @@ def compliance_day_rebuild_task(day: str) -> int:
 )
 def compliance_rebuild_yesterday_task() -> int:
     """Beat job (nightly, after the visit reconciliation): yesterday's compliance rows."""
-    today = datetime.now(ZoneInfo(settings.TIME_ZONE)).date()
+    today = datetime.now(agency_zone()).date()
     return compliance_day_rebuild(day=today - timedelta(days=1))
 
 

@@ -10,8 +10,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,9 +17,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from backend.accounts.models import Role, Squad
-from backend.accounts.permissions import role_required
+from backend.accounts.permissions import SignedInRequest, role_required
 from backend.audit.services import request_ip
-from backend.gis.layers import layer_response
+from backend.config.forms import bad_request, page_of
+from backend.gis.layers import layer_response, spreadsheet_safe
 from backend.missions.selectors import squad_shift_window
 from backend.reports.charts import (
     compliance_by_squad_svg,
@@ -34,18 +33,19 @@ from backend.reports.compliance import (
     ComplianceResult,
     compliance_compute,
 )
-from backend.reports.enqueue import compliance_recompute_request
+from backend.reports.enqueue import compliance_recompute_request, snapshot_rebuild_request
 from backend.reports.exports import (
     compliance_csv_rows,
     compliance_geojson,
     compliance_layer,
-    spreadsheet_safe,
 )
 from backend.reports.forms import (
     GROUPING_LABELS,
     ComplianceFilterForm,
+    LayerFormatForm,
     RecomputeForm,
     RecomputeJobForm,
+    SnapshotDayForm,
     SquadChoiceForm,
 )
 from backend.reports.models import ComplianceRecompute, Scope
@@ -68,14 +68,13 @@ from backend.reports.selectors import (
     squads_visible_to,
     streaks_for,
 )
-from backend.reports.tasks import snapshot_build_task
 
 REPORT_ROLES = (Role.SUPERVISOR, Role.ANALYST)
 
 
 @role_required(*REPORT_ROLES)
 def snapshot_page(request: HttpRequest) -> HttpResponse:
-    page = Paginator(snapshot_list(), 31).get_page(request.GET.get("page"))
+    page = page_of(request, snapshot_list(), 31)
     return render(
         request,
         "reports/snapshot.html",
@@ -90,12 +89,13 @@ def snapshot_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 @role_required(*REPORT_ROLES)
 def snapshot_recompute(request: HttpRequest) -> HttpResponse:
-    try:
-        day = date.fromisoformat(request.POST.get("day", ""))
-    except ValueError:
-        messages.error(request, "Day must be a date like 2026-11-25.")
+    form = SnapshotDayForm(request.POST)
+    if not form.is_valid():
+        for error in form.errors.get("day", []):
+            messages.error(request, str(error))
         return redirect("reports:snapshot")
-    transaction.on_commit(lambda: snapshot_build_task.delay(day.isoformat()))
+    day = form.cleaned_data["day"]
+    snapshot_rebuild_request(day=day)
     messages.success(request, f"The snapshot for {day:%a %d %b %Y} is being recomputed.")
     return redirect("reports:snapshot")
 
@@ -139,9 +139,9 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 
 def _streaks_for_result(result: ComplianceResult) -> dict[int, Streak] | None:
     if result.by == "officer":
-        return streaks_for(scope=Scope.OFFICER, ids=[int(k) for k in result.keys])  # type: ignore[call-overload]
+        return streaks_for(scope=Scope.OFFICER, ids=result.id_keys())
     if result.by == "squad":
-        return streaks_for(scope=Scope.SQUAD, ids=[int(k) for k in result.keys if k])  # type: ignore[call-overload]
+        return streaks_for(scope=Scope.SQUAD, ids=[k for k in result.id_keys() if k])
     return None
 
 
@@ -155,13 +155,13 @@ def _job_to_watch(request: HttpRequest, *, first: date, last: date) -> Complianc
 
 
 @role_required(*COMPLIANCE_ROLES)
-def compliance_page(request: HttpRequest) -> HttpResponse:
+def compliance_page(request: SignedInRequest) -> HttpResponse:
     """Prescribed against delivered dose for a range, grouped as asked, with charts."""
     form = ComplianceFilterForm.from_query(request.GET)
     context: dict[str, Any] = {"form": form, "max_days": MAX_REPORT_DAYS}
     scope = compliance_scope_for(viewer=request.user)
     context["scope"] = scope
-    context["can_recompute"] = request.user.has_role(*RECOMPUTE_ROLES)  # type: ignore[union-attr]
+    context["can_recompute"] = request.user.has_role(*RECOMPUTE_ROLES)
     if not form.is_valid():
         return render(request, "reports/compliance.html", context, status=400)
     first, last, by = form.cleaned_data["from"], form.cleaned_data["to"], form.cleaned_data["by"]
@@ -171,7 +171,7 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
     for row in rows:
         row["streak"] = streaks.get(row["key"]) if streaks is not None else None
     totals = result.totals()
-    page = Paginator(rows, COMPLIANCE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, rows, COMPLIANCE_PAGE_SIZE)
     squad_scope = scope.squad_ids
     by_squad = compliance_by_squad_stored(first=first, last=last, squad_ids=squad_scope)
     charts: dict[str, str] = {}
@@ -217,11 +217,8 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
 def _export_form(request: HttpRequest) -> tuple[ComplianceFilterForm, HttpResponse | None]:
     form = ComplianceFilterForm.from_query(request.GET)
     if not form.is_valid():
-        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-        return form, HttpResponse(
-            f"Bad request: {errors}", status=400, content_type="text/plain; charset=utf-8"
-        )
-    return form, None  # type: ignore[return-value]
+        return form, bad_request(form)
+    return form, None
 
 
 @role_required(*COMPLIANCE_ROLES)
@@ -252,8 +249,11 @@ def compliance_geojson_export(request: HttpRequest) -> HttpResponse:
             status=400,
             content_type="text/plain; charset=utf-8",
         )
+    fmt = LayerFormatForm(request.GET)
+    if not fmt.is_valid():
+        return bad_request(fmt)
     result = compliance_report(viewer=request.user, first=first, last=last, by=by)
-    if request.GET.get("format") == "gpkg":  # the same layer as a GeoPackage (ArcGIS, QGIS)
+    if fmt.cleaned_data["format"] == "gpkg":  # the same layer as a GeoPackage (ArcGIS, QGIS)
         return layer_response(
             compliance_layer(result),
             fmt="gpkg",
@@ -270,13 +270,13 @@ def compliance_geojson_export(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(*RECOMPUTE_ROLES)
-def compliance_recompute(request: HttpRequest) -> HttpResponse:
+def compliance_recompute(request: SignedInRequest) -> HttpResponse:
     """Queue a rebuild of the range's stored daily rows; the page then shows its progress."""
     form = RecomputeForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
             for e in errors:
-                messages.error(request, e)
+                messages.error(request, str(e))
         return redirect("reports:compliance")
     first, last = form.cleaned_data["from"], form.cleaned_data["to"]
     try:

@@ -325,7 +325,9 @@ class ShiftCapacity:
             ("hours with spare capacity (calls under 100% of available time)", 100.0),
         ):  # fmt: skip
             mask = wl.minutes_below(self.hours, s, e, ceiling)
-            if mask.any() and not any(np.array_equal(mask, t.minutes) for t in out):
+            if mask.any() and not any(
+                t.minutes is not None and np.array_equal(mask, t.minutes) for t in out
+            ):
                 out.append(Tier(label, mask))
         out.append(Tier("", None))
         return out

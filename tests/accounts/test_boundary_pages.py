@@ -112,3 +112,11 @@ def test_other_roles_may_not_edit_boundaries(role: str) -> None:
         "/districts/new/", {"name": "X", "code": "x", "boundary": json.dumps(SQUARE)}
     )
     assert response.status_code == 403 and not District.objects.filter(code="x").exists()
+
+
+def test_a_new_beat_for_an_unknown_district_starts_with_none_chosen(analyst: Client) -> None:
+    district = DistrictFactory(name="Central", code="central")
+    for stale in (str(district.pk + 1000), "central"):
+        page = analyst.get(f"/beats/new/?district={stale}")
+        assert page.status_code == 200
+        assert f'<option value="{district.pk}">Central</option>' in page.content.decode()

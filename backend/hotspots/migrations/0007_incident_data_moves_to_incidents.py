@@ -3,6 +3,8 @@ belongs to ``incidents`` (its ``0001`` takes the models over, same tables). Stat
 is dropped or copied. The content types follow, so permissions granted on these models keep
 working; the audit log keeps the labels it was written with (it is append-only)."""
 
+from typing import Any
+
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -16,7 +18,7 @@ MOVED = [
 ]
 
 
-def _relabel(apps, from_label, to_label):
+def _relabel(apps: Any, from_label: str, to_label: str) -> None:
     ContentType = apps.get_model("contenttypes", "ContentType")
     taken = set(
         ContentType.objects.filter(app_label=to_label, model__in=MOVED).values_list(

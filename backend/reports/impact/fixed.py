@@ -154,7 +154,7 @@ def fixed_arms_impact(
         {
             "hotspot_id": int(ids[i]),
             "rank": spots[int(ids[i])].rank,
-            "district": spots[int(ids[i])].district.name if spots[int(ids[i])].district else "",
+            "district": d.name if (d := spots[int(ids[i])].district) else "",
             "block": blocks[i],
             "arm": Arm.TREATMENT.value if treated[i] else Arm.CONTROL.value,
             "in_analysis": bool(keep[i]),

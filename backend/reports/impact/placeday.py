@@ -63,6 +63,7 @@ def placeday_impact(
     treated = np.zeros((n_days, n), dtype=np.bool_)
     blocks = [""] * n
     for h, day, arm, block in rows:
+        assert day is not None  # the day range above leaves out the (dayless) fixed-design rows
         treated[(day - win.during_first).days, col[h]] = arm == Arm.TREATMENT
         blocks[col[h]] = block
 
@@ -127,7 +128,7 @@ def placeday_impact(
         {
             "hotspot_id": int(ids[i]),
             "rank": spots[int(ids[i])].rank,
-            "district": spots[int(ids[i])].district.name if spots[int(ids[i])].district else "",
+            "district": d.name if (d := spots[int(ids[i])].district) else "",
             "block": blocks[i],
             "treated_days": int(treated[:, i].sum()),
             "control_days": int((~treated[:, i]).sum()),

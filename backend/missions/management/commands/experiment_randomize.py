@@ -54,6 +54,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        found: Experiment | None = None
         if opts["experiment"] is not None:
             experiment = Experiment.objects.select_related("run").filter(pk=opts["experiment"])
             found = experiment.first()
@@ -67,9 +68,10 @@ class Command(BaseCommand):
         else:
             if not opts["design"]:
                 raise CommandError("--design is required (or --experiment ID)")
-            run = analysis_run_active()
-            if run is None:
+            active = analysis_run_active()
+            if active is None:
                 raise CommandError("No hot spots are active: publish an analysis first")
+            run = active
             design = opts["design"]
             seed = opts["seed"] if opts["seed"] is not None else new_seed()
             if not 0 <= seed < 2**63:
@@ -104,7 +106,7 @@ class Command(BaseCommand):
             with open(opts["csv"], "w", newline="", encoding="utf-8") as out:
                 csv.writer(out).writerows(allocation_csv_rows(rows))
             self.stdout.write(f"Wrote {len(rows)} allocation rows to {opts['csv']}.")
-        if opts["experiment"] is not None:
+        if found is not None:  # --experiment: compare with the stored allocation
             result = experiment_reproduce(experiment=found)
             if result.identical:
                 self.stdout.write(f"Identical to the stored allocation ({result.compared} rows).")

@@ -4,12 +4,12 @@ import logging
 import time as clock
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backend.accounts.models import District
+from backend.config.localtime import agency_zone
 from backend.hotspots.demo import DEMO_PASSWORD, demo_city_seed, demo_incidents_release
 from backend.hotspots.models import AnalysisRun
 from backend.hotspots.services import AnalysisParams, analysis_create, analysis_execute
@@ -69,7 +69,7 @@ class Command(BaseCommand):
         if opts["if_empty"] and (District.objects.exists() or Incident.objects.exists()):
             self.stdout.write("The database already holds data: demo city not loaded again.")
             return
-        today = datetime.now(ZoneInfo(settings.TIME_ZONE)).date()
+        today = datetime.now(agency_zone()).date()
         end = opts["end"] or today
         if history_days and end > today:
             raise CommandError(
