@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
+from backend.accounts.models import Role
 from backend.accounts.navigation import areas_for
 from backend.accounts.selectors import district_list, squad_list_for
 
@@ -20,6 +23,20 @@ def home(request: HttpRequest) -> HttpResponse:
             "districts": district_list(),
         },
     )
+
+
+class LoginView(auth_views.LoginView):
+    """Sign-in; with no ``next``, an officer lands in the phone app (``/app/``), everyone else
+    on the role-aware landing page."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        user = self.request.user
+        if getattr(user, "role", None) == Role.OFFICER:
+            return reverse("app:index")
+        return super().get_default_redirect_url()
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

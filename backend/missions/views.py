@@ -45,6 +45,7 @@ from backend.missions.selectors import (
     experiments_list,
     hotspot_dose_today,
     local_day_bounds,
+    mission_deliveries,
     mission_types_active,
     missions_visible_to,
     officers_assignable_by,
@@ -196,6 +197,9 @@ def board(request: HttpRequest) -> HttpResponse:
         missions = Paginator(board_missions(squad=squad, day=day), BOARD_PAGE_SIZE).get_page(
             request.GET.get("page")
         )
+        deliveries = mission_deliveries(missions.object_list)
+        for m in missions.object_list:
+            m.delivery = deliveries[m.pk]  # "completed" and "delivered" are shown apart
         context.update(
             shift_start=shift_start,
             shift_end=shift_end,
@@ -314,14 +318,18 @@ def board_csv(request: HttpRequest) -> HttpResponse:
     out = csv.writer(response)
     out.writerow(
         ["mission_id", "window_start", "window_end", "officer", "hotspot_id", "hotspot_rank",
-         "mission_type", "source", "status", "decline_reason", "note"]
+         "mission_type", "source", "status", "decline_reason", "note", "delivered",
+         "dwell_minutes", "outcome"]
     )  # fmt: skip
-    for m in board_missions(squad=squad, day=day):
+    missions = list(board_missions(squad=squad, day=day))
+    deliveries = mission_deliveries(missions)
+    for m in missions:
+        d = deliveries[m.pk]
         out.writerow(
             [m.pk, timezone.localtime(m.window_start).isoformat(),
              timezone.localtime(m.window_end).isoformat(), m.officer.username, m.hotspot_id,
              m.hotspot.rank, m.mission_type.name if m.mission_type else "", m.source, m.status,
-             m.decline_reason, m.status_note]
+             m.decline_reason, m.status_note, int(d.delivered), d.dwell_minutes, d.outcome]
         )  # fmt: skip
     return response
 

@@ -7,7 +7,9 @@
   if (!status || !status.dataset.boardUrl) return;
   const table = document.getElementById("board-missions");
   const PERIOD_MS = 10000;
-  const label = (m) => m.status_label + (m.decline_reason ? ` (${m.decline_reason_label.toLowerCase()})` : "");
+  // "Completed" (the officer's Done) and "delivered" (GPS dwell) are shown apart.
+  const dose = (m) => (["delivered", "short"].includes(m.outcome) ? ` · ${m.outcome} · ${m.dwell_minutes} min` : "");
+  const label = (m) => m.status_label + (m.decline_reason ? ` (${m.decline_reason_label.toLowerCase()})` : "") + dose(m);
 
   function apply(board) {
     const seen = new Set();
