@@ -149,7 +149,7 @@ function onFix(pos) {
   }
   maybeLoadNearby();
   if (app.nearby.length) renderNearby();
-  tick();
+  tick(fix);
   drawMe();
   renderStatus();
 }
@@ -205,29 +205,46 @@ const mmss = (ms) => {
   return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 };
 
-function tick() {
+// Time on scene is counted as the server counts dwell: from the first fix inside to the last
+// one (a fix outside ends a stint). Between fixes the clock runs on screen; the target counts
+// as reached (vibration, "move on") only once a fix inside confirms it, asked for if need be.
+function tick(fix) {
   const m = app.mission;
   if (!m || !OPEN.includes(m.status) || !app.patrol.onPatrol) { show("scene", false); return; }
   let s = app.scene;
-  if (!s || s.id !== m.id) s = app.scene = { id: m.id, acc: 0, since: null, buzzed: false };
-  const now = Date.now();
+  if (!s || s.id !== m.id) s = app.scene = { id: m.id, acc: 0, since: null, last: null, buzzed: false };
   const inside = inTarget();
   let changed = false;
-  if (inside && s.since === null) { s.since = now; changed = true; }
-  if (!inside && s.since !== null) { s.acc += now - s.since; s.since = null; changed = true; }
+  if (fix) {
+    if (inside) {
+      if (s.since === null) s.since = fix.t;
+      s.last = fix.t;
+    } else if (s.since !== null) {
+      s.acc += s.last - s.since;
+      s.since = null;
+    }
+    changed = true;
+  }
   if (inside && m.status === "accepted") transition("arrive", "on_scene");
-  const ms = s.acc + (s.since === null ? 0 : now - s.since);
+  const now = Date.now();
   const target = (m.target_minutes || 15) * 60000;
-  const reached = ms >= target;
+  const measured = s.acc + (s.since === null ? 0 : s.last - s.since);
+  const running = s.acc + (s.since === null ? 0 : now - s.since);
+  const reached = measured >= target;
   if (reached && !s.buzzed) {
     s.buzzed = true;
     changed = true;
     if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
   }
+  if (!reached && s.since !== null && running >= target && now - (app.asked || 0) > 10000) {
+    app.asked = now;
+    heartbeat();  // a fix to confirm the target
+  }
+  const ms = reached ? target : Math.min(running, target - 1000);
   show("scene", inside || ms > 0);
-  $("scene-timer").textContent = t("scene.timer", { a: mmss(Math.min(ms, target)), b: mmss(target) });
+  $("scene-timer").textContent = t("scene.timer", { a: mmss(ms), b: mmss(target) });
   $("ring").style.strokeDasharray = String(RING);
-  $("ring").style.strokeDashoffset = String(RING * (1 - Math.min(1, ms / target)));
+  $("ring").style.strokeDashoffset = String(RING * (1 - ms / target));
   $("scene").classList.toggle("reached", reached);
   $("scene-hint").textContent = t(reached ? "scene.moveon" : inside ? "scene.stay" : "scene.paused",
     { n: m.target_minutes || 15 });
@@ -283,7 +300,8 @@ function renderNearby() {
     b.dataset.id = h.id;
     const d = app.fix ? distanceM(app.fix.lat, app.fix.lon, h.centroid_lat, h.centroid_lon) : h.distance_m;
     const head = document.createElement("strong");
-    head.textContent = `${t("card.title")} ${h.rank} · ${t("card.away", { d: formatDistance(d) })}`;
+    const here = app.fix && contains(h.geometry, app.fix.lat, app.fix.lon);
+    head.textContent = `${t("card.title")} ${h.rank} · ${here ? t("near.here") : t("card.away", { d: formatDistance(d) })}`;
     const due = document.createElement("span");
     due.className = h.visit_due === "due" ? "due" : "";
     due.textContent = h.visit_due === "control" ? "" : ` · ${t(`near.${h.visit_due}`)}`;
@@ -396,7 +414,6 @@ async function drawNext() {
       say("");
       await loadBriefing();
       renderCard();
-      $("card").scrollIntoView({ block: "start" });
     } else if (res.ok) {
       say(res.data.detail || t("msg.nodraw"));
     } else if ((res.status === 401 || res.status === 403) && await signedOut()) {
@@ -744,7 +761,7 @@ async function main() {
   outbox.startFlushing(FLUSH_MS);
   setInterval(renderStatus, 15000);
   setInterval(heartbeat, 30000);
-  setInterval(tick, 1000);
+  setInterval(() => tick(), 1000);
   setInterval(() => { if (!document.hidden) dose.load(); }, 5 * 60000);  // visits roll up every 10 min
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch((err) => {
