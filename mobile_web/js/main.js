@@ -337,7 +337,7 @@ function drawNearMap() {
   const L = window.L;
   if (!L || !window.PresenceMap) return;
   if (!app.nearMap) {
-    app.nearMap = window.PresenceMap.create("near-map", { zoomControl: false });
+    app.nearMap = window.PresenceMap.create("near-map", MAP_OPTIONS());
     app.nearLayer = L.layerGroup().addTo(app.nearMap);
   }
   app.nearLayer.clearLayers();
@@ -515,6 +515,7 @@ function decline(reason) {
 // Maps (django-leaflet's Leaflet through map-base.js: LEAFLET_CONFIG's tiles when they load;
 // without them, the polygons, you and the line between, and a note that streets are unavailable)
 
+const MAP_OPTIONS = () => ({ zoomControl: false, noticeText: { none: t("map.none"), failed: t("map.failed") } });
 const ME = { radius: 9, color: "#ffffff", weight: 3, fillColor: "#1d4ed8", fillOpacity: 1 };
 
 function drawMap() {
@@ -522,7 +523,7 @@ function drawMap() {
   const m = app.mission;
   if (!L || !window.PresenceMap || !m) return;
   if (!app.map) {
-    app.map = window.PresenceMap.create("card-map", { zoomControl: false });
+    app.map = window.PresenceMap.create("card-map", MAP_OPTIONS());
     app.spotLayer = L.layerGroup().addTo(app.map);
     app.meLayer = L.layerGroup().addTo(app.map);
   }
