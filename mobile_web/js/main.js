@@ -20,6 +20,12 @@ const RING = 2 * Math.PI * 52;
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on) => { $(id).hidden = !on; };
+const offline = (err) => { if (!(err instanceof NetworkError)) throw err; };  // no signal: fine
+const el = (tag, props, ...kids) => {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...kids);
+  return e;
+};
 
 const app = {
   patrol: { onPatrol: false, sessionUuid: null, startedAt: null },
@@ -47,8 +53,7 @@ function say(text) {
 const place = (h) => h.address || h.hotspot_address ||
   `${(+(h.centroid_lat ?? h.hotspot_lat)).toFixed(5)}, ${(+(h.centroid_lon ?? h.hotspot_lon)).toFixed(5)}`;
 
-// ---------------------------------------------------------------------------------------------
-// Status bar
+// --- Status bar
 
 function inTarget() {
   const m = app.mission;
@@ -88,11 +93,8 @@ async function renderStatus() {
 async function renderFailed(failedCount) {
   show("failed", failedCount > 0);
   if (!failedCount) return;
-  const rows = (await outbox.failedItems()).map((item) => {
-    const li = document.createElement("li");
-    li.textContent = `${t(`kind.${item.kind}`)} (${item.created.slice(11, 16)}): ${item.error}`;
-    return li;
-  });
+  const rows = (await outbox.failedItems()).map((item) =>
+    el("li", { textContent: `${t(`kind.${item.kind}`)} (${item.created.slice(11, 16)}): ${item.error}` }));
   $("failed-list").replaceChildren(...rows);
 }
 
@@ -122,8 +124,7 @@ function renderSummary(unsent = 0) {
   $("sum-dose").textContent = t("sum.of", { a: d.delivered_visits, b: d.prescribed_visits });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Location: only on patrol
+// --- Location: only on patrol
 
 function onFix(pos) {
   // The page's clock, not the fix's: one time base for pings, the timer and mission steps.
@@ -197,8 +198,7 @@ async function wake(on) {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// On scene: "07:42 of 15:00" with a ring while inside the target; distance and direction outside
+// --- On scene: "07:42 of 15:00" with a ring while inside the target; distance and direction outside
 
 const mmss = (ms) => {
   const s = Math.floor(ms / 1000);
@@ -268,8 +268,7 @@ function renderWhere() {
   $("card-dir").textContent = dir;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Nearby hot spots
+// --- Nearby hot spots
 
 async function maybeLoadNearby(force = false) {
   const f = app.fix;
@@ -286,30 +285,24 @@ async function maybeLoadNearby(force = false) {
       renderStatus();
     }
   } catch (err) {
-    if (!(err instanceof NetworkError)) throw err;
+    offline(err);
     app.nearbyAt = null;
   }
 }
 
 function renderNearby() {
   const rows = app.nearby.map((h) => {
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "spot";
-    b.dataset.id = h.id;
     const d = app.fix ? distanceM(app.fix.lat, app.fix.lon, h.centroid_lat, h.centroid_lon) : h.distance_m;
-    const head = document.createElement("strong");
     const here = app.fix && contains(h.geometry, app.fix.lat, app.fix.lon);
-    head.textContent = `${t("card.title")} ${h.rank} · ${here ? t("near.here") : t("card.away", { d: formatDistance(d) })}`;
-    const due = document.createElement("span");
-    due.className = h.visit_due === "due" ? "due" : "";
-    due.textContent = h.visit_due === "control" ? "" : ` · ${t(`near.${h.visit_due}`)}`;
-    const where = document.createElement("div");
-    where.textContent = place(h);
-    b.append(head, due, where);
-    li.append(b);
-    return li;
+    const head = `${t("card.title")} ${h.rank} · ${here ? t("near.here") : t("card.away", { d: formatDistance(d) })}`;
+    const due = el("span", {
+      className: h.visit_due === "due" ? "due" : "",
+      textContent: h.visit_due === "control" ? "" : ` · ${t(`near.${h.visit_due}`)}`,
+    });
+    const b = el("button", { type: "button", className: "spot" },
+      el("strong", { textContent: head }), due, el("div", { textContent: place(h) }));
+    b.dataset.id = h.id;
+    return el("li", {}, b);
   });
   $("nearby-list").replaceChildren(...rows);
   if (!$("near-map").hidden) drawNearMap();
@@ -351,8 +344,7 @@ function drawNearMap() {
   if (all.getLayers().length) app.nearMap.fitBounds(all.getBounds(), { padding: [16, 16], maxZoom: 17 });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Patrol session
+// --- Patrol session
 
 async function savePatrol() { await db.setState("patrol", app.patrol); }
 
@@ -389,8 +381,7 @@ async function endPatrol() {
   setTimeout(() => dose.load().then(() => renderStatus()), 90000);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Missions: draw, accept (or navigate), arrive, done, decline
+// --- Missions: draw, accept (or navigate), arrive, done, decline
 
 async function saveMission() { await db.setState("mission", app.mission); }
 
@@ -422,7 +413,7 @@ async function drawNext() {
       say((res.data && res.data.detail) || t("msg.drawfail", { n: res.status }));
     }
   } catch (err) {
-    if (!(err instanceof NetworkError)) throw err;
+    offline(err);
     say(t("msg.nosignal"));
   } finally {
     btn.disabled = false;
@@ -441,7 +432,7 @@ async function hotspotDetail(id) {
       return keep;
     }
   } catch (err) {
-    if (!(err instanceof NetworkError)) throw err;
+    offline(err);
   }
   return (await db.get("briefings", id)) || null;
 }
@@ -467,11 +458,7 @@ function renderCard() {
   $("card-brief").textContent = d.street_brief || m.hotspot_street_brief || m.hotspot_reason || "";
   $("card-why-here").textContent = b.why_here || "—";
   $("card-why-now").textContent = b.why_now || "—";
-  $("card-tactics").replaceChildren(...(b.tactics || []).map((x) => {
-    const li = document.createElement("li");
-    li.textContent = x;
-    return li;
-  }));
+  $("card-tactics").replaceChildren(...(b.tactics || []).map((x) => el("li", { textContent: x })));
   $("btn-nav").href = navigateHref(m.hotspot_lat, m.hotspot_lon, `${t("card.title")} ${m.hotspot_rank}`);
   show("btn-nav", m.status !== "on_scene");
   show("btn-accept", m.status === "assigned");
@@ -511,8 +498,7 @@ function decline(reason) {
   transition("decline", "declined", { reason });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Maps (django-leaflet's Leaflet through map-base.js: LEAFLET_CONFIG's tiles when they load;
+// --- Maps (django-leaflet's Leaflet through map-base.js: LEAFLET_CONFIG's tiles when they load;
 // without them, the polygons, you and the line between, and a note that streets are unavailable)
 
 const MAP_OPTIONS = () => ({ zoomControl: false, noticeText: { none: t("map.none"), failed: t("map.failed") } });
@@ -551,8 +537,7 @@ function drawMe() {
   L.circleMarker(me, ME).addTo(app.meLayer);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Activity log: one tap (two for enforcement, which asks first), undo for 10 seconds
+// --- Activity log: one tap (two for enforcement, which asks first), undo for 10 seconds
 
 async function loadActivityTypes() {
   app.activityTypes = await db.getState("activityTypes", []);
@@ -563,14 +548,11 @@ async function loadActivityTypes() {
       await db.setState("activityTypes", res.data);
     }
   } catch (err) {
-    if (!(err instanceof NetworkError)) throw err;
+    offline(err);
   }
   $("activity-buttons").replaceChildren(...app.activityTypes.map((a) => {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "big";
     const key = `act.${a.code}`;
-    b.textContent = t(key) === key ? a.name : t(key);
+    const b = el("button", { type: "button", className: "big", textContent: t(key) === key ? a.name : t(key) });
     b.dataset.kind = a.code;
     return b;
   }));
@@ -623,8 +605,7 @@ async function undoActivity() {
   outbox.flush({ force: true });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Session: an expired sign-in keeps the queue; signing out forgets cached missions and briefings
+// --- Session: an expired sign-in keeps the queue; signing out forgets cached missions and briefings
 
 function relogin(n) {
   $("relogin-text").textContent = t("relogin.text", { n: n ?? "" });
@@ -643,20 +624,13 @@ async function signOut() {
       if (path.startsWith("/api/") || path === "/app/") await cache.delete(req);
     }
   }
-  const form = document.createElement("form");
-  form.method = "post";
-  form.action = "/logout/";
-  const token = document.createElement("input");
-  token.type = "hidden";
-  token.name = "csrfmiddlewaretoken";
-  token.value = csrfToken();
-  form.append(token);
+  const form = el("form", { method: "post", action: "/logout/" },
+    el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrfToken() }));
   document.body.append(form);
   form.submit();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Start-up
+// --- Start-up
 
 async function reconcile() {
   // The server's open session wins only when this phone has no patrol of its own queued.
@@ -678,7 +652,7 @@ async function reconcile() {
       await savePatrol();
     }
   } catch (err) {
-    if (!(err instanceof NetworkError)) throw err;
+    offline(err);
   }
   if (!app.mission) {
     try {
@@ -687,7 +661,7 @@ async function reconcile() {
       const mine = open.filter((m) => OPEN.includes(m.status));
       if (mine.length) { app.mission = mine[mine.length - 1]; await saveMission(); }
     } catch (err) {
-      if (!(err instanceof NetworkError)) throw err;
+      offline(err);
     }
   }
 }

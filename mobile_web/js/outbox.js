@@ -17,7 +17,8 @@ const listeners = new Set();
 let flushing = null;
 let attempts = 0;
 let backoffUntil = 0;
-let paused = false;  // signed out: nothing is sent until the page is opened signed in again
+let paused = false;
+let again = false;  // signed out: nothing is sent until the page is opened signed in again
 export const user = () => document.documentElement.dataset.user || "";
 const mine = (item) => !item.user || item.user === user();
 
@@ -174,7 +175,7 @@ async function flushNow() {
 // Deliver what is queued. Safe to call often: one flush runs at a time, and during a backoff
 // a call does nothing unless forced (e.g. the browser just came back online).
 export function flush({ force = false } = {}) {
-  if (flushing) return flushing;
+  if (flushing) { again = true; return flushing; }  // queued meanwhile: sent right after
   if (paused) return Promise.resolve();
   if (!force && Date.now() < backoffUntil) return Promise.resolve();
   flushing = (async () => {
@@ -196,6 +197,7 @@ export function flush({ force = false } = {}) {
       notify({ type: "flushed", ok: false, retryInMs: backoffUntil - Date.now() });
     } finally {
       flushing = null;
+      if (again && Date.now() >= backoffUntil) { again = false; setTimeout(flush, 0); }
     }
   })();
   return flushing;
