@@ -90,7 +90,10 @@ def load(browser: Any, base: str, path: str, throttle: bool) -> tuple[int, int, 
         cdp.send("Network.emulateNetworkConditions", SLOW_4G)
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
     sizes: dict[str, float] = {}
-    cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+    cdp.on(
+        "Network.loadingFinished",
+        lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]),
+    )
     page.goto(f"{base}{path}", wait_until="networkidle")
     lcp = float(page.evaluate(LCP_JS))
     context.close()
@@ -111,13 +114,16 @@ def main() -> None:
         try:
             exe = os.environ.get("PRESENCE_CHROMIUM") or shutil.which("chromium")
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"], headless=True)
+                browser = p.chromium.launch(
+                    executable_path=exe, args=["--no-sandbox"], headless=True
+                )
                 rows = []
                 for path in ("/app/", "/"):
                     cold = [load(browser, base, path, throttle=False) for _ in range(args.runs)]
                     slow = [load(browser, base, path, throttle=True) for _ in range(args.runs)]
-                    rows.append((path, cold[0][0], cold[0][1], statistics.median(r[2] for r in cold),
-                                 statistics.median(r[2] for r in slow)))  # fmt: skip
+                    fast_lcp = statistics.median(r[2] for r in cold)
+                    slow_lcp = statistics.median(r[2] for r in slow)
+                    rows.append((path, cold[0][0], cold[0][1], fast_lcp, slow_lcp))
                 browser.close()
         finally:
             proc.terminate()
@@ -129,14 +135,17 @@ def main() -> None:
           f"{'LCP ms (Slow 4G)':>17}  budget")  # fmt: skip
     for path, transfer, n, lcp_fast, lcp_slow in rows:
         note = "transfer <= 120 KB, LCP <= 2500 ms" if path == "/app/" else "(peer)"
-        print(f"{path:<10} {transfer / 1000:>12.1f} {n:>10} {lcp_fast:>14.0f} {lcp_slow:>17.0f}  {note}")
+        kb = transfer / 1000
+        print(f"{path:<10} {kb:>12.1f} {n:>10} {lcp_fast:>14.0f} {lcp_slow:>17.0f}  {note}")
     total = sum(own.values())
     print(f"\nThe app's own JS and CSS, uncompressed: {total / 1000:.1f} KB (budget 60 KB)")
     for name, size in own.items():
         print(f"  {name:<32} {size:>7} B")
     cat = sorted(APP.glob("i18n/*.json"))
-    print("String catalogues (JSON, fetched: English plus the officer's language): "
-          + ", ".join(f"{p.name} {p.stat().st_size} B" for p in cat))
+    print(
+        "String catalogues (JSON, fetched: English plus the officer's language): "
+        + ", ".join(f"{p.name} {p.stat().st_size} B" for p in cat)
+    )
 
 
 if __name__ == "__main__":

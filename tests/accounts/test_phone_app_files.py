@@ -43,7 +43,9 @@ def test_the_service_worker_version_follows_the_content_of_mobile_web(
     (copy / "i18n" / "fr.json").write_text("{}")  # a new file changes it too
     assert served_version(client) not in (first, second)
     # The precache list is every app file (not the pages the views serve), with Leaflet's.
-    shell = json.loads(re.search(r"const SHELL = (\[.*?\]);", client.get("/app/sw.js").content.decode()).group(1))
+    shell = json.loads(
+        re.search(r"const SHELL = (\[.*?\]);", client.get("/app/sw.js").content.decode()).group(1)
+    )
     expected = {
         "/static/app/" + p.relative_to(copy).as_posix()
         for p in copy.rglob("*")

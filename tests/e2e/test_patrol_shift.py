@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from playwright.sync_api import expect
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from backend.accounts.models import Role
 from backend.missions.models import Mission
@@ -31,7 +31,9 @@ ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
           "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")  # fmt: skip
 # navigator.vibrate records its calls (headless Chromium has no vibration motor).
-VIBRATE_SPY = "window.__buzz = []; navigator.vibrate = (p) => { window.__buzz.push(p); return true; };"
+VIBRATE_SPY = (
+    "window.__buzz = []; navigator.vibrate = (p) => { window.__buzz.push(p); return true; };"
+)
 START_XY = (0.0, -400.0)  # 400 m south of hot spot 1, outside every hot spot
 
 
@@ -48,8 +50,11 @@ def shot(page: Any, name: str) -> None:
 def in_viewport(page: Any, selector: str) -> bool:
     box = page.locator(selector).bounding_box()
     size = page.viewport_size
-    return bool(box) and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and (
-        box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
+    return (
+        bool(box)
+        and box["y"] >= 0
+        and box["y"] + box["height"] <= size["height"]
+        and (box["x"] >= 0 and box["x"] + box["width"] <= size["width"])
     )
 
 
@@ -68,14 +73,20 @@ def advance(page: Any, seconds: int, step: int = 30, at: Any = None) -> None:
         page.wait_for_timeout(60)
 
 
-def walk(context: Any, page: Any, frm: tuple[float, float], to: tuple[float, float], steps: int) -> None:
+def walk(
+    context: Any, page: Any, frm: tuple[float, float], to: tuple[float, float], steps: int
+) -> None:
     for i in range(1, steps + 1):
         f = i / steps
-        context.set_geolocation(latlon(frm[0] + (to[0] - frm[0]) * f, frm[1] + (to[1] - frm[1]) * f))
+        context.set_geolocation(
+            latlon(frm[0] + (to[0] - frm[0]) * f, frm[1] + (to[1] - frm[1]) * f)
+        )
         advance(page, 20, 20)
 
 
-def phone(browser: Any, ua: str, viewport: dict[str, int] | None = None) -> tuple[Any, Any, list[str]]:
+def phone(
+    browser: Any, ua: str, viewport: dict[str, int] | None = None
+) -> tuple[Any, Any, list[str]]:
     context = browser.new_context(
         viewport=viewport or {"width": 390, "height": 844}, device_scale_factor=2,
         geolocation=latlon(*START_XY), permissions=["geolocation"], user_agent=ua,
@@ -120,7 +131,10 @@ def test_a_whole_patrol_three_taps_fifteen_minutes_on_scene_undo_and_done(
     mission = three_taps(page, officer)
     lat, lon = mission.hotspot.centroid_lat, mission.hotspot.centroid_lon
     at = f"{lat:.6f},{lon:.6f}"
-    assert page.locator("#btn-nav").get_attribute("href") == f"geo:{at}?q={at}(Hot%20spot%20{mission.hotspot.rank})"
+    assert (
+        page.locator("#btn-nav").get_attribute("href")
+        == f"geo:{at}?q={at}(Hot%20spot%20{mission.hotspot.rank})"
+    )
     assert page.locator("#card-address").inner_text() == f"{lat:.5f}, {lon:.5f}"  # no address yet
     shot(page, "app-after-draw-390x844")
     page.set_viewport_size({"width": 360, "height": 640})
@@ -150,15 +164,21 @@ def test_a_whole_patrol_three_taps_fifteen_minutes_on_scene_undo_and_done(
     page.get_by_role("button", name="Arrest").click()
     assert page.locator("#act-confirm").is_visible()
     page.get_by_role("button", name="Cancel").click()
-    page.get_by_label("Observation (optional), e.g. broken light").fill("Broken light by the bus stop")
+    page.get_by_label("Observation (optional), e.g. broken light").fill(
+        "Broken light by the bus stop"
+    )
     page.get_by_role("button", name="Community contact").click()
-    activity = wait_until(page, lambda: Activity.objects.filter(officer=officer).first(), "activity")
+    activity = wait_until(
+        page, lambda: Activity.objects.filter(officer=officer).first(), "activity"
+    )
     assert activity.note == "Broken light by the bus stop"
     page.get_by_role("button", name="Undo").click()
     wait_until(page, lambda: not Activity.objects.filter(officer=officer).exists(), "the undo")
     assert page.locator("#act-done-text").inner_text() == "Undone: nothing was logged."
 
-    advance(page, 15 * 60 - elapsed(page) - 15, at=here)  # up to a quarter of a minute short of 15:00
+    advance(
+        page, 15 * 60 - elapsed(page) - 15, at=here
+    )  # up to a quarter of a minute short of 15:00
     assert 14 * 60 <= elapsed(page) < 15 * 60
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "app-on-scene-390x844")

@@ -146,7 +146,8 @@ def test_sign_out_clears_cached_missions_and_briefings_and_lands_on_sign_in(
         const db = await import("/static/app/js/db.js");
         const urls = [];
         for (const key of await caches.keys()) {
-            for (const r of await (await caches.open(key)).keys()) urls.push(new URL(r.url).pathname);
+            const cache = await caches.open(key);
+            for (const r of await cache.keys()) urls.push(new URL(r.url).pathname);
         }
         return {mission: await db.getState("mission"), briefings: await db.getAll("briefings"),
                 api: urls.filter((u) => u.startsWith("/api/") || u === "/app/")};
@@ -211,8 +212,9 @@ def test_an_indexeddb_upgrade_from_version_1_keeps_the_queued_items(
             req.onsuccess = () => {
                 const db = req.result;
                 const tx = db.transaction("outbox", "readwrite");
-                tx.objectStore("outbox").add({kind: "activity", created: new Date().toISOString(),
-                    body: {client_uuid: key, kind: "foot-patrol", recorded_at: new Date().toISOString()}});
+                const now = new Date().toISOString();
+                tx.objectStore("outbox").add({kind: "activity", created: now,
+                    body: {client_uuid: key, kind: "foot-patrol", recorded_at: now}});
                 tx.oncomplete = () => { db.close(); resolve(); };
                 tx.onerror = () => reject(tx.error);
             };
@@ -224,8 +226,14 @@ def test_an_indexeddb_upgrade_from_version_1_keeps_the_queued_items(
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector("body[data-ready='1']")
     version = page.evaluate(
-        """() => new Promise((r) => { const q = indexedDB.open("presence-app");
-            q.onsuccess = () => { const db = q.result; r([db.version, [...db.objectStoreNames].sort()]); db.close(); }; })"""
+        """() => new Promise((r) => {
+            const q = indexedDB.open("presence-app");
+            q.onsuccess = () => {
+                const db = q.result;
+                r([db.version, [...db.objectStoreNames].sort()]);
+                db.close();
+            };
+        })"""
     )
     assert version == [2, ["briefings", "failed", "outbox", "state"]]
     activity = wait_until(
@@ -257,8 +265,10 @@ def test_the_app_in_spanish_shows_no_english_string_of_its_catalogue(
     en = json.loads((REPO / "mobile_web" / "i18n" / "en.json").read_text())
     es = json.loads((REPO / "mobile_web" / "i18n" / "es.json").read_text())
     text = page.evaluate("document.body.textContent") + " ".join(
-        page.evaluate("[...document.querySelectorAll('[aria-label],[placeholder]')]"
-                      ".map(e => (e.getAttribute('aria-label') || '') + ' ' + (e.placeholder || ''))")
+        page.evaluate(
+            "[...document.querySelectorAll('[aria-label],[placeholder]')]"
+            ".map(e => (e.getAttribute('aria-label') || '') + ' ' + (e.placeholder || ''))"
+        )
     )  # fmt: skip
     # Each English string's literal parts (around its {placeholders}) of 4+ characters, as
     # whole words ("Cancel" is not a leak inside "Cancelar").

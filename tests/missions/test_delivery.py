@@ -18,13 +18,15 @@ from django.utils import timezone
 from backend.missions.models import MissionStatus
 from backend.missions.selectors import mission_deliveries
 from backend.patrols.models import PatrolSession, TravelMode, Visit
-from tests.missions.builders import analysis_run, at_metres, hotspot, mission, squad_with_officers
 from tests.factories import DistrictFactory
+from tests.missions.builders import analysis_run, at_metres, hotspot, mission, squad_with_officers
 
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.get_fixed_timezone(-300))
 
 
-def add_visit(officer: Any, spot: Any, start: datetime, minutes: float, dwell_s: float | None = None) -> Visit:
+def add_visit(
+    officer: Any, spot: Any, start: datetime, minutes: float, dwell_s: float | None = None
+) -> Visit:
     return Visit.objects.create(
         officer=officer, hotspot=spot, day=start.date(), entered_at=start,
         exited_at=start + timedelta(minutes=minutes),
@@ -60,7 +62,12 @@ def test_done_after_one_minute_is_completed_but_short() -> None:
                     target_minutes=15, ended_at=T0 + timedelta(minutes=3))  # fmt: skip
     add_visit(officer, spot, T0 + timedelta(minutes=1), 1.5)  # 90 s on scene, then Done
     d = mission_deliveries([short])[short.pk]
-    assert (d.delivered, d.dwell_minutes, d.outcome, d.label) == (False, 1, "short", "short · 1 min")
+    assert (d.delivered, d.dwell_minutes, d.outcome, d.label) == (
+        False,
+        1,
+        "short",
+        "short · 1 min",
+    )
 
 
 @pytest.mark.django_db
@@ -74,7 +81,8 @@ def test_a_gap_inside_a_visit_is_not_dwell_and_open_or_declined_missions_are_not
     open_m = mission(spot, officer=officer, status=MissionStatus.ON_SCENE,
                      start=T0 + timedelta(minutes=10), target_minutes=10)  # fmt: skip
     declined = mission(spot, officer=officer, status=MissionStatus.DECLINED,
-                       start=T0 + timedelta(minutes=10), ended_at=T0 + timedelta(minutes=11))  # fmt: skip
+                       start=T0 + timedelta(minutes=10),
+                       ended_at=T0 + timedelta(minutes=11))  # fmt: skip
     out = mission_deliveries([open_m, declined], now=T0 + timedelta(minutes=40))
     assert out[open_m.pk].dwell_s == pytest.approx(360)
     assert out[open_m.pk].outcome == "open"
@@ -108,11 +116,14 @@ def test_done_rolls_up_the_pings_and_the_api_and_board_show_completed_apart_from
               {"client_uuid": str(uuid.uuid4()), "started_at": start.isoformat()})  # fmt: skip
     assert r.status_code == 201
     lat, lon = at_metres(0, 0)
-    m = mission(spot, officer=officer, status=MissionStatus.ACCEPTED, start=start, target_minutes=15)
+    m = mission(
+        spot, officer=officer, status=MissionStatus.ACCEPTED, start=start, target_minutes=15
+    )
     arrive = start + timedelta(minutes=5)
     # 5 minutes inside: pings at 0, 30, ..., 300 s = 11 pings; dwell 300 s = 5 min < 15.
     pings = [
-        {"client_uuid": str(uuid.uuid4()), "recorded_at": (arrive + timedelta(seconds=30 * i)).isoformat(),
+        {"client_uuid": str(uuid.uuid4()),
+         "recorded_at": (arrive + timedelta(seconds=30 * i)).isoformat(),
          "lat": lat, "lon": lon, "accuracy_m": 5.0}
         for i in range(11)
     ]  # fmt: skip
