@@ -260,6 +260,8 @@ def test_the_app_in_spanish_shows_no_english_string_of_its_catalogue(
     page.wait_for_selector("#card:not([hidden])")
     page.get_by_role("button", name="Rechazar").click()
     expect(page.get_by_text("¿Por qué ahora no?")).to_be_visible()
+    page.get_by_role("button", name="Otro motivo").click()  # "other" asks why first
+    expect(page.get_by_label("Diga por qué")).to_be_visible()
     page.locator("#nearby-title").scroll_into_view_if_needed()
     page.screenshot(path=str(REPO / "var" / "screenshots" / "app-es-360x640.png"))
     en = json.loads((REPO / "mobile_web" / "i18n" / "en.json").read_text())
@@ -279,4 +281,8 @@ def test_the_app_in_spanish_shows_no_english_string_of_its_catalogue(
         if len(part.strip()) >= 4 and re.search(rf"(?<!\w){re.escape(part.strip())}(?!\w)", text)
     )  # fmt: skip
     assert leaks == []
+    page.get_by_role("button", name="Enviado a un aviso").click()
+    mission = Mission.objects.get(officer=officer)
+    wait_until(page, lambda: Mission.objects.get(pk=mission.pk).status == "declined", "decline")
+    assert Mission.objects.get(pk=mission.pk).decline_reason == "dispatched"
     context.close()
