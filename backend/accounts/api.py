@@ -9,12 +9,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Squad
 from backend.accounts.selectors import beats_layer, district_list, districts_layer, squad_list_for
+from backend.config.api import BoundedJSONParser
 from backend.gis.layers import layer_response
 
 
@@ -67,6 +69,8 @@ class SquadListApi(generics.ListAPIView):
 
 class TokenApi(ObtainAuthToken):
     """Exchange a username and password for an API token (lockout applies)."""
+
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
 
 class BoundariesFileApi(APIView):

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -39,6 +41,25 @@ class LoginView(auth_views.LoginView):
         return super().get_default_redirect_url()
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django-level 400s (a body over the size limit, a bad host): JSON with the reason on the
+    API, where a phone reads it; a page elsewhere."""
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        detail, status = f"request body larger than {limit} bytes: send smaller batches", 413
+    elif isinstance(exception, TooManyFieldsSent):
+        detail, status = "too many form fields in the request", 400
+    else:
+        detail, status = "bad request", 400
+    if _is_api(request):
+        return JsonResponse({"detail": detail}, status=status)
+    return render(request, "errors/400.html", {"detail": detail}, status=status)
+
+
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "errors/403.html", status=403)
 
@@ -48,4 +69,6 @@ def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": "server error: the request was not completed"}, status=500)
     return render(request, "errors/500.html", status=500)

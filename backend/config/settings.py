@@ -167,6 +167,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = _env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# Redis redelivers a message whose worker died (acks_late) after the visibility timeout: set it
+# just past the longest hard time limit, so the task runs again within minutes, not an hour.
+# No task is scheduled with an ETA or countdown, which this timeout would also cap.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -181,6 +186,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "nightly-compliance": {
         "task": "reports.compliance_rebuild_yesterday",
         "schedule": crontab(hour=5, minute=30),  # after late pings; before the snapshot
+    },
+    "sweep-due-rollups": {
+        "task": "patrols.sweep_due_rollups",
+        "schedule": timedelta(minutes=1),  # rollups whose message was lost (broker down)
     },
     "sweep-open-patrol-sessions": {
         "task": "patrols.sweep_open_sessions",
@@ -366,6 +375,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min"},
+    "DEFAULT_PARSER_CLASSES": [
+        "backend.config.api.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Presence API",

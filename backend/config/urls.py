@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("backend.accounts.urls")),
 ]
 
+handler400 = "backend.accounts.views.error_400"
 handler403 = "backend.accounts.views.error_403"
 handler404 = "backend.accounts.views.error_404"
 handler500 = "backend.accounts.views.error_500"

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
-from backend.config.api import drf_validation_error
+from backend.config.api import MAX_LAT, drf_validation_error
 from backend.gis.layers import layer_response
 from backend.hotspots.analysis_tasks import analysis_execute_task
 from backend.hotspots.exports import grid_geojson, hotspots_geojson, hotspots_layer
@@ -70,7 +70,7 @@ class HotspotNearbyApi(APIView):
     """Active hot spots within ``radius_m`` of a position, nearest first."""
 
     class NearbyInputSerializer(serializers.Serializer):
-        lat = serializers.FloatField(min_value=-90, max_value=90)
+        lat = serializers.FloatField(min_value=-MAX_LAT, max_value=MAX_LAT)
         lon = serializers.FloatField(min_value=-180, max_value=180)
         radius_m = serializers.FloatField(min_value=1, max_value=MAX_NEARBY_RADIUS_M, default=2000)
 

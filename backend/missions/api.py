@@ -34,7 +34,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.analytics.randomization import BalanceRow, BalanceTable
-from backend.config.api import drf_validation_error
+from backend.config.api import MAX_LAT, drf_validation_error
 from backend.gis.layers import layer_response
 from backend.missions.models import (
     Blocking,
@@ -187,7 +187,7 @@ class MissionDrawApi(APIView):
     permission_classes = [role_permission(*FIELD_ROLES)]
 
     class DrawInputSerializer(serializers.Serializer):
-        lat = serializers.FloatField(min_value=-90, max_value=90)
+        lat = serializers.FloatField(min_value=-MAX_LAT, max_value=MAX_LAT)
         lon = serializers.FloatField(min_value=-180, max_value=180)
         client_uuid = serializers.UUIDField()
 

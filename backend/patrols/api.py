@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, ValidationError
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
-from backend.config.api import drf_validation_error
+from backend.config.api import BoundedJSONParser, drf_validation_error
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
 from backend.patrols.selectors import session_current, track_for_day
@@ -33,15 +31,11 @@ from backend.patrols.services import (
 FIELD_ROLES = (Role.OFFICER, Role.SERGEANT)  # roles that patrol and carry the phone app
 
 
-class BatchJSONParser(JSONParser):
+class BatchJSONParser(BoundedJSONParser):
     """JSON that may contain NaN or Infinity (some GPS stacks emit them): parsed here so that
     the item carrying one is rejected with its reason, instead of the whole batch failing."""
 
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        try:
-            return json.loads(stream.read().decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+    allow_non_finite = True
 
 
 class SessionOutputSerializer(serializers.ModelSerializer):
@@ -133,10 +127,15 @@ def _batch_items(request: Request) -> tuple[list[Any], datetime | None, int | No
             if sent_at.tzinfo is None:
                 raise ValidationError({"sent_at": "must be ISO-8601 with an offset"})
         if body.get("session") is not None:
+            session = body["session"]
+            if isinstance(session, bool) or not isinstance(session, int | str):
+                raise ValidationError({"session": "must be a session id (an integer)"})
             try:
-                session_id = int(body["session"])
-            except (TypeError, ValueError) as exc:
-                raise ValidationError({"session": "must be a session id"}) from exc
+                session_id = int(session)
+            except ValueError as exc:
+                raise ValidationError({"session": "must be a session id (an integer)"}) from exc
+            if not 0 < session_id < 2**63:
+                raise ValidationError({"session": "must be a session id (an integer)"})
     else:
         items = body
     if not isinstance(items, list):

@@ -25,6 +25,9 @@ from backend.patrols.models import PatrolSession, Ping
 
 MAX_BATCH = 1000  # pings per request: a phone's backlog of ~80 min at 1 fix / 5 s
 CLOCK_SKEW_LIMIT = timedelta(minutes=5)
+# A fix stamped further ahead of the server's clock than this is refused, not flagged: no phone
+# clock is a day fast, and a year-9999 ping would break every page that reads raw pings.
+MAX_AHEAD = timedelta(hours=24)
 SESSION_GRACE = timedelta(seconds=30)  # fixes taken just before "start" was tapped
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
@@ -80,7 +83,10 @@ def _number(item: Mapping[str, Any], key: str, *, required: bool) -> float:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{key} must be a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError as exc:  # a 400-digit integer
+        raise ValueError(f"{key} must be a finite number") from exc
 
 
 @dataclass
@@ -153,7 +159,7 @@ def _parse(
     return _Parsed(idx, uuids, recorded, a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4], extra)
 
 
-def _range_reasons(p: _Parsed) -> list[str]:
+def _range_reasons(p: _Parsed, now: datetime) -> list[str]:
     """Vectorized range checks; '' where the item is fine."""
     lat, lon, acc, speed, heading = p.lat, p.lon, p.accuracy, p.speed, p.heading
     with np.errstate(invalid="ignore"):
@@ -167,6 +173,9 @@ def _range_reasons(p: _Parsed) -> list[str]:
                 "heading_deg must be in [0, 360)",
             ),
         ]
+    latest = now + MAX_AHEAD
+    ahead = np.array([when > latest for when in p.recorded], dtype=bool)
+    checks.append((ahead, f"recorded_at is more than {MAX_AHEAD} after the server's time"))
     reasons = [""] * len(p.index)
     for bad, reason in reversed(checks):  # the first failing check wins
         for j in np.flatnonzero(bad):
@@ -273,7 +282,7 @@ def pings_ingest(
     now = timezone.now()
     results: list[ItemResult | None] = [None] * len(items)
     p = _parse(items, results, None)
-    for j, reason in enumerate(_range_reasons(p)):
+    for j, reason in enumerate(_range_reasons(p, now)):
         if reason:
             results[p.index[j]] = ItemResult(str(p.uuids[j]), REJECTED, reason=reason)
 
@@ -339,7 +348,7 @@ def avl_ingest(*, items: Sequence[Any], sent_at: datetime | None = None) -> Batc
     now = timezone.now()
     results: list[ItemResult | None] = [None] * len(items)
     p = _parse(items, results, "unit")
-    for j, reason in enumerate(_range_reasons(p)):
+    for j, reason in enumerate(_range_reasons(p, now)):
         if reason:
             results[p.index[j]] = ItemResult(str(p.uuids[j]), REJECTED, reason=reason)
     batch_skewed = sent_at is not None and abs(now - sent_at) > CLOCK_SKEW_LIMIT

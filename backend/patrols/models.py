@@ -18,6 +18,10 @@ class PatrolSession(models.Model):
     client_uuid = models.UUIDField()
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # The rollup an ended session owes is recorded in the row that ends it: a lost message
+    # (broker down, worker killed) is picked up by the every-minute sweep.
+    rollup_queued_at = models.DateTimeField(null=True, blank=True)
+    rolled_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -33,7 +37,14 @@ class PatrolSession(models.Model):
                 name="session_end_after_start",
             ),
         ]
-        indexes = [models.Index(fields=["officer", "started_at"], name="session_officer_idx")]
+        indexes = [
+            models.Index(fields=["officer", "started_at"], name="session_officer_idx"),
+            models.Index(
+                fields=["ended_at"],
+                condition=Q(ended_at__isnull=False, rolled_up_at__isnull=True),
+                name="session_rollup_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Session {self.pk} of {self.officer_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,12 +10,16 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.audit.services import audit_record
 from backend.patrols.models import Activity, ActivityType, PatrolSession
 
 MAX_CLIENT_LAG = timedelta(hours=12)  # a start or end tapped offline and sent this much later
+ROLLUP_RESEND_AFTER = timedelta(minutes=5)  # a sent rollup not done by then is sent again
+
+logger = logging.getLogger(__name__)
 
 
 class SessionConflict(Exception):
@@ -102,14 +107,66 @@ def session_end(
         session.save(update_fields=["ended_at"])
         audit_record(actor=officer, action="patrol.end", obj=session, subject=officer,
                      after={"ended_at": end})  # fmt: skip
-        transaction.on_commit(lambda: _queue_rollup(session))
+    if session.rolled_up_at is None:
+        # A retried end re-sends the message too; the sweep covers a broker that is down.
+        transaction.on_commit(lambda: session_rollup_queue(session_id=session.pk), robust=True)
     return session
 
 
-def _queue_rollup(session: PatrolSession) -> None:
-    from backend.patrols.tasks import queue_rollups_for_session
+def session_rollup_queue(*, session_id: int) -> bool:
+    """Send the ended session's rollup; False (logged, not raised) when the broker is down.
 
-    queue_rollups_for_session(session)
+    The message only accelerates work the session row already records as due: the
+    ``patrols.sweep_due_rollups`` beat job sends it again within a minute of the broker's return.
+    """
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from backend.patrols.tasks import session_rollup_task
+
+    try:
+        session_rollup_task.delay(session_id)
+    except (BrokerError, ConnectionError, OSError) as exc:
+        logger.warning(
+            "rollup of session %s not queued (%s); the sweep will send it", session_id, exc
+        )
+        return False
+    PatrolSession.objects.filter(pk=session_id).update(rollup_queued_at=timezone.now())
+    return True
+
+
+def session_rollup(*, session_id: int) -> int:
+    """Recompute the visits of every local day the ended session touched, then mark it done.
+
+    Idempotent (each day is replaced as a whole), so a duplicate message or sweep costs only time.
+    Returns the number of visits on those days.
+    """
+    from backend.patrols.rollup import visit_rebuild_for_day
+
+    session = PatrolSession.objects.filter(pk=session_id, ended_at__isnull=False).first()
+    if session is None:
+        return 0
+    assert session.ended_at is not None
+    day = timezone.localtime(session.started_at).date()
+    last = timezone.localtime(session.ended_at).date()
+    visits = 0
+    while day <= last:
+        visits += visit_rebuild_for_day(officer_id=session.officer_id, day=day)
+        day += timedelta(days=1)
+    PatrolSession.objects.filter(pk=session_id, rolled_up_at__isnull=True).update(
+        rolled_up_at=timezone.now()
+    )
+    return visits
+
+
+def sessions_due_rollup(*, now: datetime | None = None) -> list[int]:
+    """Ended sessions whose rollup has not run and was not sent in the last 5 minutes."""
+    resend_before = (now or timezone.now()) - ROLLUP_RESEND_AFTER
+    return list(
+        PatrolSession.objects.filter(ended_at__isnull=False, rolled_up_at__isnull=True)
+        .filter(Q(rollup_queued_at__isnull=True) | Q(rollup_queued_at__lt=resend_before))
+        .order_by("ended_at")
+        .values_list("pk", flat=True)[:1000]
+    )
 
 
 ACTIVITY_NOTE_MAX = 280  # a short observation typed on a phone ("broken light")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from celery import shared_task
 from django.utils import timezone
@@ -58,14 +57,31 @@ def sweep_open_sessions_task() -> int:
     return len(officer_ids) + len(unit_ids)
 
 
-def queue_rollups_for_session(session: Any) -> None:
-    """Queue the rollup of every local day the ended session touched."""
-    first = timezone.localtime(session.started_at).date()
-    last = timezone.localtime(session.ended_at or timezone.now()).date()
-    day = first
-    while day <= last:
-        visit_rebuild_task.delay(session.officer_id, day.isoformat())
-        day += timedelta(days=1)
+@shared_task(
+    name="patrols.session_rollup",
+    ignore_result=True,  # nothing waits on it: a result subscription would need the backend up
+    acks_late=True,
+    reject_on_worker_lost=True,  # idempotent: each day is recomputed and replaced
+    autoretry_for=(ConnectionError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def session_rollup_task(session_id: int) -> int:
+    """Roll up the visits of an ended session's days and mark the session rolled up."""
+    from backend.patrols.services import session_rollup
+
+    return session_rollup(session_id=session_id)
+
+
+@shared_task(name="patrols.sweep_due_rollups", ignore_result=True, acks_late=True)
+def sweep_due_rollups_task() -> int:
+    """Beat job (every minute): send the rollup of every ended session still owed one."""
+    from backend.patrols.services import session_rollup_queue, sessions_due_rollup
+
+    due = sessions_due_rollup()
+    for session_id in due:
+        session_rollup_queue(session_id=session_id)
+    return len(due)
 
 
 @shared_task(name="patrols.visits_rebuild_yesterday", acks_late=True, reject_on_worker_lost=True)

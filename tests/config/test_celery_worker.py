@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, date, datetime
 
@@ -54,11 +55,50 @@ def test_snapshot_task_runs_in_a_real_worker_and_stores_its_result(
 def test_healthz_canary_round_trips_through_the_worker(
     celery_worker: Worker, client: object
 ) -> None:
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(role="admin"))  # type: ignore[attr-defined]
     response = client.get("/healthz")  # type: ignore[attr-defined]
     body = response.json()
     assert response.status_code == 200, body
     assert body["broker"] == "ok"
     assert body["canary"] == "ok"
+
+
+@pytest.mark.services
+def test_anonymous_healthz_floods_send_one_canary_per_refresh(celery_worker: Worker) -> None:
+    """60 anonymous calls from 6 threads at once: the worker receives one canary, not 60."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+    from django.test import Client
+
+    from backend.config import health
+
+    health._results.clear()
+
+    def call(_: int) -> tuple[int, dict[str, str]]:
+        try:
+            response = Client().get("/healthz")
+            return response.status_code, response.json()
+        finally:
+            connections.close_all()  # this thread's connection, or the test database stays busy
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(call, range(60)))
+    elapsed = time.monotonic() - started
+    assert answers == [(200, {"status": "ok"})] * 60
+    deadline = time.monotonic() + 10
+    while b"succeeded" not in celery_worker.log.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    received = len(
+        re.findall(rb"presence\.canary\[[^\]]+\] received", celery_worker.log.read_bytes())
+    )
+    # One canary per refresh period that the flood spanned (it normally spans one).
+    allowed = 1 + int(elapsed // health.REFRESH_AFTER_S)
+    print(f"60 anonymous /healthz calls in {elapsed:.2f} s sent {received} canary task(s)")
+    assert 1 <= received <= allowed
 
 
 def test_the_suite_runs_on_postgresql_when_services_are_required(postgres: None) -> None:

@@ -18,8 +18,9 @@ from tests.conftest import REPO
 HEALTH_SCRIPT = (
     "import django, json; django.setup()\n"
     "from django.test import Client\n"
+    "from backend.config.health import current_health\n"
     "r = Client().get('/healthz')\n"
-    "print(json.dumps({'status': r.status_code, 'body': r.json()}))\n"
+    "print(json.dumps({'status': r.status_code, 'body': r.json(), 'details': current_health()}))\n"
 )
 
 PRODUCTION_ENV = {
@@ -91,9 +92,14 @@ def test_a_bad_origin_is_refused_with_the_expected_format() -> None:
 
 
 def test_healthz_is_200_with_a_database_and_eager_celery(client: object, db: None) -> None:
+    from tests.factories import UserFactory
+
     response = client.get("/healthz")  # type: ignore[attr-defined]
     assert response.status_code == 200
-    body = response.json()
+    assert response.json() == {"status": "ok"}  # anonymous callers learn nothing more
+
+    client.force_login(UserFactory(role="admin"))  # type: ignore[attr-defined]
+    body = client.get("/healthz").json()  # type: ignore[attr-defined]
     assert body["database"] == "ok"
     assert body["broker"] == "eager"
     assert body["version"]
@@ -106,8 +112,10 @@ def test_healthz_is_503_when_the_database_is_unreachable() -> None:
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["status"] == 503
-    assert out["body"]["status"] == "unhealthy"
-    assert out["body"]["database"].startswith("error: OperationalError")
+    # The error names the host and port: anonymous callers see only "degraded".
+    assert out["body"] == {"status": "degraded"}
+    assert out["details"]["status"] == "unhealthy"
+    assert out["details"]["database"].startswith("error: OperationalError")
 
 
 def test_healthz_is_503_when_the_broker_is_unreachable() -> None:
@@ -115,8 +123,9 @@ def test_healthz_is_503_when_the_broker_is_unreachable() -> None:
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["status"] == 503
-    assert out["body"]["database"] == "ok"
-    assert out["body"]["broker"].startswith("error")
+    assert out["body"] == {"status": "degraded"}
+    assert out["details"]["database"] == "ok"
+    assert out["details"]["broker"].startswith("error")
 
 
 def test_openapi_schema_lists_the_api_and_docs_use_no_cdn(client: object, db: None) -> None:

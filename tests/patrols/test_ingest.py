@@ -146,6 +146,34 @@ def test_late_pings_recorded_during_an_ended_session_are_kept_and_skewed_clocks_
 
 
 @pytest.mark.django_db
+def test_pings_dated_far_in_the_future_are_refused_and_the_rest_of_the_batch_kept() -> None:
+    """An open session covers any later time: the date bound is what stops year 9999."""
+    officer = api_client(UserFactory(role="officer"))
+    start_session(officer, minutes_ago=10)
+    now = timezone.now()
+    fine = ping(now - timedelta(minutes=1))
+    fast_clock = ping(now + timedelta(hours=23))  # within the day's margin: kept, flagged
+    items = [
+        ping(now + timedelta(hours=25)),
+        {**ping(now), "recorded_at": "9999-12-31T23:00:00-14:00"},
+        {**ping(now), "recorded_at": "2100-01-01T00:00:00Z"},
+        fine,
+        fast_clock,
+    ]
+    response = post(officer, "api-pings-batch", items)
+    assert response.status_code == 200, response.content
+    statuses = [(i["status"], i.get("reason", "")) for i in response.json()["items"]]
+    assert [s for s, _ in statuses] == ["rejected"] * 3 + ["accepted"] * 2
+    assert all("after the server's time" in reason for _, reason in statuses[:3])
+    stored = dict(Ping.objects.values_list("client_uuid", "clock_skewed"))
+    assert stored == {uuid.UUID(fine["client_uuid"]): False,
+                      uuid.UUID(fast_clock["client_uuid"]): True}  # fmt: skip
+    feed = api_client(UserFactory(role="service"))
+    body = post(feed, "api-avl-batch", [{**items[1], "unit": "CAR-1"}]).json()
+    assert body["items"][0]["status"] == "rejected"
+
+
+@pytest.mark.django_db
 def test_session_start_is_retry_safe_and_one_session_is_open_at_a_time() -> None:
     officer = api_client(UserFactory(role="officer"))
     key = str(uuid.uuid4())
