@@ -59,6 +59,13 @@ def _no_tile_server(settings: Any) -> None:
     settings.LEAFLET_CONFIG = {**settings.LEAFLET_CONFIG, "TILES": []}
 
 
+@pytest.fixture(autouse=True)
+def _own_rate_limit_counts(settings: Any) -> None:
+    """Each test counts its requests against the API's rate limits afresh (its own cache keys),
+    so limits are real in every test without one test's calls spending another's."""
+    settings.PRESENCE_THROTTLE_PREFIX = f"presence-test-{secrets.token_hex(6)}:"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _celery_eager_by_default() -> Iterator[None]:
     """Tasks run in-process unless a test asks for the real worker (see ``celery_worker``)."""

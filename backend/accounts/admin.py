@@ -5,9 +5,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
+from backend.accounts.lockout import account_unlock
 from backend.accounts.mapforms import MapAdminMixin, PolygonField
 from backend.accounts.models import Beat, District, Squad, User
 from backend.accounts.services import beat_save, district_save
+from backend.audit.services import request_ip
 
 
 @admin.register(User)
@@ -22,6 +24,16 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Presence", {"fields": ("role", "squad", "badge_number")}),
     )
+    actions = ["unlock"]
+
+    @admin.action(description="Unlock the selected accounts (after failed sign-ins)")
+    def unlock(self, request: HttpRequest, queryset: Any) -> None:
+        unlocked = [
+            u.username
+            for u in queryset
+            if account_unlock(user=u, actor=request.user, ip=request_ip(request))
+        ]
+        self.message_user(request, f"Unlocked: {', '.join(unlocked) or 'none was locked'}.")
 
 
 @admin.register(Squad)

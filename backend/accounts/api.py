@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import logout
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -16,7 +17,10 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Squad
 from backend.accounts.selectors import beats_layer, district_list, districts_layer, squad_list_for
+from backend.accounts.tokens import token_issue, token_revoke
+from backend.audit.services import request_ip
 from backend.config.api import BoundedJSONParser
+from backend.config.throttling import PresenceRateThrottle
 from backend.gis.layers import layer_response
 
 
@@ -68,9 +72,29 @@ class SquadListApi(generics.ListAPIView):
 
 
 class TokenApi(ObtainAuthToken):
-    """Exchange a username and password for an API token (lockout applies)."""
+    """Exchange a username and password for a new API token (lockout applies). Each sign-in
+    issues a new token; it expires 12 hours later, or after 30 minutes without use."""
 
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
+    throttle_classes = [PresenceRateThrottle]  # DRF's ObtainAuthToken turns throttles off
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        token = token_issue(user=user, ip=request_ip(request))
+        return Response({"token": token.key})
+
+
+class LogoutApi(APIView):
+    """Sign out: revokes your API token and ends your web session on the server."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        user = request.user
+        token_revoke(user=user, reason="logout", actor=user, ip=request_ip(request))
+        logout(request._request)
+        return Response(status=204)
 
 
 class BoundariesFileApi(APIView):

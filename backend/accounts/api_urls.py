@@ -12,4 +12,5 @@ urlpatterns = [
     ),
     path("squads", api.SquadListApi.as_view(), name="api-squads"),
     path("auth/token", api.TokenApi.as_view(), name="api-token"),
+    path("auth/logout", api.LogoutApi.as_view(), name="api-logout"),
 ]

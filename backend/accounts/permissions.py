@@ -9,6 +9,17 @@ from django.contrib.auth.decorators import user_passes_test
 from rest_framework.permissions import BasePermission
 
 
+class IsPerson(BasePermission):
+    """The API's default: any signed-in person. A service account (an AVL feed's token) is
+    admitted only where a view names its role, so a leaked feed token reads nothing."""
+
+    message = "Service accounts may use only their feed's endpoint."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.role != "service")
+
+
 def role_permission(*roles: str) -> type[BasePermission]:
     """A DRF permission class admitting active users with one of ``roles`` (admins always)."""
 

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from backend.audit.models import AuditEvent
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def request_ip(request: Any) -> str | None:
+    """The client's address for the audit log. Behind ``PRESENCE_TRUSTED_PROXIES`` reverse
+    proxies (nginx: 1) it is the address the nearest trusted proxy saw, read from the right of
+    ``X-Forwarded-For`` (entries further left are the client's to forge); with none it is the
+    socket's."""
+    hops = settings.PRESENCE_TRUSTED_PROXIES
+    if hops:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= hops and _is_ip(forwarded[-hops]):
+            return forwarded[-hops]
+    remote = request.META.get("REMOTE_ADDR")
+    return str(remote) if remote and _is_ip(str(remote)) else None
 
 
 def _jsonable(value: Any) -> Any:

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
 from backend.accounts.models import User
-from backend.audit.services import audit_record
+from backend.audit.services import audit_record, request_ip
 from backend.patrols.models import Activity, ActivityType, AvlUnit, PatrolSession, Ping, Visit
 
 
@@ -14,13 +14,11 @@ class PatrolSessionAdmin(admin.ModelAdmin):
     raw_id_fields = ["officer"]
 
 
-@admin.register(Ping)
-class PingAdmin(admin.ModelAdmin):
-    """Raw locations: read-only, and every page an administrator opens is audited."""
+class AuditedLocationAdmin(admin.ModelAdmin):
+    """Officers' location data (pings, activities, visits): read-only, and every page an
+    administrator opens is written to the audit log before it renders."""
 
-    list_display = ["pk", "officer", "unit", "recorded_at", "lat", "lon", "accuracy_m"]
-    raw_id_fields = ["officer", "unit", "session"]
-    date_hierarchy = "recorded_at"
+    audit_action = "track.read.admin"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -29,29 +27,34 @@ class PingAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        _audit_admin_read(request, filters=dict(request.GET.items()))
+        filters = dict(request.GET.items())
+        subject = None
+        if filters.get("officer__id__exact"):
+            subject = User.objects.filter(pk=filters["officer__id__exact"]).first()
+        self._audit(request, filters={"model": self.model._meta.model_name, **filters},
+                    subject=subject)  # fmt: skip
         return super().changelist_view(request, extra_context)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
-        ping = Ping.objects.filter(pk=object_id).select_related("officer").first()
-        _audit_admin_read(
-            request, filters={"ping": object_id}, subject=ping.officer if ping else None
-        )
+        row = self.model._default_manager.filter(pk=object_id).select_related("officer").first()
+        name = self.model._meta.model_name or "row"
+        self._audit(request, filters={name: object_id}, subject=getattr(row, "officer", None))
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def _audit(self, request: HttpRequest, *, filters: dict[str, str], subject: Any) -> None:
+        audit_record(
+            actor=request.user, action=self.audit_action, obj=request.user, subject=subject,
+            after={"filters": filters}, ip=request_ip(request),
+        )  # fmt: skip
 
-def _audit_admin_read(
-    request: HttpRequest, *, filters: dict[str, str], subject: Any = None
-) -> None:
-    """A read of raw pings through the admin: written to the audit log before the page renders."""
-    if subject is None and filters.get("officer__id__exact"):
-        subject = User.objects.filter(pk=filters["officer__id__exact"]).first()
-    audit_record(
-        actor=request.user, action="track.read.admin", obj=request.user, subject=subject,
-        after={"filters": filters}, ip=request.META.get("REMOTE_ADDR"),
-    )  # fmt: skip
+
+@admin.register(Ping)
+class PingAdmin(AuditedLocationAdmin):
+    list_display = ["pk", "officer", "unit", "recorded_at", "lat", "lon", "accuracy_m"]
+    raw_id_fields = ["officer", "unit", "session"]
+    date_hierarchy = "recorded_at"
 
 
 @admin.register(ActivityType)
@@ -60,7 +63,7 @@ class ActivityTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(AuditedLocationAdmin):
     list_display = ["pk", "officer", "kind", "recorded_at"]
     raw_id_fields = ["officer", "session", "mission"]
 
@@ -71,7 +74,7 @@ class AvlUnitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
+class VisitAdmin(AuditedLocationAdmin):
     list_display = ["pk", "officer", "unit", "hotspot", "entered_at", "dwell_s", "mode"]
     list_filter = ["mode", "koper_compliant"]
     raw_id_fields = ["officer", "unit", "hotspot"]

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -15,6 +17,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
+from backend.audit.services import request_ip
 from backend.config.api import BoundedJSONParser, drf_validation_error
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
@@ -257,6 +260,7 @@ class ActivityTypesApi(APIView):
         return Response([{"code": t.code, "name": t.name} for t in types])
 
 
+@method_decorator(never_cache, name="dispatch")  # positions: never stored by a cache
 class TrackApi(APIView):
     """An officer's pings on one local day: yours, your squad's (sergeants), all (supervisors).
 
@@ -272,7 +276,7 @@ class TrackApi(APIView):
         try:
             pings = track_for_day(
                 viewer=request.user, officer_id=officer_id, day=day,
-                ip=request.META.get("REMOTE_ADDR"),
+                ip=request_ip(request),
             )  # fmt: skip
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from exc

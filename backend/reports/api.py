@@ -10,6 +10,8 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -19,6 +21,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
+from backend.audit.services import request_ip
 from backend.config.api import drf_validation_error
 from backend.reports.compliance import COLUMNS, MAX_REPORT_DAYS, REPORT_GROUPINGS
 from backend.reports.models import ComplianceDay, ComplianceRecompute, DailySnapshot, Scope
@@ -359,6 +362,7 @@ class LiveOfficerSerializer(serializers.Serializer):
     minutes_in_hotspot = serializers.FloatField(allow_null=True)
 
 
+@method_decorator(never_cache, name="dispatch")  # positions: never stored by a cache
 class PresenceLiveApi(APIView):
     """Officers of a squad on patrol now, where they last were, which hot spot they are in
     and for how long; the district's hot spots coloured by today's dose. Sergeants: their
@@ -392,9 +396,7 @@ class PresenceLiveApi(APIView):
         if squad is None:
             raise PermissionDenied("You lead no squad.")
         try:
-            live = presence_live(
-                viewer=request.user, squad=squad, ip=request.META.get("REMOTE_ADDR")
-            )
+            live = presence_live(viewer=request.user, squad=squad, ip=request_ip(request))
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from exc
         return Response(

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from backend.accounts.models import Role, Squad
 from backend.accounts.permissions import role_required
+from backend.audit.services import request_ip
 from backend.gis.layers import layer_response
 from backend.missions.selectors import squad_shift_window
 from backend.reports.charts import (
@@ -364,7 +365,7 @@ def squad_csv(request: HttpRequest) -> HttpResponse:
     squad = form.cleaned_data["squad"]
     start, end = _current_shift(squad)
     visits = squad_shift_visits_for_export(
-        viewer=request.user, squad=squad, start=start, end=end, ip=request.META.get("REMOTE_ADDR")
+        viewer=request.user, squad=squad, start=start, end=end, ip=request_ip(request)
     )
     names = {u.pk: (u.get_full_name() or u.username, u.badge_number) for u in squad.members.all()}
     response = HttpResponse(content_type="text/csv; charset=utf-8")

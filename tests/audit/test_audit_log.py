@@ -42,3 +42,21 @@ def test_the_admin_cannot_change_or_delete_audit_rows(admin_client: object) -> N
     url = f"/admin/audit/auditevent/{event.pk}/delete/"
     assert admin_client.get(url).status_code == 403  # type: ignore[attr-defined]
     assert admin_client.get("/admin/audit/auditevent/add/").status_code == 403  # type: ignore[attr-defined]
+
+
+def test_postgresql_itself_refuses_update_and_delete_on_the_audit_table(postgres: None) -> None:
+    """Raw SQL bypasses the model's guard: the trigger must still refuse."""
+    from django.db import DatabaseError, connection, transaction
+
+    event = audit_record(actor=UserFactory(), action="test.action", obj=DistrictFactory())
+    for sql in [
+        "UPDATE audit_auditevent SET action = 'tampered' WHERE id = %s",
+        "DELETE FROM audit_auditevent WHERE id = %s",
+    ]:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.action"

@@ -238,7 +238,7 @@ def test_one_connection_stores_phone_pings_then_avl_pings_then_phone_pings() -> 
 
 
 @pytest.mark.django_db
-def test_track_reads_are_role_scoped_and_audited() -> None:
+def test_track_reads_are_role_scoped_and_audited(settings: Any) -> None:
     squad = SquadFactory()
     officer_user = UserFactory(role="officer", squad=squad)
     officer = api_client(officer_user)
@@ -248,11 +248,17 @@ def test_track_reads_are_role_scoped_and_audited() -> None:
     url = reverse("api-officer-track", args=[officer_user.pk])
     own = officer.get(url, {"day": day})
     assert own.status_code == 200 and len(own.json()["geometry"]["coordinates"]) == 1
+    assert "no-store" in own["Cache-Control"]  # positions never kept by a browser or proxy
     assert not AuditEvent.objects.filter(action="track.read").exists()  # own track: no audit
     sergeant = api_client(squad.sergeant)
-    assert sergeant.get(url, {"day": day}).status_code == 200
+    # Behind nginx (one trusted proxy) the audit keeps the address nginx saw, not the proxy's
+    # socket and not the forged entry the client put first.
+    settings.PRESENCE_TRUSTED_PROXIES = 1
+    forwarded = {"HTTP_X_FORWARDED_FOR": "1.2.3.4, 198.51.100.7", "REMOTE_ADDR": "127.0.0.1"}
+    assert sergeant.get(url, {"day": day}, **forwarded).status_code == 200
     event = AuditEvent.objects.get(action="track.read")
     assert (event.actor, event.subject, event.after) == (squad.sergeant, officer_user, {"day": day})
+    assert event.ip == "198.51.100.7"
     for role in ("officer", "analyst"):
         assert api_client(UserFactory(role=role)).get(url, {"day": day}).status_code == 403
     other_sergeant = api_client(SquadFactory().sergeant)
@@ -332,3 +338,20 @@ def test_reading_raw_pings_in_the_admin_is_audited(admin_client: Client) -> None
     events = list(AuditEvent.objects.filter(action="track.read.admin").order_by("id"))
     assert [e.subject for e in events] == [officer, officer]
     assert admin_client.post(f"/admin/patrols/ping/{p.pk}/change/", {}).status_code == 403
+
+
+def test_reading_an_activitys_position_in_the_admin_is_audited(admin_client: Client) -> None:
+    from backend.patrols.models import ActivityType
+
+    officer = UserFactory(role="officer")
+    now = timezone.now()
+    activity = Activity.objects.create(
+        officer=officer, client_uuid=uuid.uuid4(), kind=ActivityType.objects.first(),
+        recorded_at=now, received_at=now, lat=25.8, lon=-80.21,
+    )  # fmt: skip
+    page = admin_client.get(f"/admin/patrols/activity/{activity.pk}/change/")
+    assert page.status_code == 200 and "25.8" in page.content.decode()
+    event = AuditEvent.objects.get(action="track.read.admin")
+    assert (event.subject, event.after) == (officer, {"filters": {"activity": str(activity.pk)}})
+    assert admin_client.get("/admin/patrols/visit/").status_code == 200
+    assert AuditEvent.objects.filter(action="track.read.admin").count() == 2

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +51,7 @@ def test_the_sweep_resends_only_rollups_lost_for_five_minutes(db: None) -> None:
     start = now - timedelta(hours=2)
 
     def ended(user: Any, **fields: Any) -> PatrolSession:
-        return PatrolSession.objects.create(officer=user, client_uuid=__import__("uuid").uuid4(),
+        return PatrolSession.objects.create(officer=user, client_uuid=uuid.uuid4(),
                                             started_at=start, ended_at=now - timedelta(hours=1),
                                             **fields)  # fmt: skip
 
@@ -60,9 +61,9 @@ def test_the_sweep_resends_only_rollups_lost_for_five_minutes(db: None) -> None:
     done = ended(UserFactory(role="officer"), rollup_queued_at=now, rolled_up_at=now)
     PatrolSession.objects.create(
         officer=UserFactory(role="officer"),
-        client_uuid=__import__("uuid").uuid4(),
+        client_uuid=uuid.uuid4(),
         started_at=start,
-    )  # fmt: skip  (open: nothing owed yet)
+    )  # open: nothing owed yet
     due = sessions_due_rollup(now=now)
     assert set(due) == {never_sent.pk, sent_6_min_ago.pk}
     assert sent_2_min_ago.pk not in due and done.pk not in due

@@ -1,0 +1,46 @@
+"""Revoke a user's API token when they log out, are locked out or are deactivated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from backend.accounts.tokens import token_revoke
+from backend.audit.models import AuditEvent
+from backend.audit.services import audit_record, request_ip
+
+
+@receiver(user_logged_out)
+def revoke_token_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        token_revoke(user=user, reason="logout", actor=user, ip=request_ip(request))
+
+
+@receiver(user_locked_out)
+def revoke_token_on_lockout(sender: Any, request: Any, username: str, **kwargs: Any) -> None:
+    """Audit the lock (with the address the attempts came from) and revoke the API token."""
+    user = get_user_model().objects.filter(username=username).first()
+    ip = request_ip(request) if request else None
+    if user is None:
+        return
+    # axes signals every refused attempt while locked: audit the lock once, until an unlock.
+    last = (
+        AuditEvent.objects.filter(subject=user, action__in=["account.lockout", "account.unlock"])
+        .order_by("-id")
+        .values_list("action", flat=True)
+        .first()
+    )
+    if last != "account.lockout":
+        audit_record(actor=None, action="account.lockout", obj=user, subject=user, ip=ip)
+    token_revoke(user=user, reason="lockout", ip=ip)
+
+
+@receiver(post_save, sender=get_user_model())
+def revoke_token_on_deactivation(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if not instance.is_active:
+        token_revoke(user=instance, reason="deactivated")

@@ -1,0 +1,88 @@
+"""API tokens that end: issued per sign-in, expiring, revoked by logout, lockout and deactivation.
+
+Session cookies (the web pages and the phone app) already end after 30 idle minutes and 12 hours
+(``AbsoluteSessionLimitMiddleware``); a token must not be a way around those limits:
+
+- a token expires ``PRESENCE_SESSION_ABSOLUTE_SECONDS`` (12 h, one shift) after it was issued,
+  and after ``SESSION_COOKIE_AGE`` (30 min) without use. Last use is kept in the cache (Redis in
+  production, shared by every process); a token never seen by the cache counts from its issue;
+- signing in issues a new token and the old one stops working;
+- logout (web or ``POST /api/v1/auth/logout``), an axes lockout and deactivation revoke it;
+- a service account's token (an AVL feed) does not expire, but is revoked the same ways, and the
+  role permissions limit it to the AVL endpoint.
+
+Every issue and revocation writes an audit row.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
+
+from backend.accounts.models import Role
+from backend.audit.services import audit_record
+
+
+def token_max_age() -> timedelta:
+    return timedelta(seconds=settings.PRESENCE_SESSION_ABSOLUTE_SECONDS)
+
+
+def token_idle_limit() -> timedelta:
+    return timedelta(seconds=settings.SESSION_COOKIE_AGE)
+
+
+def _last_used_key(key: str) -> str:
+    return f"presence:token-used:{key}"
+
+
+def token_issue(*, user: Any, ip: str | None = None) -> Token:
+    """A new token for ``user``; any earlier one stops working."""
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        token = Token.objects.create(user=user)
+        audit_record(actor=user, action="token.issue", obj=user, subject=user, ip=ip)
+    return token
+
+
+def token_revoke(*, user: Any, reason: str, actor: Any = None, ip: str | None = None) -> bool:
+    """Delete ``user``'s token; True if there was one. ``reason``: logout, lockout, deactivated."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    if deleted:
+        audit_record(actor=actor, action="token.revoke", obj=user, subject=user,
+                     after={"reason": reason}, ip=ip)  # fmt: skip
+    return bool(deleted)
+
+
+def token_expired(token: Token, *, now: Any = None) -> str:
+    """Why ``token`` has expired, or '' while it is valid."""
+    if token.user.role == Role.SERVICE:
+        return ""
+    now = now or timezone.now()
+    if now - token.created > token_max_age():
+        return "API token expired (12 hours after sign-in): sign in again"
+    last_used = cache.get(_last_used_key(token.key)) or token.created
+    if now - last_used > token_idle_limit():
+        return "API token expired after 30 minutes without use: sign in again"
+    return ""
+
+
+class ExpiringTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication with the expiry rules above."""
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        user, token = super().authenticate_credentials(key)
+        reason = token_expired(token)
+        if reason:
+            token_revoke(user=user, reason="expired")
+            raise AuthenticationFailed(reason)
+        timeout = int(token_idle_limit().total_seconds()) + 60
+        cache.set(_last_used_key(token.key), timezone.now(), timeout=timeout)
+        return user, token
