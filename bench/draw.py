@@ -103,7 +103,7 @@ def _city(args: argparse.Namespace) -> tuple[list, list, list]:  # type: ignore[
     from backend.accounts.models import District, Role, Squad, User
     from backend.analytics.projection import LocalProjection
     from backend.hotspots.models import AnalysisRun, Hotspot
-    from backend.hotspots.selectors import harm_version_current
+    from backend.incidents.selectors import harm_version_current
     from backend.missions.services import (
         experiment_create,
         experiment_randomize,

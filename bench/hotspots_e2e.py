@@ -32,8 +32,9 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from backend.hotspots.models import AnalysisRun, Incident, OffenceType  # noqa: E402
-from backend.hotspots.selectors import incident_points  # noqa: E402
+from backend.hotspots.models import AnalysisRun  # noqa: E402
+from backend.incidents.models import Incident, OffenceType  # noqa: E402
+from backend.incidents.selectors import incident_points  # noqa: E402
 from bench.hotspots import ORIGIN, synthetic_city  # noqa: E402
 
 AS_OF = date(2026, 1, 1)

@@ -41,8 +41,9 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from backend.hotspots.imports import import_file_read, import_spec_build  # noqa: E402
-from backend.hotspots.models import Incident, IncidentImport, OffenceType  # noqa: E402
+from backend.incidents.mapping import import_spec_build  # noqa: E402
+from backend.incidents.models import Incident, IncidentImport, OffenceType  # noqa: E402
+from backend.incidents.validation import import_file_read  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 FILE = DATA / "crime" / "chicago_aggravated_assaults.csv.gz"

@@ -42,7 +42,8 @@ from django.utils import timezone  # noqa: E402
 from shapely.geometry import box, mapping  # noqa: E402
 
 from backend.accounts.models import District, Role, Squad, User  # noqa: E402
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot  # noqa: E402
+from backend.hotspots.models import AnalysisRun, Hotspot  # noqa: E402
+from backend.incidents.models import HarmWeightVersion  # noqa: E402
 from backend.missions.models import Allocation, Arm, Experiment, Mission  # noqa: E402
 from backend.patrols.models import DeviceGap, TravelMode, Visit  # noqa: E402
 from backend.reports.compliance import REPORT_GROUPINGS, compliance_compute  # noqa: E402

@@ -35,7 +35,8 @@ from shapely.geometry import mapping  # noqa: E402
 
 from backend.accounts.models import Role, User  # noqa: E402
 from backend.analytics.projection import LocalProjection  # noqa: E402
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot  # noqa: E402
+from backend.hotspots.models import AnalysisRun, Hotspot  # noqa: E402
+from backend.incidents.models import HarmWeightVersion  # noqa: E402
 from backend.patrols.models import PatrolSession, Ping, Visit  # noqa: E402
 from backend.patrols.rollup import visit_rebuild_for_day, visits_rebuild_day  # noqa: E402
 from bench.tracks import synthetic_day, synthetic_hotspots  # noqa: E402

@@ -21,6 +21,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +258,10 @@ def main() -> None:
     add("visits (locate + link)", m, "fixes", t)
     t, s = best_of(args.repeat, lambda: stops(tr, tt, x, y, params))
     budget += t
-    add("stops (Li stay points)", m, "fixes", t)
+    add(f"stops ({params.stop_method} rule, production)", m, "fixes", t)
+    other = replace(params, stop_method="anchor" if params.stop_method == "window" else "window")
+    t_other, _ = best_of(args.repeat, lambda: stops(tr, tt, x, y, other))
+    add(f"  peer: stops, {other.stop_method} rule", m, "fixes", t_other)
 
     def mode() -> Any:
         sp = fix_speeds(tr, tt, x, y, dev, params)

@@ -8,7 +8,7 @@ import factory
 from shapely.geometry import box, mapping
 
 from backend.accounts.models import District, Role, Squad, User
-from backend.hotspots.models import Incident, OffenceType
+from backend.incidents.models import Incident, OffenceType
 
 
 class DistrictFactory(factory.django.DjangoModelFactory):

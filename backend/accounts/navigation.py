@@ -83,7 +83,7 @@ AREAS: tuple[Area, ...] = (
         "Incident imports",
         "Upload incident exports, map their columns, see what was rejected and why.",
         frozenset({ANALYST}),
-        "hotspots:imports",
+        "incidents:imports",
     ),
     Area(
         "boundaries",
@@ -126,6 +126,14 @@ AREAS: tuple[Area, ...] = (
         "Yesterday's incidents and harm in and out of hot spots, dose delivered.",
         frozenset({SUPERVISOR, ANALYST}),
         "reports:snapshot",
+    ),
+    Area(
+        "workload",
+        "Workload",
+        "Calls-for-service hours against available hours, hour by day: where there is time "
+        "for directed patrol.",
+        frozenset({SUPERVISOR, ANALYST}),
+        "workload:index",
     ),
     Area(
         "api_docs",

@@ -23,16 +23,6 @@ def squad_list_for(*, user: User) -> QuerySet[Squad]:
     return squads
 
 
-def user_list_for(*, user: User) -> QuerySet[User]:
-    """Users ``user`` may see: an officer only themself; a sergeant their squads' members."""
-    users = User.objects.select_related("squad").filter(is_active=True).order_by("username")
-    if user.role == Role.OFFICER:
-        return users.filter(pk=user.pk)
-    if user.role == Role.SERGEANT:
-        return users.filter(squad__sergeant=user) | users.filter(pk=user.pk)
-    return users
-
-
 DISTRICT_FIELDS = ["district_id", "name", "code"]
 BEAT_FIELDS = ["beat_id", "name", "code", "district"]
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import NormalDist
@@ -299,6 +299,7 @@ def koper_schedule(
     travel_buffer_minutes: int = 0,
     max_attempts: int = 50,
     tries_per_hotspot: int = 100,
+    allowed_minutes: npt.ArrayLike | None = None,
 ) -> tuple[ScheduledVisit, ...]:
     """Koper visits for one shift: N visits of T minutes per treated hot spot at random times.
 
@@ -324,9 +325,17 @@ def koper_schedule(
     cannot fail once concurrency fits (interval graphs are perfect). Returns visits sorted by
     (start, hot spot id).
 
+    ``allowed_minutes``: optional bool per whole minute of the shift; a visit is then placed
+    only where every one of its minutes is allowed (e.g. the hours whose calls leave spare
+    capacity, ``analytics.workload.minutes_below``). Each hot spot's starts are then drawn
+    uniformly among the gap-respecting placements inside the allowed minutes (counted by
+    dynamic programming), instead of by the order-statistics draw above; without it the
+    draw, and so every stored seed's schedule, is unchanged.
+
     Raises ``ValueError`` when the visits of one hot spot cannot fit the shift (3 visits 2 h
-    apart need 4 h 15 min with 15-minute visits), when the officers' time cannot hold the visits
-    even back to back, or when no placement was found within the attempts.
+    apart need 4 h 15 min with 15-minute visits) or its allowed minutes, when the officers'
+    time cannot hold the visits even back to back, or when no placement was found within the
+    attempts.
     """
     hs = np.sort(_as_ids(hotspot_ids))
     officers = np.sort(_as_ids(officer_ids, "officer_ids"))
@@ -354,12 +363,20 @@ def koper_schedule(
         )
 
     slack = shift - need
+    steps = np.arange(n_visits, dtype=np.int64) * gap
+    if allowed_minutes is None:
+
+        def draw() -> IntArray:
+            offsets = np.sort(np.floor(rng.random(n_visits) * (slack + 1)).astype(np.int64))
+            out: IntArray = np.minimum(offsets, slack) + steps
+            return out
+
+    else:
+        draw = _allowed_draw(rng, allowed_minutes, shift, n_visits, length, gap)
     placed = _place_visits(
-        rng,
+        draw,
         n_hotspots=hs.size,
-        n_visits=n_visits,
-        gap=gap,
-        slack=slack,
+        order_rng=rng,
         occupied=length + buffer,
         capacity=officers.size,
         horizon=shift + buffer,
@@ -393,13 +410,56 @@ def koper_schedule(
     return tuple(out)
 
 
-def _place_visits(
+def _allowed_draw(
     rng: np.random.Generator,
+    allowed_minutes: npt.ArrayLike,
+    shift: int,
+    n_visits: int,
+    length: int,
+    gap: int,
+) -> Callable[[], IntArray]:
+    """A draw of one hot spot's ``n_visits`` start minutes, uniform over the placements whose
+    visits lie wholly in allowed minutes with consecutive starts at least ``gap`` apart."""
+    allowed = np.asarray(allowed_minutes, dtype=np.bool_).reshape(-1)
+    if allowed.size != shift:
+        raise ValueError(f"allowed_minutes must have one value per shift minute ({shift})")
+    n_starts = shift - length + 1
+    run = np.concatenate([[0], np.cumsum(~allowed)])
+    start_ok = (run[length : length + n_starts] - run[:n_starts]) == 0
+    # ways[v][s]: placements of visits v.. with visit v starting at minute s.
+    ways = np.zeros((n_visits, n_starts), dtype=np.float64)
+    ways[-1] = start_ok
+    for v in range(n_visits - 2, -1, -1):
+        suffix = np.concatenate([np.cumsum(ways[v + 1][::-1])[::-1], [0.0]])
+        later = np.minimum(np.arange(n_starts) + gap, n_starts)
+        ways[v] = start_ok * suffix[later]
+    if not ways[0].sum() > 0:
+        raise ValueError(
+            f"{n_visits} visits of {length} min at least {gap} min apart do not fit in the "
+            "allowed minutes of this shift"
+        )
+
+    def pick(weights: FloatArray) -> int:
+        cum = np.cumsum(weights)
+        return int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), cum.size - 1))
+
+    def draw() -> IntArray:
+        starts = np.zeros(n_visits, dtype=np.int64)
+        lo = 0
+        for v in range(n_visits):
+            s = lo + pick(ways[v][lo:])
+            starts[v] = s
+            lo = s + gap
+        return starts
+
+    return draw
+
+
+def _place_visits(
+    draw: Callable[[], IntArray],
     *,
     n_hotspots: int,
-    n_visits: int,
-    gap: int,
-    slack: int,
+    order_rng: np.random.Generator,
     occupied: int,
     capacity: int,
     horizon: int,
@@ -408,18 +468,19 @@ def _place_visits(
 ) -> IntArray | None:
     """Start minutes shaped (n_hotspots, n_visits) with at most ``capacity`` visits at once.
 
-    Each visit occupies ``occupied`` minutes (visit plus travel buffer) of a ``horizon``-minute
-    load array. None when no placement was found.
+    ``draw`` gives one hot spot's sorted start minutes. Each visit occupies ``occupied``
+    minutes (visit plus travel buffer) of a ``horizon``-minute load array. None when no
+    placement was found.
     """
-    steps = np.arange(n_visits, dtype=np.int64) * gap
     for _ in range(max_attempts):
         load = np.zeros(horizon, dtype=np.int64)
-        starts = np.zeros((n_hotspots, n_visits), dtype=np.int64)
+        starts: IntArray | None = None
         ok = True
-        for h in _uniform_order(rng, n_hotspots):
+        for h in _uniform_order(order_rng, n_hotspots):
             for _try in range(tries_per_hotspot):
-                offsets = np.sort(np.floor(rng.random(n_visits) * (slack + 1)).astype(np.int64))
-                cand = np.minimum(offsets, slack) + steps
+                cand = draw()
+                if starts is None:
+                    starts = np.zeros((n_hotspots, cand.size), dtype=np.int64)
                 add = np.zeros(horizon + 1, dtype=np.int64)
                 np.add.at(add, cand, 1)
                 np.add.at(add, cand + occupied, -1)
@@ -430,7 +491,7 @@ def _place_visits(
             else:
                 ok = False
                 break
-        if ok:
+        if ok and starts is not None:
             return starts
     return None
 

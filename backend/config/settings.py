@@ -88,10 +88,12 @@ INSTALLED_APPS = [
     "leaflet",
     "backend.accounts",
     "backend.audit",
+    "backend.incidents",
     "backend.hotspots",
     "backend.missions",
     "backend.patrols",
     "backend.reports",
+    "backend.workload",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +235,43 @@ try:
     PRESENCE_DRAW_REACH_M = float(_env("PRESENCE_DRAW_REACH_M", "2000") or "2000")
 except ValueError as exc:
     raise ImproperlyConfigured("PRESENCE_DRAW_REACH_M must be a number of metres") from exc
+
+# --- Workload targets -------------------------------------------------------------------------
+# What the workload pages flag: the 2006 staffing study's "Target 1" (tests/data/README.md), or
+# "custom" with PRESENCE_WORKLOAD_TARGET_CUSTOM = comma-separated NAME=PERCENT among offpeak,
+# peak, high, low, run, run_hours, own_min, own_max (unset names keep Target 1's values).
+PRESENCE_WORKLOAD_TARGET = (_env("PRESENCE_WORKLOAD_TARGET", "1") or "1").strip().lower()
+_WORKLOAD_TARGET_KEYS = {
+    "offpeak": "offpeak_max_pct", "peak": "peak_max_pct", "high": "high_pct", "low": "low_pct",
+    "run": "run_pct", "run_hours": "run_max_hours", "own_min": "own_min_pct",
+    "own_max": "own_max_pct",
+}  # fmt: skip
+PRESENCE_WORKLOAD_TARGET_VALUES: dict[str, float] = {}
+if PRESENCE_WORKLOAD_TARGET in {"2", "3"}:
+    raise ImproperlyConfigured(
+        f"PRESENCE_WORKLOAD_TARGET={PRESENCE_WORKLOAD_TARGET}: the study's Targets 2 and 3 are not "
+        "in the data this project holds (only Target 1 is); set PRESENCE_WORKLOAD_TARGET=custom "
+        "and give their values in PRESENCE_WORKLOAD_TARGET_CUSTOM"
+    )
+if PRESENCE_WORKLOAD_TARGET == "custom":
+    for _item in filter(None, (_env("PRESENCE_WORKLOAD_TARGET_CUSTOM", "") or "").split(",")):
+        _key, _sep, _value = _item.strip().partition("=")
+        if not _sep or _key.strip() not in _WORKLOAD_TARGET_KEYS:
+            raise ImproperlyConfigured(
+                f"PRESENCE_WORKLOAD_TARGET_CUSTOM: '{_item}' is not NAME=NUMBER with NAME one of "
+                + ", ".join(_WORKLOAD_TARGET_KEYS)
+            )
+        try:
+            _number = float(_value)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"PRESENCE_WORKLOAD_TARGET_CUSTOM: '{_value}' is not a number"
+            ) from exc
+        if not 0 <= _number <= 1000:
+            raise ImproperlyConfigured(f"PRESENCE_WORKLOAD_TARGET_CUSTOM: {_key} out of range")
+        PRESENCE_WORKLOAD_TARGET_VALUES[_WORKLOAD_TARGET_KEYS[_key.strip()]] = _number
+elif PRESENCE_WORKLOAD_TARGET != "1":
+    raise ImproperlyConfigured("PRESENCE_WORKLOAD_TARGET must be 1 or custom")
 
 # --- Maps -----------------------------------------------------------------------------------
 # Every map (web pages, admin widgets, the phone app) is configured here, through django-leaflet's

@@ -7,6 +7,7 @@ from backend.config.health import healthz
 api_v1 = [
     path("", include("backend.accounts.api_urls")),
     path("", include("backend.reports.api_urls")),
+    path("", include("backend.incidents.api_urls")),
     path("", include("backend.hotspots.api_urls")),
     path("", include("backend.patrols.api_urls")),
     path("", include("backend.missions.api_urls")),
@@ -19,8 +20,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("reports/", include("backend.reports.urls")),
+    path("hotspots/", include("backend.incidents.urls")),
     path("hotspots/", include("backend.hotspots.urls")),
     path("missions/", include("backend.missions.urls")),
+    path("workload/", include("backend.workload.urls")),
     path("app/", include("backend.accounts.app_views")),
     path("", include("backend.accounts.urls")),
 ]

@@ -1,11 +1,10 @@
-"""Hot spots (active list, detail, nearby), analyses (create, status, exports), harm index."""
+"""Hot spots (active list, detail), analyses (create, status, exports)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -18,22 +17,15 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
-from backend.config.api import MAX_LAT, drf_validation_error
+from backend.config.api import drf_validation_error
 from backend.gis.layers import layer_response
-from backend.hotspots.analysis_tasks import analysis_execute_task
+from backend.hotspots.enqueue import analysis_submit
 from backend.hotspots.exports import grid_geojson, hotspots_geojson, hotspots_layer
 from backend.hotspots.models import AnalysisRun, Hotspot
-from backend.hotspots.selectors import (
-    analysis_runs,
-    harm_version_current,
-    hotspots_active,
-    hotspots_nearby,
-)
-from backend.hotspots.services import AnalysisParams, analysis_create, harm_version_create
-from backend.missions.selectors import hotspot_dose_today
+from backend.hotspots.selectors import analysis_runs, hotspots_active
+from backend.hotspots.services import AnalysisParams
 
 ANALYSIS_ROLES = (Role.ANALYST, Role.SUPERVISOR)
-MAX_NEARBY_RADIUS_M = 20_000
 
 
 class HotspotOutputSerializer(serializers.ModelSerializer):
@@ -64,56 +56,6 @@ class HotspotDetailApi(generics.RetrieveAPIView):
 
     def get_queryset(self) -> Any:
         return Hotspot.objects.select_related("district")
-
-
-class HotspotNearbyApi(APIView):
-    """Active hot spots within ``radius_m`` of a position, nearest first."""
-
-    class NearbyInputSerializer(serializers.Serializer):
-        lat = serializers.FloatField(min_value=-MAX_LAT, max_value=MAX_LAT)
-        lon = serializers.FloatField(min_value=-180, max_value=180)
-        radius_m = serializers.FloatField(min_value=1, max_value=MAX_NEARBY_RADIUS_M, default=2000)
-
-    class NearbyOutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        rank = serializers.IntegerField()
-        harm = serializers.FloatField()
-        distance_m = serializers.FloatField()
-        reason = serializers.CharField()
-        visit_due = serializers.CharField()
-        centroid_lat = serializers.FloatField()
-        centroid_lon = serializers.FloatField()
-        geometry = serializers.JSONField()
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("lat", float, required=True),
-            OpenApiParameter("lon", float, required=True),
-            OpenApiParameter("radius_m", float, description="Default 2000, at most 20000."),
-        ],
-        responses=NearbyOutputSerializer(many=True),
-    )
-    def get(self, request: Request) -> Response:
-        params = self.NearbyInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        found = hotspots_nearby(**params.validated_data)
-        doses = hotspot_dose_today(hotspot_ids=[h.pk for h, _ in found])
-        rows = [
-            {
-                "id": h.pk,
-                "rank": h.rank,
-                "harm": h.harm,
-                "distance_m": round(d, 1),
-                "reason": h.briefing.get("one_line", ""),
-                # "due" (dose not yet delivered today), "done", or "control" (never patrolled).
-                "visit_due": doses[h.pk].visit_due,
-                "centroid_lat": h.centroid_lat,
-                "centroid_lon": h.centroid_lon,
-                "geometry": h.geometry,
-            }
-            for h, d in found
-        ]
-        return Response(self.NearbyOutputSerializer(rows, many=True).data)
 
 
 class AnalysisOutputSerializer(serializers.ModelSerializer):
@@ -159,9 +101,7 @@ class AnalysisListCreateApi(APIView):
             top_k=v["top_k"], window=v["window"], district_id=v["district"],
         )  # fmt: skip
         try:
-            with transaction.atomic():
-                run = analysis_create(params=params, actor=request.user, publish=v["publish"])
-                transaction.on_commit(lambda: analysis_execute_task.delay(run.pk))
+            run = analysis_submit(params=params, actor=request.user, publish=v["publish"])
         except DjangoValidationError as exc:
             raise drf_validation_error(exc) from exc
         run.refresh_from_db()
@@ -215,51 +155,3 @@ class AnalysisCellsGeoJsonApi(APIView):
         except ValueError as exc:
             raise ValidationError({"min_z": "must be a number"}) from exc
         return Response(grid_geojson(run, min_z=threshold))
-
-
-class HarmIndexApi(APIView):
-    """The current harm index (days of custody per offence); POST makes a new version."""
-
-    permission_classes = [role_permission(Role.ANALYST, Role.SUPERVISOR)]
-
-    class HarmInputSerializer(serializers.Serializer):
-        weights = serializers.DictField(child=serializers.FloatField(min_value=0))
-        note = serializers.CharField(default="", allow_blank=True)
-
-    def _current(self) -> dict[str, Any]:
-        version = harm_version_current()
-        weights = version.weights.select_related("offence").order_by("offence__code")
-        return {
-            "version": version.number,
-            "is_default_table": version.is_default_table,
-            "note": version.note,
-            "weights": [
-                {
-                    "code": w.offence.code,
-                    "name": w.offence.name,
-                    "group": w.offence.group,
-                    "days": w.days,
-                }
-                for w in weights
-            ],
-        }
-
-    @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
-        return Response(self._current())
-
-    @extend_schema(request=HarmInputSerializer, responses={201: dict})
-    def post(self, request: Request) -> Response:
-        if not request.user.has_role(Role.ANALYST):  # type: ignore[union-attr]
-            return Response({"detail": "Only analysts edit the harm index."}, status=403)
-        data = self.HarmInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            harm_version_create(
-                weights=data.validated_data["weights"],
-                actor=request.user,
-                note=data.validated_data["note"],
-            )
-        except DjangoValidationError as exc:
-            raise drf_validation_error(exc) from exc
-        return Response(self._current(), status=status.HTTP_201_CREATED)

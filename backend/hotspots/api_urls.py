@@ -1,10 +1,9 @@
 from django.urls import path, re_path
 
-from backend.hotspots import api, import_api_urls
+from backend.hotspots import api
 
 urlpatterns = [
     path("hotspots", api.HotspotListApi.as_view(), name="api-hotspots"),
-    path("hotspots/nearby", api.HotspotNearbyApi.as_view(), name="api-hotspots-nearby"),
     path("hotspots/<int:pk>", api.HotspotDetailApi.as_view(), name="api-hotspot"),
     path("analyses", api.AnalysisListCreateApi.as_view(), name="api-analyses"),
     path("analyses/<int:pk>", api.AnalysisDetailApi.as_view(), name="api-analysis"),
@@ -23,6 +22,4 @@ urlpatterns = [
         api.AnalysisCellsGeoJsonApi.as_view(),
         name="api-analysis-cells-geojson",
     ),
-    path("harm-index", api.HarmIndexApi.as_view(), name="api-harm-index"),
-    *import_api_urls.urlpatterns,
 ]

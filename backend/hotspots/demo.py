@@ -21,9 +21,8 @@ from shapely.geometry import Polygon, mapping
 from backend.accounts.models import District, Role, Squad, User
 from backend.accounts.services import district_upsert
 from backend.analytics.synthetic import synthetic_incidents
-from backend.hotspots.models import Incident, OffenceType
-from backend.hotspots.timeutil import local_to_utc, utc_datetimes
-from backend.missions.models import MissionType
+from backend.incidents.models import Incident, OffenceType
+from backend.incidents.timeparse import local_to_utc, utc_datetimes
 
 DEMO_PASSWORD = "presence-demo"
 DEMO_SOURCE = "demo"
@@ -81,17 +80,6 @@ SQUADS = [
     ("Charlie", "liberty-city", time(21, 0)),
 ]
 
-MENU = [
-    ("Visible presence", "Be seen: park, get out, walk the hot spot.", 15,
-     "Park and walk the block\nTalk to business owners\nCheck the bus stop and corner store"),
-    ("Problem solving", "Note and report conditions that invite crime.", 15,
-     "Note broken lights and vacant lots\nReport graffiti and dumping\nLog each problem"),
-    ("Community engagement", "Build trust with people who live and work here.", 20,
-     "Introduce yourself\nHand out the community card\nAsk what worries them"),
-    ("Violence reduction", "Deter shootings and robberies at peak hours.", 15,
-     "Stand at the corner with the most incidents\nCheck known hangouts\nNo stops without cause"),
-]  # fmt: skip
-
 FIRST = [
     "Ana",
     "Luis",
@@ -138,7 +126,7 @@ def _names(rng: np.random.Generator, n: int) -> list[tuple[str, str]]:
 
 def _local_to_utc(start: date, day: np.ndarray, minute: np.ndarray) -> list[datetime]:
     """Agency-local (day index from ``start``, minute of day) to aware UTC datetimes (DST rules:
-    ``backend.hotspots.timeutil``)."""
+    ``backend.incidents.timeparse``)."""
     local = (start - date(1970, 1, 1)).days * 86400 + day * 86400 + minute * 60
     return utc_datetimes(local_to_utc(local, ZoneInfo(settings.TIME_ZONE)))
 
@@ -279,11 +267,6 @@ def demo_city_seed(
     for name, code, ring in DISTRICTS:
         if not District.objects.filter(code=code).exists():
             district_upsert(name=name, code=code, boundary=mapping(Polygon(ring)))
-    for name, objective, minutes, tactics in MENU:
-        MissionType.objects.get_or_create(
-            name=name,
-            defaults={"objective": objective, "target_minutes": minutes, "tactics": tactics},
-        )
     users_created = _seed_people(np.random.default_rng([seed, 1]))
     sample = _incident_sample(rng, n=incidents, end=end)
     rows = np.arange(incidents)

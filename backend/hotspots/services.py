@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,31 +24,14 @@ from backend.analytics.projection import LocalProjection
 from backend.analytics.timeparts import local_parts
 from backend.analytics.timewindow import parse_window
 from backend.audit.services import audit_record
-from backend.hotspots.models import (
-    AnalysisRun,
-    GridCell,
-    HarmWeight,
-    HarmWeightVersion,
-    Hotspot,
-    ImportStatus,
-    OffenceType,
-)
-from backend.hotspots.selectors import IncidentPoints, harm_version_current, incident_points
-from backend.missions.models import MissionType
+from backend.config.localtime import local_day_bounds
+from backend.hotspots.models import AnalysisRun, GridCell, Hotspot
+from backend.hotspots.tactics import tactics_for
+from backend.incidents.models import HarmWeight, ImportStatus, OffenceType
+from backend.incidents.selectors import IncidentPoints, harm_version_current, incident_points
 
 CELL_INSERT_BATCH = 2_000  # 9 columns x 2,000 rows stays under SQLite's 32,766 parameters
 RECENT_INCIDENTS = 5
-# Which Mission Menu entry suits a hot spot, by the offence group with the most harm.
-TACTICS_BY_GROUP = {
-    "violent": "Violence reduction",
-    "property": "Problem solving",
-    "qol": "Visible presence",
-}
-DEFAULT_TACTICS = (
-    "Park, get out and walk the hot spot for 15 minutes",
-    "Talk to people who live and work here",
-    "Note and report conditions that invite crime",
-)
 
 
 @dataclass(frozen=True)
@@ -106,10 +89,7 @@ def analysis_create(
 
 def _period(as_of: date, lookback_days: int) -> tuple[datetime, datetime]:
     """[start, end) of the look-back: the ``lookback_days`` local days before ``as_of``."""
-    tz = ZoneInfo(settings.TIME_ZONE)
-    end = datetime.combine(as_of, time.min, tzinfo=tz)
-    start = datetime.combine(as_of - timedelta(days=lookback_days), time.min, tzinfo=tz)
-    return start, end
+    return local_day_bounds(as_of - timedelta(days=lookback_days))[0], local_day_bounds(as_of)[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,14 +159,6 @@ def _global_hot_cells(result: AnalysisResult | None) -> set[tuple[int, int]]:
     if result is None:
         return set()
     return {c for h in result.hotspots for c in result.grid.to_global(h.cells)}
-
-
-def _tactics_for(group: str) -> list[str]:
-    name = TACTICS_BY_GROUP.get(group)
-    mission = MissionType.objects.filter(name=name, is_active=True).first() if name else None
-    if mission is None or not mission.tactics.strip():
-        return list(DEFAULT_TACTICS)
-    return [line.strip() for line in mission.tactics.splitlines() if line.strip()]
 
 
 def analysis_execute(*, run_id: int) -> AnalysisRun:
@@ -306,7 +278,7 @@ def _execute(run: AnalysisRun) -> None:
             rank=h.rank, n_hotspots=n_h, harm=h.harm, count=h.count,
             harm_share=h.harm / harm_total if harm_total else 0.0,
             counts_by_offence=by_offence, profile=res.profile_count[i],
-            lookback_days=run.lookback_days, recent=recent, tactics=_tactics_for(top_group),
+            lookback_days=run.lookback_days, recent=recent, tactics=tactics_for(top_group),
             harm_by_offence=harm_by_offence,
         )  # fmt: skip
         districts = district_of[members]
@@ -443,39 +415,3 @@ def hotspot_hand_drawn_save(*, hotspot: Hotspot, actor: Any = None) -> Hotspot:
         before=before, after={"geometry": hotspot.geometry, "note": hotspot.note},
     )  # fmt: skip
     return hotspot
-
-
-@transaction.atomic
-def harm_version_create(
-    *, weights: Mapping[str, float], actor: Any = None, note: str = ""
-) -> HarmWeightVersion:
-    """A new harm index version: the current weights with ``weights`` (code -> days) applied.
-
-    Unknown codes and negative or non-finite weights are refused, naming each. Offences not
-    mentioned keep their current weight. Analyses keep the version they used.
-    """
-    current = harm_version_current()
-    codes = dict(OffenceType.objects.values_list("code", "pk"))
-    errors = {}
-    for code, days in weights.items():
-        if code not in codes:
-            errors[code] = "unknown offence code"
-        elif not (isinstance(days, (int, float)) and np.isfinite(days) and days >= 0):
-            errors[code] = "weight must be a number of days >= 0"
-    if errors:
-        raise ValidationError(errors)
-    old = dict(HarmWeight.objects.filter(version=current).values_list("offence__code", "days"))
-    new = {**old, **{k: float(v) for k, v in weights.items()}}
-    version = HarmWeightVersion.objects.create(
-        number=current.number + 1, note=note,
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )  # fmt: skip
-    HarmWeight.objects.bulk_create(
-        [HarmWeight(version=version, offence_id=codes[c], days=d) for c, d in new.items()]
-    )
-    changed = {c: [old.get(c), d] for c, d in new.items() if old.get(c) != d}
-    audit_record(
-        actor=actor, action="harm_index.version", obj=version,
-        before={"version": current.number}, after={"version": version.number, "changed": changed},
-    )  # fmt: skip
-    return version

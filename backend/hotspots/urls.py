@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.hotspots import hand_drawn_views, import_urls, views
+from backend.hotspots import hand_drawn_views, views
 
 app_name = "hotspots"
 
@@ -18,6 +18,4 @@ urlpatterns = [
     path("hand-drawn/", hand_drawn_views.hand_drawn_list, name="hand-drawn"),
     path("hand-drawn/new/", hand_drawn_views.hand_drawn_new, name="hand-drawn-new"),
     path("hand-drawn/<int:pk>/edit/", hand_drawn_views.hand_drawn_edit, name="hand-drawn-edit"),
-    path("harm-index/", views.harm_index, name="harm"),
-    *import_urls.urlpatterns,
 ]

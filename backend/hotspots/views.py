@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from datetime import date
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,16 +19,12 @@ from django.views.decorators.http import require_POST
 from backend.accounts.models import District, Role
 from backend.accounts.permissions import role_required
 from backend.analytics.briefing import DAY_NAMES
-from backend.hotspots.analysis_tasks import analysis_execute_task
+from backend.hotspots.charts import hotspot_heatmap_png
+from backend.hotspots.enqueue import analysis_submit
 from backend.hotspots.exports import grid_csv_rows, hotspots_csv_rows, hotspots_geojson
-from backend.hotspots.models import Hotspot, OffenceType
-from backend.hotspots.selectors import analysis_run_active, analysis_runs, harm_version_current
-from backend.hotspots.services import (
-    AnalysisParams,
-    analysis_create,
-    analysis_publish,
-    harm_version_create,
-)
+from backend.hotspots.models import Hotspot
+from backend.hotspots.selectors import analysis_run_active, analysis_runs
+from backend.hotspots.services import AnalysisParams, analysis_publish
 
 VIEW_ROLES = (Role.SERGEANT, Role.SUPERVISOR, Role.ANALYST)
 ANALYSE_ROLES = (Role.ANALYST, Role.SUPERVISOR)
@@ -77,9 +71,7 @@ def analysis_new(request: HttpRequest) -> HttpResponse:
             window=p.get("window", "").strip(),
             district_id=int(p["district"]) if p.get("district") else None,
         )
-        with transaction.atomic():
-            run = analysis_create(params=params, actor=request.user, publish=bool(p.get("publish")))
-            transaction.on_commit(lambda: analysis_execute_task.delay(run.pk))
+        run = analysis_submit(params=params, actor=request.user, publish=bool(p.get("publish")))
     except ValueError:
         messages.error(request, "As of must be a date; look-back, cell size and top K numbers.")
         return redirect("hotspots:index")
@@ -162,67 +154,6 @@ def hotspot_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @cache_control(private=True, max_age=3600)
 @role_required(*VIEW_ROLES)
 def hotspot_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
-    """The hot spot's 24x7 incident profile as a PNG heatmap (matplotlib)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
+    """The hot spot's 24x7 incident profile as a PNG heatmap."""
     hotspot = get_object_or_404(Hotspot, pk=pk)
-    data = hotspot.profile_24x7 or [[0] * 24 for _ in range(7)]
-    fig = Figure(figsize=(8, 2.8), dpi=110)
-    ax = fig.add_subplot()
-    im = ax.imshow(data, aspect="auto", cmap="YlOrRd", interpolation="nearest")
-    ax.set_yticks(range(7), DAY_NAMES)
-    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
-    ax.set_xlabel("Hour of day (local time)")
-    ax.set_title(f"Hot spot {hotspot.rank}: incidents by day and hour")
-    fig.colorbar(im, ax=ax, label="incidents", fraction=0.03)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return HttpResponse(buf.getvalue(), content_type="image/png")
-
-
-@role_required(*VIEW_ROLES)
-def harm_index(request: HttpRequest) -> HttpResponse:
-    can_edit = request.user.has_role(Role.ANALYST)  # type: ignore[union-attr]
-    if request.method == "POST":
-        if not can_edit:
-            return HttpResponse("Only analysts edit the harm index.", status=403)
-        weights: dict[str, float] = {}
-        bad = []
-        for offence in OffenceType.objects.all():
-            raw = request.POST.get(f"w-{offence.code}", "").strip()
-            if raw == "":
-                continue
-            try:
-                weights[offence.code] = float(raw)
-            except ValueError:
-                bad.append(f"{offence.name}: {raw!r} is not a number")
-        if bad:
-            for b in bad:
-                messages.error(request, b)
-            return redirect("hotspots:harm")
-        try:
-            version = harm_version_create(
-                weights=weights, actor=request.user, note=request.POST.get("note", "")
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                messages.error(request, f"{field}: {' '.join(errors)}")
-            return redirect("hotspots:harm")
-        messages.success(request, f"Saved harm index version {version.number}.")
-        return redirect("hotspots:harm")
-    version = harm_version_current()
-    return render(
-        request,
-        "hotspots/harm.html",
-        {
-            "version": version,
-            "weights": version.weights.select_related("offence").order_by(
-                "offence__group", "-days", "offence__name"
-            ),
-            "can_edit": can_edit,
-        },
-    )
+    return HttpResponse(hotspot_heatmap_png(hotspot), content_type="image/png")

@@ -35,6 +35,7 @@ from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.analytics.randomization import BalanceRow, BalanceTable
 from backend.config.api import MAX_LAT, drf_validation_error
+from backend.config.localtime import local_day_bounds
 from backend.gis.layers import layer_response
 from backend.missions.models import (
     Blocking,
@@ -58,7 +59,6 @@ from backend.missions.selectors import (
     experiment_reproduce,
     experiment_summary,
     experiments_list,
-    local_day_bounds,
     mission_deliveries,
     missions_visible_to,
     shift_plan_for,
@@ -478,6 +478,14 @@ class SquadScheduleApi(APIView):
         plan = ShiftPlanOutputSerializer()
         created = serializers.BooleanField()
         missions = MissionOutputSerializer(many=True)
+        capacity_note = serializers.CharField(
+            help_text="Where the visits were placed against the district's workload "
+            "(empty when the plan already existed)."
+        )
+        capacity_warnings = serializers.ListField(
+            child=serializers.CharField(),
+            help_text="One per mission that lands in an hour at or over 100% consumed.",
+        )
 
     @extend_schema(
         request=ScheduleInputSerializer,
@@ -506,7 +514,9 @@ class SquadScheduleApi(APIView):
         missions = result.plan.missions.select_related(
             "hotspot", "officer", "mission_type"
         ).order_by("window_start", "pk")
-        body = {"plan": result.plan, "created": result.created, "missions": missions}
+        body = {"plan": result.plan, "created": result.created, "missions": missions,
+                "capacity_note": result.capacity_note,
+                "capacity_warnings": list(result.capacity_warnings)}  # fmt: skip
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(self.ScheduleOutputSerializer(body).data, status=code)
 

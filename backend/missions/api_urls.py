@@ -2,9 +2,10 @@
 
 from django.urls import path, re_path
 
-from backend.missions import api
+from backend.missions import api, nearby_api
 
 urlpatterns = [
+    path("hotspots/nearby", nearby_api.HotspotNearbyApi.as_view(), name="api-hotspots-nearby"),
     path("missions", api.MissionListApi.as_view(), name="api-missions"),
     path("missions/draw", api.MissionDrawApi.as_view(), name="api-mission-draw"),
     path("missions/assign", api.MissionAssignApi.as_view(), name="api-mission-assign"),

@@ -291,13 +291,6 @@ def hotspot_dose_today(
     return _doses(ids, treatment, _hotspot_events(ids, day))
 
 
-def hotspots_taken(*, hotspot_ids: Sequence[int], now: datetime) -> set[int]:
-    """Hot spots someone is at or heading to right now: an accepted or on-scene mission, or an
-    assigned one whose window contains ``now``."""
-    events = _hotspot_events([int(i) for i in hotspot_ids], timezone.localdate(now), now)
-    return {hid for (hid, kind) in events if kind == TAKEN}
-
-
 @dataclass(frozen=True)
 class DrawCandidates:
     """The hot spots near an officer, as parallel arrays (one entry per candidate).
@@ -873,3 +866,26 @@ def mission_deliveries(
             mission_id=m.pk, target_minutes=int(m.target_minutes), dwell_s=total, status=m.status
         )
     return out
+
+
+# Which Mission Menu entry suits a hot spot, by the offence group with the most harm.
+TACTICS_BY_GROUP = {
+    "violent": "Violence reduction",
+    "property": "Problem solving",
+    "qol": "Visible presence",
+}
+
+
+def mission_type_tactics(group: str) -> list[str]:
+    """The tactics (one a line) of the active Mission Menu entry for offence ``group``; empty
+    when there is none. Registered as the hot spot briefings' tactics provider."""
+    name = TACTICS_BY_GROUP.get(group)
+    mission = MissionType.objects.filter(name=name, is_active=True).first() if name else None
+    if mission is None:
+        return []
+    return [line.strip() for line in mission.tactics.splitlines() if line.strip()]
+
+
+def mission_is_officers(officer: Any, mission_id: int) -> bool:
+    """Whether mission ``mission_id`` is assigned to ``officer`` (an activity may name it)."""
+    return Mission.objects.filter(pk=mission_id, officer=officer).exists()

@@ -15,7 +15,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backend.accounts.models import Role, Squad, User
-from backend.analytics.randomization import generator, koper_schedule, new_seed
+from backend.analytics.randomization import (
+    ScheduledVisit,
+    generator,
+    koper_schedule,
+    new_seed,
+)
 from backend.audit.services import audit_record
 from backend.hotspots.models import Hotspot
 from backend.hotspots.selectors import analysis_run_active, hotspots_active
@@ -43,6 +48,7 @@ from backend.missions.selectors import (
     treatment_on,
 )
 from backend.patrols.tasks import visit_rebuild_task
+from backend.workload.selectors import ShiftCapacity, Tier, shift_capacity
 
 DRAW_WINDOW_MINUTES = 60  # a drawn mission's window: time to get there and deliver the visit
 MAX_MISSION_HOURS = 12
@@ -458,6 +464,10 @@ def mission_assign(
 class PlanResult:
     plan: ShiftPlan
     created: bool
+    # Where the visits were placed against the district's workload (``backend.workload``):
+    # a sentence for the board, and one warning per mission in an hour at or over 100%.
+    capacity_note: str = ""
+    capacity_warnings: tuple[str, ...] = ()
 
 
 def _epoch(dt: datetime) -> int:
@@ -524,18 +534,29 @@ def shift_plan_generate(
     if seed is not None and not 0 <= seed < 2**63:
         raise ValidationError({"seed": "must be a whole number from 0 to 2**63 - 1"})
     seed = new_seed() if seed is None else int(seed)
-    try:
-        visits = koper_schedule(
-            generator(seed),
-            treated,
-            officers,
-            _epoch(start),
-            _epoch(end),
-            visits_per_hotspot=treatment.visits_per_day,
-            visit_minutes=treatment.visit_minutes,
-        )
-    except ValueError as exc:
-        raise ValidationError({"squad": str(exc)}) from exc
+    # Prefer the hours whose calls leave spare capacity: each tier is tried from the same
+    # seed, best first, and the whole shift is the last (so a plan is still made, and warned).
+    capacity = shift_capacity(district=squad.district, start=start, end=end)
+    tiers = capacity.tiers() if capacity is not None else [Tier("", None)]
+    visits: tuple[ScheduledVisit, ...] = ()
+    for k, tier in enumerate(tiers):
+        try:
+            visits = koper_schedule(
+                generator(seed),
+                treated,
+                officers,
+                _epoch(start),
+                _epoch(end),
+                visits_per_hotspot=treatment.visits_per_day,
+                visit_minutes=treatment.visit_minutes,
+                allowed_minutes=tier.minutes,
+            )
+        except ValueError as exc:
+            if k == len(tiers) - 1:
+                raise ValidationError({"squad": str(exc)}) from exc
+            continue
+        break
+    capacity_note, warnings = _capacity_note(capacity, tier, visits)
 
     if existing is not None:
         under_way = existing.missions.exclude(
@@ -600,7 +621,7 @@ def shift_plan_generate(
             "squad": squad.pk, "day": day, "seed": seed, "missions": len(missions),
             "hotspots": len(treated), "officers": len(officers),
             "visits_per_hotspot": plan.visits_per_hotspot, "visit_minutes": plan.visit_minutes,
-            "experiment": plan.experiment_id,
+            "experiment": plan.experiment_id, "capacity": capacity_note,
         },
     )  # fmt: skip
     people = User.objects.in_bulk(officers)
@@ -609,7 +630,26 @@ def shift_plan_generate(
             actor=actor, action="mission.assign", obj=mission,
             subject=people[mission.officer_id], after=_mission_state(mission),
         )  # fmt: skip
-    return PlanResult(plan, True)
+    return PlanResult(plan, True, capacity_note, warnings)
+
+
+def _capacity_note(
+    capacity: ShiftCapacity | None, tier: Tier, visits: tuple[ScheduledVisit, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """The board's sentence on where the visits went, and the over-100% warnings."""
+    if capacity is None:
+        return ("No workload figures for this district: visits placed across the whole shift.", ())
+    windows = [
+        (datetime.fromtimestamp(v.start_s, tz=UTC), datetime.fromtimestamp(v.end_s, tz=UTC))
+        for v in visits
+    ]
+    warnings = tuple(capacity.overloaded(windows))
+    if tier.minutes is not None:
+        note = f"Placed in {tier.label}."
+    else:
+        note = "No hours of this shift with spare capacity could hold the schedule: visits "
+        note += "placed across the whole shift."
+    return note, warnings
 
 
 # ---------------------------------------------------------------------------------------------

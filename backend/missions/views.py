@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_required
 from backend.analytics.randomization import BalanceRow
+from backend.config.localtime import local_day_bounds
 from backend.hotspots.selectors import analysis_run_active, hotspots_active
 from backend.missions.api import allocation_csv_response
 from backend.missions.models import (
@@ -44,7 +45,6 @@ from backend.missions.selectors import (
     experiment_summary,
     experiments_list,
     hotspot_dose_today,
-    local_day_bounds,
     mission_deliveries,
     mission_types_active,
     missions_visible_to,
@@ -240,6 +240,10 @@ def board_schedule(request: HttpRequest) -> HttpResponse:
         n = result.plan.missions.count()
         if result.created:
             messages.success(request, f"Shift schedule generated: {n} missions.")
+            if result.capacity_note:
+                messages.info(request, result.capacity_note)
+            for warning in result.capacity_warnings:
+                messages.warning(request, f"Over capacity: {warning}.")
         else:
             messages.info(
                 request,

@@ -3,21 +3,22 @@
 A party is an officer (phone pings) or an AVL unit (vehicle pings). Visits are derived data:
 the rollup never increments anything, so running it twice, or twice at once, leaves the same
 rows. Pings are taken over the agency-local day; a visit that spans midnight is split there.
-One query loads the pings as numbers, one ``analyze_tracks`` call handles every track, one
-transaction swaps the visits, whether for one officer (the minute after a session ends) or for
-every officer of a day (the reconciliation job).
+One transaction locks the parties, loads their pings as numbers (one query), runs one
+``analyze_tracks`` call for every track and swaps the visits, whether for one officer (the
+minute after a session ends) or for every officer of a day (the reconciliation job).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 from shapely.geometry import shape
 
 from backend.accounts.models import User
@@ -25,7 +26,7 @@ from backend.analytics.projection import LocalProjection
 from backend.analytics.tracks import MODE_NAMES, HotspotIndex, analyze_tracks, build_hotspot_index
 from backend.config.localtime import local_day_bounds
 from backend.hotspots.selectors import analysis_run_active
-from backend.patrols.models import AvlUnit, DeviceGap, Ping, Visit
+from backend.patrols.models import AvlUnit, DeviceGap, PatrolSession, Ping, Visit
 from backend.patrols.signals import visits_rebuilt
 
 VISIT_INSERT_BATCH = 1_000
@@ -51,28 +52,81 @@ def _index_for(key: str) -> HotspotIndex:
 
 
 def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) -> int:
+    """Replace the visits and device gaps of ``ids`` (every party with pings that day when
+    ``None``) on ``day``, reading the pings inside the transaction that holds the parties' locks.
+
+    Order: lock the parties' rows, delete their day, read their pings, write the new rows,
+    commit. A second rollup of the same parties waits for the lock and then reads every ping
+    committed before it got it, so the rollup that commits last always saw the latest pings: a
+    rollup that read early can no longer overwrite a later one's visits. On PostgreSQL the
+    transaction runs at READ COMMITTED, whatever the connection's default: under REPEATABLE
+    READ the snapshot would date from the lock request, before the wait, and miss the pings
+    committed meanwhile. The lock is ``FOR NO KEY UPDATE``, which the ping ingest's foreign-key
+    checks (``FOR KEY SHARE``) do not wait for: pings keep arriving while a rollup runs. On
+    SQLite the first ``DELETE`` takes the database's write lock before the read (the same
+    guarantee; SQLite has one writer at a time).
+    """
     start, end = local_day_bounds(day)
-    if connection.vendor == "postgresql":
+    pg = connection.vendor == "postgresql"
+    if pg:
         epoch = "EXTRACT(EPOCH FROM recorded_at)::float8"
     else:  # SQLite stores UTC text
         epoch = "(julianday(recorded_at) - 2440587.5) * 86400.0"
     adapt = connection.ops.adapt_datetimefield_value
-    where = f"{column} IS NOT NULL"
-    params: list[Any] = [adapt(start), adapt(end)]
-    if ids is not None:
-        where = f"{column} IN ({', '.join(['%s'] * len(ids))})"
-        params = [*ids, *params]
+    bounds = [adapt(start), adapt(end)]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if pg and outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        if ids is None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT DISTINCT {column} FROM {Ping._meta.db_table} WHERE {column} IS NOT "
+                    "NULL AND recorded_at >= %s AND recorded_at < %s",
+                    bounds,
+                )
+                parties = sorted(int(r[0]) for r in cursor.fetchall())
+        else:
+            parties = sorted(set(ids))
+        # Serialize rollups of the same parties: the second waits, then reads afresh.
+        list(
+            lock_model.objects.select_for_update(no_key=True)
+            .filter(pk__in=parties)
+            .order_by("pk")
+            .values("pk")
+        )
+        Visit.objects.filter(**{f"{column}__in": parties}, day=day).delete()
+        DeviceGap.objects.filter(**{f"{column}__in": parties}, day=day).delete()
+        a = _read_pings(column, parties, epoch, bounds)
+        visits, gaps = _derive(column, day, a)
+        Visit.objects.bulk_create(visits, batch_size=VISIT_INSERT_BATCH)
+        DeviceGap.objects.bulk_create(gaps, batch_size=VISIT_INSERT_BATCH)
+        transaction.on_commit(lambda: visits_rebuilt.send(sender=Visit, day=day))
+    return len(visits)
+
+
+def _read_pings(column: str, parties: list[int], epoch: str, bounds: list[Any]) -> np.ndarray:
+    """The parties' pings of the day as rows (party, epoch s, lat, lon, accuracy, speed or
+    NaN, session or 0), ordered by party, time and id."""
+    if not parties:
+        return np.zeros((0, 7), dtype=np.float64)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {column}, {epoch}, lat, lon, accuracy_m, COALESCE(speed_mps, 'NaN'), "
             "COALESCE(session_id, 0) "
-            f"FROM {Ping._meta.db_table} WHERE {where} "
+            f"FROM {Ping._meta.db_table} "
+            f"WHERE {column} IN ({', '.join(['%s'] * len(parties))}) "
             f"AND recorded_at >= %s AND recorded_at < %s ORDER BY {column}, recorded_at, id",
-            params,
+            [*parties, *bounds],
         )
         a = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 7)
     a[:, 1] = np.round(a[:, 1], 3)  # julianday arithmetic on SQLite leaves microsecond noise
-    parties = sorted(set(ids or []) | {int(p) for p in np.unique(a[:, 0])})
+    return a
+
+
+def _derive(column: str, day: date, a: np.ndarray) -> tuple[list[Visit], list[DeviceGap]]:
+    """Visits and device gaps of the pings ``a`` (rows of ``_read_pings``)."""
     run = analysis_run_active()
     visits: list[Visit] = []
     gaps: list[DeviceGap] = []
@@ -102,20 +156,7 @@ def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) 
             column, day, result.gaps, _gap_hotspots(result, x, y, index), hotspot_ids,
             in_session,
         )  # fmt: skip
-    with transaction.atomic():
-        # Serialize rollups of the same parties: the second waits, then replaces the same rows.
-        list(
-            lock_model.objects.select_for_update()
-            .filter(pk__in=parties)
-            .order_by("pk")
-            .values("pk")
-        )
-        Visit.objects.filter(**{f"{column}__in": parties}, day=day).delete()
-        Visit.objects.bulk_create(visits, batch_size=VISIT_INSERT_BATCH)
-        DeviceGap.objects.filter(**{f"{column}__in": parties}, day=day).delete()
-        DeviceGap.objects.bulk_create(gaps, batch_size=VISIT_INSERT_BATCH)
-        transaction.on_commit(lambda: visits_rebuilt.send(sender=Visit, day=day))
-    return len(visits)
+    return visits, gaps
 
 
 def _gap_hotspots(result: Any, x: np.ndarray, y: np.ndarray, index: HotspotIndex) -> np.ndarray:
@@ -170,3 +211,25 @@ def visit_rebuild_for_unit_day(*, unit_id: int, day: date) -> int:
 def visits_rebuild_day(*, day: date) -> int:
     """Replace every officer's visits on ``day`` in one pass; returns the number of visits."""
     return _rebuild(column="officer_id", ids=None, day=day, lock_model=User)
+
+
+def session_rollup(*, session_id: int) -> int:
+    """Recompute the visits of every local day the ended session touched, then mark it done.
+
+    Idempotent (each day is replaced as a whole), so a duplicate message or sweep costs only time.
+    Returns the number of visits on those days.
+    """
+    session = PatrolSession.objects.filter(pk=session_id, ended_at__isnull=False).first()
+    if session is None:
+        return 0
+    assert session.ended_at is not None
+    day = timezone.localtime(session.started_at).date()
+    last = timezone.localtime(session.ended_at).date()
+    visits = 0
+    while day <= last:
+        visits += visit_rebuild_for_day(officer_id=session.officer_id, day=day)
+        day += timedelta(days=1)
+    PatrolSession.objects.filter(pk=session_id, rolled_up_at__isnull=True).update(
+        rolled_up_at=timezone.now()
+    )
+    return visits

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from backend.accounts.models import Role, User
 from backend.audit.services import audit_record
 from backend.config.localtime import local_day_bounds
 from backend.patrols.models import PatrolSession, Ping
+
+ROLLUP_RESEND_AFTER = timedelta(minutes=5)  # a sent rollup not done by then is sent again
 
 
 def session_current(*, officer: Any) -> PatrolSession | None:
@@ -48,3 +51,14 @@ def track_for_day(
     return Ping.objects.filter(
         officer=officer, recorded_at__gte=start, recorded_at__lt=end
     ).order_by("recorded_at")
+
+
+def sessions_due_rollup(*, now: datetime | None = None) -> list[int]:
+    """Ended sessions whose rollup has not run and was not sent in the last 5 minutes."""
+    resend_before = (now or timezone.now()) - ROLLUP_RESEND_AFTER
+    return list(
+        PatrolSession.objects.filter(ended_at__isnull=False, rolled_up_at__isnull=True)
+        .filter(Q(rollup_queued_at__isnull=True) | Q(rollup_queued_at__lt=resend_before))
+        .order_by("ended_at")
+        .values_list("pk", flat=True)[:1000]
+    )

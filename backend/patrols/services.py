@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from backend.audit.services import audit_record
 from backend.patrols.models import Activity, ActivityType, PatrolSession
+from backend.patrols.tasks import session_rollup_queue
 
 MAX_CLIENT_LAG = timedelta(hours=12)  # a start or end tapped offline and sent this much later
-ROLLUP_RESEND_AFTER = timedelta(minutes=5)  # a sent rollup not done by then is sent again
-
-logger = logging.getLogger(__name__)
 
 
 class SessionConflict(Exception):
@@ -113,60 +110,17 @@ def session_end(
     return session
 
 
-def session_rollup_queue(*, session_id: int) -> bool:
-    """Send the ended session's rollup; False (logged, not raised) when the broker is down.
-
-    The message only accelerates work the session row already records as due: the
-    ``patrols.sweep_due_rollups`` beat job sends it again within a minute of the broker's return.
-    """
-    from kombu.exceptions import OperationalError as BrokerError
-
-    from backend.patrols.tasks import session_rollup_task
-
-    try:
-        session_rollup_task.delay(session_id)
-    except (BrokerError, ConnectionError, OSError) as exc:
-        logger.warning(
-            "rollup of session %s not queued (%s); the sweep will send it", session_id, exc
-        )
-        return False
-    PatrolSession.objects.filter(pk=session_id).update(rollup_queued_at=timezone.now())
-    return True
+# Whether a mission id names one of the officer's missions. Missions sit above patrols, so the
+# missions app registers the check at start-up (MissionsConfig.ready); with none registered, an
+# activity cannot name a mission.
+MissionCheck = Callable[[Any, int], bool]
+_mission_checks: list[MissionCheck] = []
 
 
-def session_rollup(*, session_id: int) -> int:
-    """Recompute the visits of every local day the ended session touched, then mark it done.
-
-    Idempotent (each day is replaced as a whole), so a duplicate message or sweep costs only time.
-    Returns the number of visits on those days.
-    """
-    from backend.patrols.rollup import visit_rebuild_for_day
-
-    session = PatrolSession.objects.filter(pk=session_id, ended_at__isnull=False).first()
-    if session is None:
-        return 0
-    assert session.ended_at is not None
-    day = timezone.localtime(session.started_at).date()
-    last = timezone.localtime(session.ended_at).date()
-    visits = 0
-    while day <= last:
-        visits += visit_rebuild_for_day(officer_id=session.officer_id, day=day)
-        day += timedelta(days=1)
-    PatrolSession.objects.filter(pk=session_id, rolled_up_at__isnull=True).update(
-        rolled_up_at=timezone.now()
-    )
-    return visits
-
-
-def sessions_due_rollup(*, now: datetime | None = None) -> list[int]:
-    """Ended sessions whose rollup has not run and was not sent in the last 5 minutes."""
-    resend_before = (now or timezone.now()) - ROLLUP_RESEND_AFTER
-    return list(
-        PatrolSession.objects.filter(ended_at__isnull=False, rolled_up_at__isnull=True)
-        .filter(Q(rollup_queued_at__isnull=True) | Q(rollup_queued_at__lt=resend_before))
-        .order_by("ended_at")
-        .values_list("pk", flat=True)[:1000]
-    )
+def activity_mission_check_register(check: MissionCheck) -> None:
+    """Add ``check(officer, mission_id) -> bool``; an activity's mission must pass every one."""
+    if check not in _mission_checks:
+        _mission_checks.append(check)
 
 
 ACTIVITY_NOTE_MAX = 280  # a short observation typed on a phone ("broken light")
@@ -228,11 +182,10 @@ def activity_record(
         errors["lat"] = "give both lat and lon, or neither"
     elif lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
         errors["lat"] = "lat/lon out of range"
-    if mission_id is not None:
-        from backend.missions.models import Mission
-
-        if not Mission.objects.filter(pk=mission_id, officer=officer).exists():
-            errors["mission"] = f"mission {mission_id} is not yours"
+    if mission_id is not None and not (
+        _mission_checks and all(check(officer, mission_id) for check in _mission_checks)
+    ):
+        errors["mission"] = f"mission {mission_id} is not yours"
     if errors:
         raise ValidationError(errors)
     session = (

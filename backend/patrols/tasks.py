@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 from celery import shared_task
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from backend.config.localtime import local_day_bounds
+from backend.patrols.models import PatrolSession
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -37,7 +44,6 @@ def unit_visit_rebuild_task(unit_id: int, day: str) -> int:
 def sweep_open_sessions_task() -> int:
     """Beat job (every 10 minutes): roll up today for every officer still on patrol and every
     AVL unit heard from today."""
-    from backend.config.localtime import local_day_bounds
     from backend.patrols.models import PatrolSession, Ping
 
     today = timezone.localdate()
@@ -68,7 +74,7 @@ def sweep_open_sessions_task() -> int:
 )
 def session_rollup_task(session_id: int) -> int:
     """Roll up the visits of an ended session's days and mark the session rolled up."""
-    from backend.patrols.services import session_rollup
+    from backend.patrols.rollup import session_rollup
 
     return session_rollup(session_id=session_id)
 
@@ -76,7 +82,7 @@ def session_rollup_task(session_id: int) -> int:
 @shared_task(name="patrols.sweep_due_rollups", ignore_result=True, acks_late=True)
 def sweep_due_rollups_task() -> int:
     """Beat job (every minute): send the rollup of every ended session still owed one."""
-    from backend.patrols.services import session_rollup_queue, sessions_due_rollup
+    from backend.patrols.selectors import sessions_due_rollup
 
     due = sessions_due_rollup()
     for session_id in due:
@@ -91,3 +97,22 @@ def visits_rebuild_yesterday_task() -> int:
     from backend.patrols.rollup import visits_rebuild_day
 
     return visits_rebuild_day(day=timezone.localdate() - timedelta(days=1))
+
+
+def session_rollup_queue(*, session_id: int) -> bool:
+    """Send the ended session's rollup; False (logged, not raised) when the broker is down.
+
+    The message only accelerates work the session row already records as due: the
+    ``patrols.sweep_due_rollups`` beat job sends it again within a minute of the broker's return.
+    It lives beside the task it sends, so ``services`` (which calls it when a session ends)
+    and the tasks never import each other.
+    """
+    try:
+        session_rollup_task.delay(session_id)
+    except (BrokerError, ConnectionError, OSError) as exc:
+        logger.warning(
+            "rollup of session %s not queued (%s); the sweep will send it", session_id, exc
+        )
+        return False
+    PatrolSession.objects.filter(pk=session_id).update(rollup_queued_at=timezone.now())
+    return True

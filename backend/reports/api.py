@@ -24,6 +24,7 @@ from backend.accounts.permissions import role_permission
 from backend.audit.services import request_ip
 from backend.config.api import drf_validation_error
 from backend.reports.compliance import COLUMNS, MAX_REPORT_DAYS, REPORT_GROUPINGS
+from backend.reports.enqueue import compliance_recompute_request
 from backend.reports.models import ComplianceDay, ComplianceRecompute, DailySnapshot, Scope
 from backend.reports.presence import presence_live
 from backend.reports.selectors import (
@@ -39,7 +40,6 @@ from backend.reports.selectors import (
     squads_visible_to,
     streaks_for,
 )
-from backend.reports.services import compliance_recompute_request
 
 FIELD_ROLES = (Role.OFFICER, Role.SERGEANT)  # roles with their own patrol dose
 MAX_LIMIT = 1000  # rows per response; ``offset`` pages through the rest

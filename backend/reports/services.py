@@ -7,22 +7,16 @@ from typing import Any
 
 import numpy as np
 import shapely
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from shapely.geometry import shape
 
 from backend.accounts.models import District
-from backend.audit.services import audit_record
 from backend.config.localtime import local_day_bounds
-from backend.hotspots.models import Incident, OffenceType
-from backend.hotspots.selectors import (
-    harm_version_current,
-    harm_weights_for,
-    hotspots_active,
-    incident_points,
-)
-from backend.reports.compliance import COLUMNS, MAX_REPORT_DAYS, compliance_compute
+from backend.hotspots.selectors import hotspots_active
+from backend.incidents.models import Incident, OffenceType
+from backend.incidents.selectors import harm_version_current, harm_weights_for, incident_points
+from backend.reports.compliance import COLUMNS, compliance_compute
 from backend.reports.models import (
     ComplianceDay,
     ComplianceRecompute,
@@ -197,26 +191,6 @@ def compliance_days_rebuild(*, first: date, last: date) -> int:
 # A recompute job rebuilds this many days per step: one computation per scope per step, and
 # progress the page can show after each.
 RECOMPUTE_STEP_DAYS = 7
-
-
-def compliance_recompute_request(*, first: date, last: date, actor: Any) -> ComplianceRecompute:
-    """Record a recomputation of ``[first, last]`` and queue it after the commit."""
-    from backend.reports.tasks import compliance_recompute_task
-
-    if last < first:
-        raise ValidationError({"last_day": "The last day is before the first day."})
-    if (last - first).days + 1 > MAX_REPORT_DAYS:
-        raise ValidationError({"last_day": f"At most {MAX_REPORT_DAYS} days at once."})
-    with transaction.atomic():
-        job = ComplianceRecompute.objects.create(first_day=first, last_day=last, requested_by=actor)
-        audit_record(
-            actor=actor,
-            action="compliance.recompute",
-            obj=job,
-            after={"first_day": first.isoformat(), "last_day": last.isoformat()},
-        )
-        transaction.on_commit(lambda: compliance_recompute_task.delay(job.pk))
-    return job
 
 
 def compliance_recompute_run(*, job_id: int) -> ComplianceRecompute:

@@ -34,6 +34,7 @@ from backend.reports.compliance import (
     ComplianceResult,
     compliance_compute,
 )
+from backend.reports.enqueue import compliance_recompute_request
 from backend.reports.exports import (
     compliance_csv_rows,
     compliance_geojson,
@@ -67,7 +68,6 @@ from backend.reports.selectors import (
     squads_visible_to,
     streaks_for,
 )
-from backend.reports.services import compliance_recompute_request
 from backend.reports.tasks import snapshot_build_task
 
 REPORT_ROLES = (Role.SUPERVISOR, Role.ANALYST)

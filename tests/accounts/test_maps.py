@@ -13,7 +13,8 @@ from django.test import Client
 from backend.accounts.maps import map_config, polygon_check
 from backend.accounts.models import Beat, District, Role
 from backend.audit.models import AuditEvent
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
 from tests.factories import DistrictFactory, UserFactory
 
 W, E, S, N = -80.22, -80.20, 25.79, 25.81

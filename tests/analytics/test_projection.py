@@ -1,4 +1,4 @@
-"""LocalProjection against an independent WGS84 geodesic (Vincenty's inverse formula)."""
+"""LocalProjection against an independent WGS84 geodesic (geographiclib's ``Geodesic.WGS84``)."""
 
 from __future__ import annotations
 
@@ -7,57 +7,14 @@ import math
 import numpy as np
 import pytest
 import shapely
+from geographiclib.geodesic import Geodesic
 
 from backend.analytics.projection import LocalProjection
 
-A = 6_378_137.0
-F = 1 / 298.257223563
-B = A * (1 - F)
 
-
-def vincenty_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """WGS84 geodesic distance in metres, Vincenty (1975) inverse, one pair at a time."""
-    u1 = math.atan((1 - F) * math.tan(math.radians(lat1)))
-    u2 = math.atan((1 - F) * math.tan(math.radians(lat2)))
-    big_l = math.radians(lon2 - lon1)
-    lam = big_l
-    for _ in range(200):
-        sin_lam, cos_lam = math.sin(lam), math.cos(lam)
-        sin_sigma = math.hypot(
-            math.cos(u2) * sin_lam,
-            math.cos(u1) * math.sin(u2) - math.sin(u1) * math.cos(u2) * cos_lam,
-        )
-        if sin_sigma == 0:
-            return 0.0
-        cos_sigma = math.sin(u1) * math.sin(u2) + math.cos(u1) * math.cos(u2) * cos_lam
-        sigma = math.atan2(sin_sigma, cos_sigma)
-        sin_alpha = math.cos(u1) * math.cos(u2) * sin_lam / sin_sigma
-        cos2_alpha = 1 - sin_alpha**2
-        cos_2sm = cos_sigma - 2 * math.sin(u1) * math.sin(u2) / cos2_alpha if cos2_alpha else 0.0
-        c = F / 16 * cos2_alpha * (4 + F * (4 - 3 * cos2_alpha))
-        lam_prev = lam
-        lam = big_l + (1 - c) * F * sin_alpha * (
-            sigma + c * sin_sigma * (cos_2sm + c * cos_sigma * (-1 + 2 * cos_2sm**2))
-        )
-        if abs(lam - lam_prev) < 1e-13:
-            break
-    u_sq = cos2_alpha * (A**2 - B**2) / B**2
-    big_a = 1 + u_sq / 16384 * (4096 + u_sq * (-768 + u_sq * (320 - 175 * u_sq)))
-    big_b = u_sq / 1024 * (256 + u_sq * (-128 + u_sq * (74 - 47 * u_sq)))
-    d_sigma = (
-        big_b
-        * sin_sigma
-        * (
-            cos_2sm
-            + big_b
-            / 4
-            * (
-                cos_sigma * (-1 + 2 * cos_2sm**2)
-                - big_b / 6 * cos_2sm * (-3 + 4 * sin_sigma**2) * (-3 + 4 * cos_2sm**2)
-            )
-        )
-    )
-    return B * big_a * (sigma - d_sigma)
+def geodesic_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """WGS84 geodesic distance in metres: geographiclib (Karney 2013), accurate to nanometres."""
+    return float(Geodesic.WGS84.Inverse(lat1, lon1, lat2, lon2)["s12"])
 
 
 def _dms(d: int, m: int, s: float) -> float:
@@ -66,10 +23,12 @@ def _dms(d: int, m: int, s: float) -> float:
 
 def test_reference_geodesic_reproduces_vincentys_published_example() -> None:
     # Flinders Peak -> Buninyong, Vincenty (1975) / Geoscience Australia: 54 972.271 m.
-    d = vincenty_m(
-        _dms(-37, 57, 3.72030), _dms(144, 25, 29.52440), _dms(-37, 39, 10.15610),
+    d = geodesic_m(
+        _dms(-37, 57, 3.72030),
+        _dms(144, 25, 29.52440),
+        _dms(-37, 39, 10.15610),
         _dms(143, 55, 35.38390),
-    )  # fmt: skip
+    )
     assert d == pytest.approx(54_972.271, abs=0.002)
 
 
@@ -100,7 +59,7 @@ def test_distance_from_origin_is_within_0_1_percent_of_geodesic_up_to_30_km(
     proj = LocalProjection(lat0, lon0)
     lat, lon = _points_around(lat0, lon0, 3000, seed=7)
     x, y = proj.to_xy(lat, lon)
-    true = np.array([vincenty_m(lat0, lon0, a, b) for a, b in zip(lat, lon, strict=True)])
+    true = np.array([geodesic_m(lat0, lon0, a, b) for a, b in zip(lat, lon, strict=True)])
     near = (true > 100) & (true <= 30_000)
     assert near.sum() > 1500
     rel_all = np.abs(np.hypot(x, y) - true) / np.maximum(true, 1.0)
@@ -116,7 +75,7 @@ def test_error_at_high_latitude_stays_within_the_documented_bound() -> None:
     proj = LocalProjection(lat0, lon0)
     lat, lon = _points_around(lat0, lon0, 1500, seed=3)
     x, y = proj.to_xy(lat, lon)
-    true = np.array([vincenty_m(lat0, lon0, a, b) for a, b in zip(lat, lon, strict=True)])
+    true = np.array([geodesic_m(lat0, lon0, a, b) for a, b in zip(lat, lon, strict=True)])
     near = (true > 100) & (true <= 30_000)
     rel = np.abs(np.hypot(x, y)[near] - true[near]) / true[near]
     bound = 0.2 * math.tan(math.radians(lat0)) * true[near] / 6_371_000
@@ -127,8 +86,8 @@ def test_error_at_high_latitude_stays_within_the_documented_bound() -> None:
 def test_axes_point_east_and_north_in_metres() -> None:
     proj = LocalProjection(41.8781, -87.6298)
     x, y = proj.to_xy(np.array([41.8781 + 0.01, 41.8781]), np.array([-87.6298, -87.6298 + 0.01]))
-    north = vincenty_m(41.8781, -87.6298, 41.8881, -87.6298)
-    east = vincenty_m(41.8781, -87.6298, 41.8781, -87.6198)
+    north = geodesic_m(41.8781, -87.6298, 41.8881, -87.6298)
+    east = geodesic_m(41.8781, -87.6298, 41.8781, -87.6198)
     assert x[0] == 0.0
     assert y[0] == pytest.approx(north, rel=1e-4)
     assert y[1] == 0.0

@@ -123,35 +123,54 @@ def test_allocation_does_not_depend_on_input_order() -> None:
     assert s1 == s2
 
 
-def test_blocked_allocation_follows_the_documented_algorithm() -> None:
-    # An auditor's re-derivation from the docstring alone: blocks in sorted label order,
-    # members by id, order = argsort of m uniforms, first m // 2 treated, odd block: a coin.
+def test_blocked_allocation_of_a_tiny_case_worked_by_hand() -> None:
+    # The documented algorithm worked by hand on seed 2024, whose uniforms are
+    # 0.6758 0.2143 0.3095 0.7995 0.9958 0.1422 0.0787 0.1808 0.3596 0.1696 (pinned below).
+    # Blocks in label order a, b, c; members by id; one key per member, ascending key order;
+    # the first m // 2 treated; an odd block then draws a coin (< 0.5: one more treated).
+    # a = 10, 30, 60: keys 0.6758 0.2143 0.3095, order 30, 60, 10; coin 0.7995: 30 treated.
+    # b = 20, 40, 50: keys 0.9958 0.1422 0.0787, order 50, 40, 20; coin 0.1808: 50, 40 treated.
+    # c = 70: key 0.3596; no half; coin 0.1696: 70 treated.
+    assert np.random.default_rng(2024).random(10).round(4).tolist() == [
+        0.6758,
+        0.2143,
+        0.3095,
+        0.7995,
+        0.9958,
+        0.1422,
+        0.0787,
+        0.1808,
+        0.3596,
+        0.1696,
+    ]
     ids = [50, 10, 40, 30, 20, 60, 70]
     blocks = ["b", "a", "b", "a", "b", "a", "c"]
-    rng = np.random.default_rng(2024)
-    expected = {}
-    for label in sorted(set(blocks)):
-        members = sorted(i for i, b in zip(ids, blocks, strict=True) if b == label)
-        order = np.argsort(rng.random(len(members)), kind="stable")
-        n_treat = len(members) // 2
-        if len(members) % 2 and rng.random() < 0.5:
-            n_treat += 1
-        for rank, pos in enumerate(order):
-            expected[members[pos]] = rank < n_treat
     got = blocked_allocation(generator(2024), ids, blocks)
-    assert dict(zip(ids, got.treated.tolist(), strict=True)) == expected
+    assert dict(zip(ids, got.treated.tolist(), strict=True)) == {
+        10: False,
+        30: True,
+        60: False,
+        20: False,
+        40: True,
+        50: True,
+        70: True,
+    }
 
 
-def test_paired_allocation_follows_the_documented_algorithm() -> None:
-    ids, ranks = [11, 12, 13, 14, 15], [3, 1, 5, 2, 4]  # by rank: 12, 14, 11, 15, 13
-    rng = np.random.default_rng(77)
-    expected = {}
-    for first, second in ((12, 14), (11, 15)):
-        heads = rng.random() < 0.5
-        expected[first], expected[second] = heads, not heads
-    expected[13] = bool(rng.random() < 0.5)
+def test_paired_allocation_of_a_tiny_case_worked_by_hand() -> None:
+    # By rank the hot spots are 12, 14 | 11, 15 | 13 (unpaired). Seed 77's uniforms are
+    # 0.7859 0.5512 0.2439: pair 1 gets 0.7859 >= 0.5, so the worse-ranked 14 is treated; pair 2
+    # gets 0.5512, so 15; 13's own coin 0.2439 < 0.5 treats it.
+    assert np.random.default_rng(77).random(3).round(4).tolist() == [0.7859, 0.5512, 0.2439]
+    ids, ranks = [11, 12, 13, 14, 15], [3, 1, 5, 2, 4]
     got = paired_allocation(generator(77), ids, ranks)
-    assert dict(zip(ids, got.treated.tolist(), strict=True)) == expected
+    assert dict(zip(ids, got.treated.tolist(), strict=True)) == {
+        11: False,
+        12: False,
+        13: True,
+        14: True,
+        15: True,
+    }
     assert got.blocks == ("pair 2", "pair 1", UNPAIRED, "pair 1", "pair 2")
 
 
@@ -624,3 +643,33 @@ def test_balance_of_a_blocked_allocation_by_district_and_tier() -> None:
     assert sum(r.treatment.harm_total + r.control.harm_total for r in table.blocks) == (
         pytest.approx(harm.sum())
     )
+
+
+# --- Koper schedule inside allowed minutes (workload: hours with spare capacity) -------------
+
+
+def test_visits_placed_inside_allowed_minutes_never_touch_a_forbidden_minute() -> None:
+    shift = 10 * 60
+    allowed = np.zeros(shift, dtype=bool)
+    for h in range(0, 10, 2):  # the even hours of the shift only: 00-01, 02-03, ..., 08-09
+        allowed[h * 60 : (h + 1) * 60] = True
+    for seed in range(20):
+        visits = koper_schedule(
+            generator(seed), range(8), range(4), 0, shift * 60, allowed_minutes=allowed
+        )
+        assert len(visits) == 24
+        by_hotspot: dict[int, list[int]] = defaultdict(list)
+        for v in visits:
+            first, last = v.start_s // 60, v.end_s // 60  # [first, last) minutes
+            assert allowed[first:last].all(), (seed, v)
+            by_hotspot[v.hotspot_id].append(v.start_s)
+        for starts in by_hotspot.values():
+            assert all(b - a >= 120 * 60 for a, b in itertools.pairwise(sorted(starts)))
+
+
+def test_allowed_minutes_that_cannot_hold_a_hot_spots_visits_say_so() -> None:
+    shift = 8 * 60
+    allowed = np.zeros(shift, dtype=bool)
+    allowed[4 * 60 :] = True  # 4 h of room; 3 visits 2 h apart need 4 h 15 min
+    with pytest.raises(ValueError, match="do not fit in the allowed minutes"):
+        koper_schedule(generator(1), [1], [1], 0, shift * 60, allowed_minutes=allowed)

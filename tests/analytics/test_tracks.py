@@ -572,9 +572,10 @@ def test_speeds_use_the_neighbours_within_a_run() -> None:
 
 BUS_GPX = TEST_DATA / "gps" / "limerick_bus_304_2019-02-18.gpx"
 BUS_STOPS = TEST_DATA / "gps" / "limerick_bus_304_stops.csv"
-# A bus dwells 15-60 s at a stop; 15 m from the stop's first fix (the anchor rule) keeps all
-# of a stop's fixes in a 30 m circle, DESIGN.md's "within 30 m".
+# A bus dwells 15-60 s at a stop: the production rule (TrackParams' default stop_method) with a
+# 15 s minimum and a 15 m box diagonal, movingpandas' max_diameter in the comparison below.
 BUS_PARAMS = replace(P, min_stop_s=15.0, stop_distance_m=15.0)
+assert BUS_PARAMS.stop_method == TrackParams().stop_method == "window"  # the product's rule
 
 
 def bus() -> tuple[np.ndarray, ...]:
@@ -584,21 +585,28 @@ def bus() -> tuple[np.ndarray, ...]:
     return np.zeros(len(tf), np.int64), tf.t, x, y, proj
 
 
-def test_bus_stops_are_found_near_the_route_s_real_bus_stops() -> None:
-    tr, t, x, y, proj = bus()
-    assert t.size == 2144
-    s = stops(tr, t, x, y, BUS_PARAMS)
+def recall_precision(proj: LocalProjection, sx: np.ndarray, sy: np.ndarray) -> tuple[float, float]:
+    """Recall (share of the 36 true bus stops with a found stop within 30 m) and precision
+    (share of found stops within 30 m of a true bus stop), positions ``sx, sy`` in metres."""
     with BUS_STOPS.open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 36
-    sx, sy = proj.to_xy([float(r["lat"]) for r in rows], [float(r["lon"]) for r in rows])
-    d = np.hypot(s.x[:, None] - sx[None, :], s.y[:, None] - sy[None, :])  # (found, true) m
-    recall = float(np.mean(d.min(axis=0) <= 30.0))
-    precision = float(np.mean(d.min(axis=1) <= 30.0))
+    tx, ty = proj.to_xy([float(r["lat"]) for r in rows], [float(r["lon"]) for r in rows])
+    d = np.hypot(sx[:, None] - tx[None, :], sy[:, None] - ty[None, :])  # (found, true) m
+    return float(np.mean(d.min(axis=0) <= 30.0)), float(np.mean(d.min(axis=1) <= 30.0))
+
+
+def test_bus_stops_are_found_near_the_route_s_real_bus_stops() -> None:
+    tr, t, x, y, proj = bus()
+    assert t.size == 2144
+    s = stops(tr, t, x, y, BUS_PARAMS)  # the production rule
+    recall, precision = recall_precision(proj, s.x, s.y)
     print(f"\nbus 304: {s.first.size} stops found; recall {recall:.2f}, precision {precision:.2f}")
-    assert recall >= 0.6
-    # Not everything is a bus stop (traffic lights, the terminus) but most found stops are.
-    assert precision >= 0.5
+    # Measured 24/36 = 0.67 and 25/35 = 0.71 (bench/stops.py prints them beside movingpandas'
+    # 0.72 and 0.75 on the same track). A bus does not stop at every stop of its route (no one
+    # waiting), and not everything it stops at is a bus stop (traffic lights, the terminus).
+    assert recall >= 24 / 36
+    assert precision >= 0.7
 
 
 def test_the_moving_parts_of_the_bus_route_are_vehicle_speed() -> None:
@@ -634,7 +642,7 @@ def interval_iou(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> 
     return inter / total
 
 
-def test_window_stops_agree_with_movingpandas_on_the_bus_track() -> None:
+def test_the_production_stop_rule_agrees_with_movingpandas_on_the_bus_track() -> None:
     from datetime import timedelta
 
     import geopandas as gpd
@@ -656,15 +664,16 @@ def test_window_stops_agree_with_movingpandas_on_the_bus_track() -> None:
     epoch = pd.Timestamp(0)
     theirs = [((r.t_0 - epoch).total_seconds(), (r.t_n - epoch).total_seconds()) for r in ranges]
     tr, t, x, y, _ = bus()
-    # movingpandas has no device-gap rule, so for this comparison neither do we.
-    p = replace(BUS_PARAMS, stop_method="window", gap_s=math.inf)
+    # movingpandas has no device-gap rule, so for this comparison neither do we. The rule is
+    # the production one (TrackParams' default stop_method), not named here.
+    p = replace(BUS_PARAMS, gap_s=math.inf)
     s = stops(tr, t, x, y, p)
     iou = interval_iou(list(zip(s.start, s.end, strict=True)), theirs)
-    li = stops(tr, t, x, y, replace(BUS_PARAMS, gap_s=math.inf))
+    li = stops(tr, t, x, y, replace(p, stop_method="anchor"))
     li_iou = interval_iou(list(zip(li.start, li.end, strict=True)), theirs)
     print(
         f"\nmovingpandas {len(theirs)} stops, ours {s.first.size}: time IoU {iou:.3f} "
-        f"(window rule), {li_iou:.3f} (Li anchor rule)"
+        f"(production rule, {p.stop_method}), {li_iou:.3f} (Li anchor rule)"
     )
-    assert iou >= 0.8
+    assert iou >= 0.8  # the bar the tracking work set; measured 0.93
     assert abs(s.first.size - len(theirs)) <= 3

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from backend.hotspots.models import OffenceType
+from backend.incidents.models import OffenceType
 from backend.reports.models import DailySnapshot
 from backend.reports.tasks import snapshot_build_task
 from tests.conftest import Worker

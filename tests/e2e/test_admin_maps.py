@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from backend.accounts.models import Beat, District, Role
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
 from tests.e2e.conftest import screenshot
 from tests.factories import DistrictFactory, UserFactory
 

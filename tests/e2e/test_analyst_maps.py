@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from backend.accounts.models import Beat, Role
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_admin_maps import BOWTIE_PX, SQUARE_PX, draw
 from tests.e2e.test_reports_pages import console_errors, sign_in

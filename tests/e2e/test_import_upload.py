@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from backend.hotspots.models import Incident
+from backend.incidents.models import Incident
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_web_shell import sign_in
 from tests.factories import UserFactory

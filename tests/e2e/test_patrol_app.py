@@ -14,7 +14,8 @@ from shapely.geometry import box, mapping
 
 from backend.accounts.models import Role
 from backend.analytics.projection import LocalProjection
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
 from backend.missions.models import Mission
 from backend.patrols.models import Activity, PatrolSession, Ping
 from tests.e2e.conftest import screenshot

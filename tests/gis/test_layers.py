@@ -21,7 +21,8 @@ from shapely.geometry import MultiPolygon, box, shape
 
 from backend.accounts.models import Beat, District
 from backend.gis.layers import Layer, gpkg_write, layer_write
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
 from backend.missions.models import Allocation, Experiment
 from tests.factories import DistrictFactory, UserFactory
 

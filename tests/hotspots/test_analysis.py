@@ -16,14 +16,17 @@ import esda
 import libpysal
 import numpy as np
 import pytest
+import shapely
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from shapely.geometry import shape
 
 from backend.accounts.services import district_upsert
 from backend.analytics.projection import LocalProjection
-from backend.hotspots.models import AnalysisRun, GridCell, Hotspot, Incident, OffenceType
+from backend.hotspots.models import AnalysisRun, GridCell, Hotspot
 from backend.hotspots.services import AnalysisParams, analysis_create, analysis_execute
+from backend.incidents.models import Incident, OffenceType
 from tests.conftest import TEST_DATA
 from tests.factories import IncidentFactory, UserFactory
 
@@ -168,7 +171,8 @@ def test_top_k_applies_per_district() -> None:
 # --- real data --------------------------------------------------------------------------------
 
 
-def load_chicago_2018_2019(settings: Any) -> int:
+def load_chicago_2018_2019(settings: Any) -> list[tuple[float, float]]:
+    """Store Chicago's 2018-2019 aggravated assaults; returns their (lat, lon) as stored."""
     settings.TIME_ZONE = "America/Chicago"
     settings.PRESENCE_ORIGIN = (41.84, -87.68)
     tz = ZoneInfo("America/Chicago")
@@ -190,36 +194,55 @@ def load_chicago_2018_2019(settings: Any) -> int:
                 )
             )
     Incident.objects.bulk_create(rows, batch_size=5000)
-    return len(rows)
+    return [(i.lat, i.lon) for i in rows]
 
 
-def test_chicago_concentration_equals_a_recomputation_from_the_stored_cells(
+def test_chicago_concentration_equals_a_brute_force_count_over_the_raw_incidents(
     settings: Any,
 ) -> None:
-    n = load_chicago_2018_2019(settings)
+    points = load_chicago_2018_2019(settings)
+    n = len(points)
     assert n > 20_000
     run = run_analysis(as_of=date(2020, 1, 1), lookback_days=730)
     assert run.incidents_analysed == n
 
-    cells = list(GridCell.objects.filter(run=run).values_list("harm", "count", "hotspot_rank"))
-    harm_total = math.fsum(c[0] for c in cells)
-    harm_hot = math.fsum(c[0] for c in cells if c[2] is not None)
-    n_hot = sum(1 for c in cells if c[2] is not None)
-    assert sum(c[1] for c in cells) == n
-    assert harm_total == pytest.approx(n * 365)
-    assert 0 < n_hot <= 20
-    assert run.concentration["harm_share"] == pytest.approx(harm_hot / harm_total, rel=1e-12)
-    assert run.concentration["area_share"] == pytest.approx(n_hot / len(cells), rel=1e-12)
+    # The oracle: the raw incidents read from the CSV, one at a time. Each falls in the 150 m
+    # cell (floor(x / 150), floor(y / 150)) of the agency projection; every incident is an
+    # aggravated assault (365 harm-days), so harm shares are incident shares.
+    proj = LocalProjection(41.84, -87.68)
+    lats, lons = np.array(points).T
+    xs, ys = proj.to_xy(lats, lons)
+    per_cell: dict[tuple[int, int], int] = {}
+    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+        key = (math.floor(x / 150.0), math.floor(y / 150.0))
+        per_cell[key] = per_cell.get(key, 0) + 1
+    hot_cells = {(ix, iy) for h in run.hotspots.all() for ix, iy in h.cells}
+    assert 0 < len(hot_cells) <= 20
+    in_hot = sum(c for cell, c in per_cell.items() if cell in hot_cells)
+    # The same count by geometry: incidents inside the published hot spot polygons.
+    polygons = shapely.union_all(
+        [proj.geometry_to_xy(shape(h.geometry)) for h in run.hotspots.all()]
+    )
+    inside = int(shapely.contains_xy(polygons, xs, ys).sum())
+    print(f"\nChicago: {n} incidents, {in_hot} in {len(hot_cells)} hot cells, {inside} in polygons")
+    assert inside == in_hot
+
+    assert run.concentration["harm_total"] == pytest.approx(n * 365)
+    assert run.concentration["harm_share"] == pytest.approx(in_hot / n, rel=1e-12)
+    assert run.concentration["cells_nonempty"] == len(per_cell)
+    assert run.concentration["area_share"] == pytest.approx(len(hot_cells) / len(per_cell))
 
     # Percentages as a reader expects them: 41%, 2.6%, 0.04%.
     def pct(share: float) -> str:
         p = 100 * share
         return f"{p:.0f}%" if p >= 10 else f"{p:.1f}%" if p >= 0.1 else f"{p:.2f}%"
 
-    expected = f"{pct(harm_hot / harm_total)} of harm in {pct(n_hot / len(cells))} of the area"
+    expected = f"{pct(in_hot / n)} of harm in {pct(len(hot_cells) / len(per_cell))} of the area"
     assert run.concentration["sentence"] == expected
-    # The hot spots' cells are exactly the cells flagged with a rank.
-    hot_cells = {tuple(c) for h in run.hotspots.all() for c in h.cells}
+    # The stored cells are the non-empty cells with their brute-force counts, and the cells
+    # flagged with a rank are exactly the hot spots' cells.
+    stored = GridCell.objects.filter(run=run).values_list("ix", "iy", "count")
+    assert {(ix, iy): c for ix, iy, c in stored} == per_cell
     flagged = set(
         GridCell.objects.filter(run=run, hotspot_rank__isnull=False).values_list("ix", "iy")
     )

@@ -14,7 +14,8 @@ from django.test import Client
 
 from backend.accounts.models import Role
 from backend.audit.models import AuditEvent
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
 from tests.accounts.test_maps import BOWTIE, FAR_AWAY, SQUARE
 from tests.factories import UserFactory
 

@@ -14,7 +14,8 @@ from django.core.management import call_command
 from pyproj import Transformer
 
 from backend.accounts.models import District, Role, Squad, User
-from backend.hotspots.models import AnalysisRun, HarmWeight, Incident
+from backend.hotspots.models import AnalysisRun
+from backend.incidents.models import HarmWeight, Incident
 
 
 def seed(*args: str) -> str:

@@ -18,7 +18,7 @@ from shapely.geometry import box, mapping
 from backend.accounts.models import District, Role, Squad, User
 from backend.analytics.projection import LocalProjection
 from backend.hotspots.models import AnalysisRun, Hotspot
-from backend.hotspots.selectors import harm_version_current
+from backend.incidents.selectors import harm_version_current
 from backend.missions.models import (
     Allocation,
     Arm,

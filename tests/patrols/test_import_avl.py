@@ -14,7 +14,8 @@ from django.core.management import CommandError, call_command
 from shapely.geometry import box, mapping
 
 from backend.analytics.projection import LocalProjection
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
 from backend.patrols.models import Ping, Visit
 from tests.conftest import TEST_DATA
 

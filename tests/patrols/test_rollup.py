@@ -11,7 +11,8 @@ import pytest
 from shapely.geometry import box, mapping
 
 from backend.analytics.projection import LocalProjection
-from backend.hotspots.models import AnalysisRun, HarmWeightVersion, Hotspot
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
 from backend.patrols.ingest import pings_ingest
 from backend.patrols.models import PatrolSession, Visit
 from backend.patrols.rollup import visit_rebuild_for_day, visits_rebuild_day
@@ -210,3 +211,128 @@ def test_the_time_between_two_patrol_sessions_is_not_a_device_gap(hotspot: Hotsp
         assert pings_ingest(officer=officer, items=items).counts()["accepted"] == 31
     assert visit_rebuild_for_day(officer_id=officer.pk, day=DAY) == 2
     assert not DeviceGap.objects.filter(officer=officer).exists()
+
+
+# Segment k of the race below starts SEGMENT_START[k] half-hours after T0: the pings arrive out
+# of time order (late pings land before pings already rolled up). All 20 segments fall on DAY
+# in New York: the last one ends at 15:00 UTC + 9.5 h + 16 min = 00:46 UTC, 19:46 in New York.
+SEGMENT_START = [0, 13, 4, 19, 8, 1, 16, 11, 6, 2, 18, 9, 14, 3, 17, 7, 12, 5, 15, 10]
+
+
+def segment_items(k: int) -> list[dict[str, Any]]:
+    """The 97 pings (one every 10 s for 16 min) of ``x_at`` shifted to segment ``k``'s start."""
+    base = T0 + timedelta(minutes=30 * SEGMENT_START[k])
+    items = []
+    for t in range(0, 961, 10):
+        lat, lon = PROJ.to_latlon(x_at(t), 0.0)
+        when = (base + timedelta(seconds=t)).isoformat()
+        items.append(
+            {
+                "client_uuid": str(uuid.uuid4()),
+                "recorded_at": when,
+                "lat": float(lat),
+                "lon": float(lon),
+                "accuracy_m": 5.0,
+                "speed_mps": 1.2,
+            }
+        )
+    return items
+
+
+def expected_visits(hotspot_pk: int, segments: int) -> list[tuple[Any, ...]]:
+    """Worked by hand, not by the rollup: each segment is 2 min at -300 m, 12 min walking the
+    hot spot (inside fixes from +120 s to +840 s: a 720 s foot visit, Koper-compliant, no stop
+    at 1.2 m/s), 2 min at +300 m; segments are 30 min apart, so each is one visit of its own."""
+    rows = []
+    for k in range(segments):
+        base = T0 + timedelta(minutes=30 * SEGMENT_START[k])
+        enter, leave = base + timedelta(seconds=120), base + timedelta(seconds=840)
+        rows.append((hotspot_pk, DAY, enter, leave, 720.0, 0.0, 0.0, "foot", True))
+    return sorted(rows, key=lambda r: r[2])
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_late_pings_arriving_while_two_rollups_run_are_never_lost(
+    postgres: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 rounds on real PostgreSQL connections. Each round, at a barrier: rollup A starts and
+    is held between its read of the pings and the rest of its work (until the round's last
+    rollup has finished, at most 0.5 s); rollup B starts; a phone's batch of late pings
+    (segment k) is stored once A has read; then the rollup the new pings call for runs (C).
+    After the round, the officer's visits must be those of every ping stored so far, worked by
+    hand. A rollup that read its pings outside its lock (A) would write its stale visits over
+    C's; reading inside the lock, A holds C off until it commits, and C then reads segment k."""
+    from django.db import connection
+
+    import backend.patrols.rollup as rollup
+
+    hotspot = make_hotspot()
+    officer = UserFactory(role="officer")
+    PatrolSession.objects.create(
+        officer=officer, client_uuid=uuid.uuid4(), started_at=T0 - timedelta(minutes=1)
+    )
+    assert pings_ingest(officer=officer, items=segment_items(0)).counts()["accepted"] == 97
+    visit_rebuild_for_day(officer_id=officer.pk, day=DAY)
+    assert visit_rows(officer) == expected_visits(hotspot.pk, 1)
+    connection.close()
+
+    real_analyze = rollup.analyze_tracks
+    a_has_read = threading.Event()
+    c_done = threading.Event()
+
+    def held_analyze(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "rollup-A":
+            a_has_read.set()
+            c_done.wait(timeout=0.5)  # released by C in the old order; a timeout otherwise
+        return real_analyze(*args, **kwargs)
+
+    monkeypatch.setattr(rollup, "analyze_tracks", held_analyze)
+    errors: list[BaseException] = []
+
+    def guarded(body: Any) -> Any:
+        def run() -> None:
+            try:
+                body()
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        return run
+
+    for k in range(1, 20):
+        barrier = threading.Barrier(3)
+        a_has_read.clear()
+        c_done.clear()
+
+        def rollup_after_barrier(barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(timeout=30)
+            visit_rebuild_for_day(officer_id=officer.pk, day=DAY)
+
+        def phone(k: int = k, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(timeout=30)
+            a_has_read.wait(timeout=10)
+            result = pings_ingest(officer=officer, items=segment_items(k))
+            assert result.counts()["accepted"] == 97
+            try:
+                visit_rebuild_for_day(officer_id=officer.pk, day=DAY)  # C
+            finally:
+                c_done.set()
+
+        threads = [
+            threading.Thread(target=guarded(rollup_after_barrier), name="rollup-A"),
+            threading.Thread(target=guarded(rollup_after_barrier), name="rollup-B"),
+            threading.Thread(target=guarded(phone), name="phone"),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == [], f"round {k}: {errors!r}"
+        assert visit_rows(officer) == expected_visits(hotspot.pk, k + 1), f"round {k}"
+        connection.close()
+
+    # After the last ping, one more rollup leaves exactly the clean result on all 20 segments.
+    visit_rebuild_for_day(officer_id=officer.pk, day=DAY)
+    assert visit_rows(officer) == expected_visits(hotspot.pk, 20)

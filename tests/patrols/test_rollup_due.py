@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from backend.hotspots.models import Hotspot
 from backend.patrols.models import PatrolSession, Visit
-from backend.patrols.services import session_end, sessions_due_rollup
+from backend.patrols.selectors import sessions_due_rollup
+from backend.patrols.services import session_end
 from tests.conftest import REPO, Worker, database_url_of_test_db
 from tests.factories import UserFactory
 from tests.patrols.test_rollup import T0, make_hotspot, patrol, visit_rows

@@ -18,9 +18,11 @@ from shapely.geometry import box, mapping
 
 from backend.analytics.projection import LocalProjection
 from backend.patrols.trackfiles import (
+    TrackFile,
     parse_time,
     read_csv_track,
     read_gpx,
+    read_gpx_fast,
     read_hotspots_geojson,
     read_track,
 )
@@ -233,6 +235,91 @@ def test_the_real_bus_gpx_reads_2144_fixes_in_order() -> None:
     assert tf.t[-1] == parse_time("2019-02-18T09:00:26Z")
     assert (tf.lat[0], tf.lon[0]) == (52.629151, -8.661746)
     assert np.all(np.diff(tf.t) > 0)
+
+
+GPX_10 = """<?xml version="1.0"?>
+<gpx version="1.0" creator="test" xmlns="http://www.topografix.com/GPX/1/0">
+ <trk><trkseg>
+  <trkpt lat="52.5" lon="-8.5"><time>2019-02-18T07:45:52.250Z</time><speed>3.5</speed></trkpt>
+  <trkpt lat="-33.9" lon="151.2"><time>2019-02-18T18:45:53+11:00</time></trkpt>
+ </trkseg></trk>
+</gpx>
+"""
+GPX_11_ACCURACY = GPX.replace(
+    "<gpxtpx:speed>2.5</gpxtpx:speed>", "<gpxtpx:speed>2.5</gpxtpx:speed><accuracy>4</accuracy>"
+)
+
+
+def no_fast_path(p: object) -> None:
+    raise AssertionError("a small valid file must be read by gpxpy")
+
+
+def same_points(a: TrackFile, b: TrackFile) -> bool:
+    return all(
+        np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True)
+        for f in ("t", "lat", "lon", "accuracy_m", "speed_mps")
+    )
+
+
+@pytest.mark.parametrize(
+    "text", [GPX, GPX_10, GPX_11_ACCURACY, "\ufeff" + GPX], ids=["1.1", "1.0", "accuracy", "bom"]
+)
+def test_gpxpy_and_the_fast_reader_give_identical_points(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.gpx"
+    path.write_text(text, encoding="utf-8")
+    fast = read_gpx_fast(path)
+    import backend.patrols.trackfiles as trackfiles
+
+    monkeypatch.setattr(trackfiles, "read_gpx_fast", no_fast_path)
+    assert same_points(read_gpx(path), fast)
+
+
+def test_gpxpy_and_the_fast_reader_agree_on_the_real_bus_track(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.conftest import TEST_DATA
+
+    path = TEST_DATA / "gps" / "limerick_bus_304_2019-02-18.gpx"
+    fast = read_gpx_fast(path)
+    assert len(fast) == 2144
+    import backend.patrols.trackfiles as trackfiles
+
+    monkeypatch.setattr(trackfiles, "read_gpx_fast", no_fast_path)
+    assert same_points(read_gpx(path), fast)
+
+
+def test_speed_and_accuracy_follow_the_gpx_version(tmp_path: Path) -> None:
+    # GPX 1.0: <speed> is a child of <trkpt>. GPX 1.1 has no such child (a file that writes
+    # one anyway is not read for it); its speed and accuracy live in <extensions>.
+    path = tmp_path / "t.gpx"
+    path.write_text(GPX_10)
+    tf = read_gpx(path)
+    assert tf.speed_mps[0] == 3.5 and np.isnan(tf.speed_mps[1])
+    # 07:45:52.25Z, and 18:45:53+11:00 = 07:45:53Z.
+    assert (tf.t - parse_time("2019-02-18T07:45:52Z")).tolist() == [0.25, 1.0]
+    path.write_text(GPX_11_ACCURACY)
+    assert read_gpx(path).accuracy_m[1] == 4.0
+    path.write_text(GPX.replace("<hdop>4</hdop>", "<hdop>4</hdop><speed>9</speed>"))
+    for reader in (read_gpx, read_gpx_fast):
+        assert reader(path).speed_mps[1] == 2.5  # from the extension, not the stray child
+
+
+def test_a_large_gpx_file_takes_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backend.patrols.trackfiles as trackfiles
+
+    path = tmp_path / "t.gpx"
+    path.write_text(GPX)
+    monkeypatch.setattr(trackfiles, "GPX_FAST_BYTES", path.stat().st_size - 1)
+
+    def no_gpxpy(*args: object) -> None:
+        raise AssertionError("a file over GPX_FAST_BYTES must be streamed")
+
+    monkeypatch.setattr(trackfiles.gpxpy, "parse", no_gpxpy)
+    assert len(read_gpx(path)) == 3
 
 
 def test_csv_columns_in_any_order_optional_cells_and_errors(tmp_path: Path) -> None:

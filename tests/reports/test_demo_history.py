@@ -20,7 +20,8 @@ from django.core.management import call_command
 from shapely.geometry import shape
 
 from backend.audit.models import AuditEvent
-from backend.hotspots.models import AnalysisRun, Hotspot, Incident
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import Incident
 from backend.missions.models import (
     Allocation,
     Arm,

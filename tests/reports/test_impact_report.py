@@ -25,8 +25,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backend.accounts.models import Role
-from backend.hotspots.models import OffenceType
-from backend.hotspots.selectors import harm_version_current, harm_weights_for
+from backend.incidents.models import OffenceType
+from backend.incidents.selectors import harm_version_current, harm_weights_for
 from backend.missions.models import Allocation, Design, Experiment
 from backend.patrols.models import TravelMode, Visit
 from backend.reports.impact import experiment_impact, impact_csv

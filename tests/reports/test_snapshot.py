@@ -12,8 +12,9 @@ from django.test import Client
 from django.urls import reverse
 from shapely.geometry import box, mapping
 
-from backend.hotspots.models import AnalysisRun, Hotspot, OffenceType
-from backend.hotspots.selectors import harm_version_current
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import OffenceType
+from backend.incidents.selectors import harm_version_current
 from backend.reports.models import DailySnapshot
 from backend.reports.services import snapshot_build
 from tests.factories import DistrictFactory, IncidentFactory, UserFactory

@@ -14,7 +14,7 @@ from backend.analytics.impact import impact_placeday
 from backend.analytics.projection import LocalProjection
 from backend.config.localtime import local_day_bounds
 from backend.hotspots.models import Hotspot
-from backend.hotspots.selectors import harm_version_current, harm_weights_for, incident_points
+from backend.incidents.selectors import harm_version_current, harm_weights_for, incident_points
 from backend.missions.models import Allocation, Arm, Experiment
 from backend.reports.impact.common import (
     ImpactUnavailable,

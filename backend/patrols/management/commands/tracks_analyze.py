@@ -140,7 +140,7 @@ class Command(BaseCommand):
             "--stop-method",
             choices=["anchor", "window"],
             default=d.stop_method,
-            help="Stay-point rule (default anchor: Li et al. 2008; window: movingpandas').",
+            help="Stay-point rule (default window: movingpandas'; anchor: Li et al. 2008).",
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:

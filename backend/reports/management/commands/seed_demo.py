@@ -11,8 +11,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backend.accounts.models import District
 from backend.hotspots.demo import DEMO_PASSWORD, demo_city_seed, demo_incidents_release
-from backend.hotspots.models import AnalysisRun, Incident
+from backend.hotspots.models import AnalysisRun
 from backend.hotspots.services import AnalysisParams, analysis_create, analysis_execute
+from backend.incidents.models import Incident
+from backend.missions.demo import mission_menu_seed
 from backend.reports.demo import (
     EFFECT_SHARE,
     HISTORY_DAYS,
@@ -82,6 +84,7 @@ class Command(BaseCommand):
         result = demo_city_seed(
             seed=seed, incidents=n, end=end, hold_from=starts_on if history_days else None
         )
+        mission_menu_seed()  # before the analysis: its briefings suggest the menu's tactics
         timing = {"city": clock.perf_counter() - started}
         published = ""
         if result.incidents_total and not AnalysisRun.objects.exists():

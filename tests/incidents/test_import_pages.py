@@ -15,9 +15,9 @@ from django.test import Client
 from django.urls import reverse
 
 from backend.accounts.models import Role
-from backend.hotspots.models import ColumnMapping, Incident, IncidentImport, OffenceType
+from backend.incidents.models import ColumnMapping, Incident, IncidentImport, OffenceType
 from tests.factories import UserFactory
-from tests.hotspots.test_imports import BAD_FILE
+from tests.incidents.test_imports import BAD_FILE
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def analyst_client() -> Client:
 
 def upload_form(client: Client, **fields: Any) -> dict[str, Any]:
     """The form's fields as rendered (the hidden client UUID included), then ``fields``."""
-    page = client.get(reverse("hotspots:imports")).content.decode()
+    page = client.get(reverse("incidents:imports")).content.decode()
     client_uuid = re.search(r'name="client_uuid" value="([0-9a-f-]+)"', page)
     assert client_uuid is not None
     return {
@@ -54,11 +54,11 @@ def test_upload_shows_counts_and_rejections_and_mapping_an_offence_imports_those
     client = analyst_client()
     save_as = "city-rms" if target == "mapping" else ""
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = client.post(reverse("hotspots:imports"), upload_form(client, save_as=save_as))
+        response = client.post(reverse("incidents:imports"), upload_form(client, save_as=save_as))
     assert len(callbacks) == 1  # the task is queued once the import row is committed
     imp = IncidentImport.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("hotspots:import-detail", args=[imp.pk])
+    assert response["Location"] == reverse("incidents:import-detail", args=[imp.pk])
     assert (imp.status, imp.imported, imp.duplicates, imp.rejected) == ("done", 3, 1, 7)
     assert (media / "imports" / f"{imp.client_uuid}.csv").exists()
 
@@ -69,10 +69,10 @@ def test_upload_shows_counts_and_rejections_and_mapping_an_offence_imports_those
     assert "<progress" not in page  # finished: no progress bar, no polling script
     assert 'name="offence-0"' in page  # the unknown-offences form
 
-    status = client.get(reverse("hotspots:import-status", args=[imp.pk])).json()
+    status = client.get(reverse("incidents:import-status", args=[imp.pk])).json()
     assert (status["status"], status["rows_done"], status["rows_total"]) == ("done", 11, 11)
     rows = list(csv.reader(io.StringIO(
-        client.get(reverse("hotspots:import-rejections-csv", args=[imp.pk])).content.decode()
+        client.get(reverse("incidents:import-rejections-csv", args=[imp.pk])).content.decode()
     )))  # fmt: skip
     assert rows[0] == ["line", "field", "reason", "value"]
     assert [r[0] for r in rows[1:]] == ["3", "4", "5", "6", "7", "8", "10"]
@@ -80,12 +80,12 @@ def test_upload_shows_counts_and_rejections_and_mapping_an_offence_imports_those
 
     with django_capture_on_commit_callbacks(execute=True):
         mapped = client.post(
-            reverse("hotspots:import-map-offence", args=[imp.pk]),
+            reverse("incidents:import-map-offence", args=[imp.pk]),
             {"offence-0": "disorderly-conduct", "target": target},
         )
     again = IncidentImport.objects.order_by("-pk").first()
     assert again is not None and again.pk != imp.pk
-    assert mapped["Location"] == reverse("hotspots:import-detail", args=[again.pk])
+    assert mapped["Location"] == reverse("incidents:import-detail", args=[again.pk])
     assert (again.imported, again.duplicates, again.rejected) == (1, 4, 6)
     aliases = OffenceType.objects.get(code="disorderly-conduct").aliases
     if target == "offence":
@@ -107,10 +107,10 @@ def test_a_double_submitted_upload_form_makes_one_import(
     client = analyst_client()
     form = upload_form(client)
     with django_capture_on_commit_callbacks(execute=True):
-        first = client.post(reverse("hotspots:imports"), form)
+        first = client.post(reverse("incidents:imports"), form)
     form["file"] = SimpleUploadedFile("rms.csv", BAD_FILE.encode(), content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        second = client.post(reverse("hotspots:imports"), form)
+        second = client.post(reverse("incidents:imports"), form)
     assert callbacks == []
     assert first["Location"] == second["Location"]
     assert IncidentImport.objects.count() == 1
@@ -122,7 +122,7 @@ def test_a_double_submitted_upload_form_makes_one_import(
 @pytest.mark.django_db
 def test_an_upload_naming_a_missing_column_says_which_and_imports_nothing(media: Path) -> None:
     client = analyst_client()
-    response = client.post(reverse("hotspots:imports"), upload_form(client, col_lat="latitude"))
+    response = client.post(reverse("incidents:imports"), upload_form(client, col_lat="latitude"))
     page = response.content.decode()
     assert response.status_code == 200
     assert "column &#x27;latitude&#x27; (for lat) is not in the file" in page
@@ -136,9 +136,9 @@ def test_an_import_in_progress_polls_its_status(media: Path) -> None:
     client = analyst_client()
     imp = IncidentImport.objects.create(source="rms", file_name="rms.csv", file_sha256="0" * 64,
                                         status="running", rows_total=200, rows_done=50)  # fmt: skip
-    page = client.get(reverse("hotspots:import-detail", args=[imp.pk])).content.decode()
+    page = client.get(reverse("incidents:import-detail", args=[imp.pk])).content.decode()
     assert '<progress id="import-bar" max="200" value="50">50 of 200</progress>' in page
-    assert 'data-status-url="' + reverse("hotspots:import-status", args=[imp.pk]) in page
+    assert 'data-status-url="' + reverse("incidents:import-status", args=[imp.pk]) in page
     assert "js/import-progress.js" in page
     assert "<script>" not in page  # CSP: no inline script
 
@@ -220,18 +220,18 @@ def test_only_analysts_and_admins_use_imports(media: Path, role: str) -> None:
     imp = IncidentImport.objects.create(source="rms", file_name="rms.csv", file_sha256="0" * 64)
     client = Client()
     client.force_login(UserFactory(role=role))
-    for name, args in [("hotspots:imports", []), ("hotspots:import-detail", [imp.pk]),
-                       ("hotspots:import-status", [imp.pk]),
-                       ("hotspots:import-rejections-csv", [imp.pk]),
+    for name, args in [("incidents:imports", []), ("incidents:import-detail", [imp.pk]),
+                       ("incidents:import-status", [imp.pk]),
+                       ("incidents:import-rejections-csv", [imp.pk]),
                        ("api-import", [imp.pk])]:  # fmt: skip
         assert client.get(reverse(name, args=args)).status_code == 403, name
     upload = client.post(reverse("api-imports"), {"client_uuid": str(uuid.uuid4())})
     assert upload.status_code == 403
-    assert client.post(reverse("hotspots:import-map-offence", args=[imp.pk])).status_code == 403
+    assert client.post(reverse("incidents:import-map-offence", args=[imp.pk])).status_code == 403
 
     admin = Client()
     admin.force_login(UserFactory(role=Role.ADMIN))
-    assert admin.get(reverse("hotspots:import-detail", args=[imp.pk])).status_code == 200
+    assert admin.get(reverse("incidents:import-detail", args=[imp.pk])).status_code == 200
     assert admin.get(reverse("api-import", args=[imp.pk])).status_code == 200
 
 
@@ -240,7 +240,7 @@ def test_the_landing_page_links_analysts_to_imports() -> None:
     client = analyst_client()
     html = client.get(reverse("home")).content.decode()
     card = html.split('data-area="imports"')[1].split("</li>")[0]
-    assert f'href="{reverse("hotspots:imports")}"' in card
+    assert f'href="{reverse("incidents:imports")}"' in card
     assert "Not built yet" not in card
 
 
@@ -253,8 +253,8 @@ def test_the_rejections_csv_cannot_run_as_a_spreadsheet_formula(
     form = upload_form(client, col_premise="")
     form["file"] = SimpleUploadedFile("evil.csv", text.encode(), content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("hotspots:imports"), form)
+        client.post(reverse("incidents:imports"), form)
     imp = IncidentImport.objects.get()
-    body = client.get(reverse("hotspots:import-rejections-csv", args=[imp.pk])).content.decode()
+    body = client.get(reverse("incidents:import-rejections-csv", args=[imp.pk])).content.decode()
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[1][3] == '\'=HYPERLINK("http://x")'

@@ -1,14 +1,15 @@
-"""Celery tasks of the hotspots app: interfaces that take ids and call one service each."""
+"""Celery tasks of the incidents app: interfaces that take ids and call one service each."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from backend.hotspots.imports import incident_import_run
+from backend.incidents.writing import incident_import_run
 
 
 @shared_task(
+    # The name predates the incidents app: queued messages and worker routes know it by it.
     name="hotspots.import_run",
     acks_late=True,
     # Idempotent: a redelivered run of a done import is a no-op, and a half-finished one left

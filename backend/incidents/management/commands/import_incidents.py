@@ -7,17 +7,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backend.hotspots.imports import (
-    FIELDS,
-    ImportOutcome,
-    import_spec_build,
-    incident_import_create,
-    incident_import_run,
-    incident_import_submit,
-    parse_column_map,
-    parse_offence_map,
-)
-from backend.hotspots.models import IncidentImport
+from backend.incidents.mapping import FIELDS, import_spec_build, parse_column_map, parse_offence_map
+from backend.incidents.models import IncidentImport
+from backend.incidents.services import incident_import_create, incident_import_submit
+from backend.incidents.writing import ImportOutcome, incident_import_run
 
 SHOWN_REJECTIONS = 20
 

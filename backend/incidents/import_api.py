@@ -5,11 +5,8 @@ Analysts and admins only; the queryset is scoped by role as well as the permissi
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -23,16 +20,11 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.config.api import drf_validation_error
-from backend.hotspots.imports import (
-    FIELDS,
-    import_list_for,
-    import_spec_build,
-    import_unknown_offences,
-    incident_import_submit,
-)
-from backend.hotspots.models import IncidentImport
-
-UPLOAD_CHUNK = 1 << 20
+from backend.incidents.mapping import FIELDS
+from backend.incidents.models import IncidentImport
+from backend.incidents.parsing import UPLOAD_CHUNK
+from backend.incidents.selectors import import_list_for, import_unknown_offences
+from backend.incidents.services import incident_import_upload
 
 
 class ImportOutputSerializer(serializers.ModelSerializer):
@@ -121,41 +113,25 @@ class ImportCreateApi(APIView):
         for f in FIELDS:
             if data.get(f"column_{f}"):
                 columns[f] = data[f"column_{f}"]
-        existing = IncidentImport.objects.filter(client_uuid=data["client_uuid"]).first()
-        if existing is not None:
-            # A retry of an upload already received: answer as the first time, store nothing.
-            if not import_list_for(user=request.user).filter(pk=existing.pk).exists():
-                raise ValidationError({"client_uuid": ["this client UUID is already used"]})
-            return self._answer(existing, status.HTTP_200_OK)
         try:
-            spec = import_spec_build(
+            imp, created = incident_import_upload(
+                chunks=data["file"].chunks(UPLOAD_CHUNK),
+                file_name=data["file"].name,
+                client_uuid=data["client_uuid"],
+                uploaded_by=request.user,
                 columns=columns,
                 mapping_name=data.get("mapping", ""),
                 time_zone=data.get("tz", ""),
                 offence=data.get("offence", ""),
                 offence_aliases=data.get("offence_map") or {},
-            )
-        except DjangoValidationError as exc:
-            raise drf_validation_error(exc) from exc
-        folder = Path(settings.MEDIA_ROOT) / "imports"
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix="upload-", delete=False) as out:
-            for chunk in data["file"].chunks(UPLOAD_CHUNK):
-                out.write(chunk)
-        path = Path(out.name)
-        try:
-            imp, created = incident_import_submit(
-                path=path,
-                file_name=data["file"].name,
-                spec=spec,
                 source=data.get("source", ""),
-                client_uuid=data["client_uuid"],
-                uploaded_by=request.user,
                 save_mapping=data.get("save_mapping", ""),
             )
         except DjangoValidationError as exc:
-            path.unlink(missing_ok=True)
             raise drf_validation_error(exc) from exc
+        if not created and not import_list_for(user=request.user).filter(pk=imp.pk).exists():
+            # A retry answers as the first time, but only to someone who may see that import.
+            raise ValidationError({"client_uuid": ["this client UUID is already used"]})
         return self._answer(imp, status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
     def _answer(self, imp: IncidentImport, code: int) -> Response:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from backend.hotspots import import_views
+from backend.incidents import import_views
 
 urlpatterns = [
     path("imports/", import_views.import_list, name="imports"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from backend.hotspots import import_api
+from backend.incidents import import_api
 
 urlpatterns = [
     path("imports", import_api.ImportCreateApi.as_view(), name="api-imports"),
