@@ -1,27 +1,15 @@
 // Presence patrol app service worker (served from /app/sw.js, scope /app/).
-// - The app shell (scripts, styles, Leaflet from django-leaflet, icons) is precached in a versioned cache; bump
-//   VERSION whenever a file under mobile_web/ changes. Old caches are deleted on activate.
+// - The app shell (scripts, styles, catalogues, icons, Leaflet from django-leaflet) is precached
+//   in a versioned cache. The server fills in VERSION (a hash of every file in mobile_web/) and
+//   SHELL (the list of those files) when it serves this script: any change makes a new cache.
+//   Old caches are deleted on activate.
 // - Today's missions and hot spot briefings are network-first with a cached fallback.
 // - Writes (anything but GET) are never cached: the page's outbox owns them.
 
-const VERSION = "2026-12-01.2";
+const VERSION = "__APP_VERSION__";
 const PREFIX = "presence-app-";
 const CACHE = `${PREFIX}${VERSION}`;
-const SHELL = [
-  "/static/app/css/app.css",
-  "/static/app/js/main.js",
-  "/static/app/js/api.js",
-  "/static/app/js/db.js",
-  "/static/app/js/dose.js",
-  "/static/app/js/geo.js",
-  "/static/app/js/outbox.js",
-  "/static/app/icons/icon.svg",
-  "/static/app/icons/icon-maskable.svg",
-  "/static/leaflet/leaflet.js",
-  "/static/leaflet/leaflet.css",
-  "/static/js/map-base.js",
-  "/app/manifest.webmanifest",
-];
+const SHELL = "__APP_SHELL__";
 const NETWORK_FIRST = [
   /^\/app\/$/,
   /^\/api\/v1\/missions$/,

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
+from backend.accounts.models import Role
 from backend.accounts.navigation import areas_for
 from backend.accounts.permissions import SignedInRequest
 from backend.accounts.selectors import district_list, squad_list_for
@@ -23,6 +26,20 @@ def home(request: SignedInRequest) -> HttpResponse:
             "districts": district_list(),
         },
     )
+
+
+class LoginView(auth_views.LoginView):
+    """Sign-in; with no ``next``, an officer lands in the phone app (``/app/``), everyone else
+    on the role-aware landing page."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        user = self.request.user
+        if getattr(user, "role", None) == Role.OFFICER:
+            return reverse("app:index")
+        return super().get_default_redirect_url()
 
 
 def _is_api(request: HttpRequest) -> bool:

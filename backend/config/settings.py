@@ -157,7 +157,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _db_file.parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(_db_file.with_name(f"test-{_db_file.name}"))}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # IMMEDIATE: a write transaction takes the write lock when it begins, so two writers wait
+    # for each other (up to the timeout) instead of one failing at once with "database is
+    # locked" when it upgrades a read lock (the demo's in-process rollups write beside pings).
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Celery -----------------------------------------------------------------------

@@ -12,7 +12,7 @@ import csv
 import math
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
@@ -23,6 +23,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import generics, serializers, status
@@ -50,6 +51,7 @@ from backend.missions.models import (
 )
 from backend.missions.selectors import (
     AllocationSummary,
+    MissionDelivery,
     allocation_csv_rows,
     allocation_rows,
     board_missions,
@@ -58,6 +60,7 @@ from backend.missions.selectors import (
     experiment_reproduce,
     experiment_summary,
     experiments_list,
+    mission_deliveries,
     missions_visible_to,
     shift_plan_for,
     squad_shift_window,
@@ -101,6 +104,16 @@ def _num(x: float) -> float | None:
 # Missions
 
 
+class MissionListSerializer(serializers.ListSerializer):
+    """Reads every listed mission's delivery in one query (``selectors.mission_deliveries``)."""
+
+    def to_representation(self, data: Any) -> Any:
+        items = list(data.all() if hasattr(data, "all") else data)
+        context = cast(dict[str, Any], self.context)
+        context["deliveries"] = mission_deliveries(items)
+        return super().to_representation(items)
+
+
 class MissionOutputSerializer(serializers.ModelSerializer):
     hotspot_rank = serializers.IntegerField(source="hotspot.rank")
     hotspot_lat = serializers.FloatField(source="hotspot.centroid_lat")
@@ -120,6 +133,17 @@ class MissionOutputSerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display")
     decline_reason = serializers.CharField(help_text="Empty, or " + "; ".join(DeclineReason.values))
     decline_reason_label = serializers.CharField(source="get_decline_reason_display")
+    # From selectors.mission_deliveries (GPS dwell), read once per list by MissionListSerializer.
+    delivered = serializers.SerializerMethodField(
+        help_text="At least target_minutes inside the hot spot (GPS dwell); "
+        "never set by completing the mission."
+    )
+    dwell_minutes = serializers.SerializerMethodField(
+        help_text="Whole minutes inside the hot spot during the mission."
+    )
+    outcome = serializers.SerializerMethodField(
+        help_text="open; delivered; short (completed with too little dwell); ended"
+    )
 
     class Meta:
         model = Mission
@@ -131,7 +155,28 @@ class MissionOutputSerializer(serializers.ModelSerializer):
             "window_start", "window_end", "target_minutes", "decline_reason",
             "decline_reason_label", "status_note",
             "accepted_at", "on_scene_at", "ended_at", "created_at", "updated_at",
+            "delivered", "dwell_minutes", "outcome",
         ]  # fmt: skip
+        list_serializer_class = MissionListSerializer
+
+    def _delivery(self, obj: Mission) -> MissionDelivery:
+        context = cast(dict[str, Any], self.context)
+        deliveries: dict[int, MissionDelivery] = context.setdefault("deliveries", {})
+        if obj.pk not in deliveries:
+            deliveries.update(mission_deliveries([obj]))
+        return deliveries[obj.pk]
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_delivered(self, obj: Mission) -> bool:
+        return self._delivery(obj).delivered
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_dwell_minutes(self, obj: Mission) -> int:
+        return self._delivery(obj).dwell_minutes
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_outcome(self, obj: Mission) -> str:
+        return self._delivery(obj).outcome
 
     def get_hotspot_reason(self, obj: Mission) -> str:
         return str((obj.hotspot.briefing or {}).get("one_line", ""))

@@ -781,6 +781,98 @@ def experiment_arms_layer(*, experiment: Experiment, day: date | None = None) ->
     return Layer(name="arms", fields=ARM_LAYER_FIELDS, features=features)
 
 
+# ---------------------------------------------------------------------------------------------
+# A mission's delivery: measured from GPS dwell, never claimed by "Done"
+
+
+class Outcome:
+    OPEN = "open"  # still assigned, accepted or on scene, target not yet reached
+    DELIVERED = "delivered"  # at least the target minutes inside the hot spot
+    SHORT = "short"  # completed ("Done") with too little dwell
+    ENDED = "ended"  # declined, cancelled or interrupted without the dwell
+
+
+@dataclass(frozen=True)
+class MissionDelivery:
+    """``dwell_s``: seconds the mission's officer spent inside its hot spot during the mission
+    (from their ``Visit`` rows, built by the patrol rollup from GPS pings), clipped to the span
+    from the earliest of window start, acceptance and arrival to the mission's end (open: now).
+    ``delivered`` when that reaches ``target_minutes``; "Done" with less is ``short``."""
+
+    mission_id: int
+    target_minutes: int
+    dwell_s: float
+    status: str
+
+    @property
+    def dwell_minutes(self) -> int:
+        return int(self.dwell_s // 60)
+
+    @property
+    def delivered(self) -> bool:
+        return self.dwell_s >= self.target_minutes * 60
+
+    @property
+    def outcome(self) -> str:
+        if self.delivered:
+            return Outcome.DELIVERED
+        if self.status in OPEN_MISSION_STATUSES:
+            return Outcome.OPEN
+        return Outcome.SHORT if self.status == MissionStatus.COMPLETED else Outcome.ENDED
+
+    @property
+    def label(self) -> str:
+        """For the board, beside the status: "delivered · 15 min", "short · 1 min" or ""."""
+        if self.outcome in (Outcome.DELIVERED, Outcome.SHORT):
+            return f"{self.outcome} · {self.dwell_minutes} min"
+        return ""
+
+
+def mission_span(m: Mission, now: datetime) -> tuple[datetime, datetime]:
+    starts = [t for t in (m.window_start, m.accepted_at, m.on_scene_at) if t is not None]
+    return min(starts), (m.ended_at or now)
+
+
+def mission_deliveries(
+    missions: Iterable[Mission], *, now: datetime | None = None
+) -> dict[int, MissionDelivery]:
+    """{mission id: its delivery} in one query of the officers' visits to those hot spots.
+
+    A visit counts for the part of it that overlaps the mission's span (its ``dwell_s`` scaled
+    by the overlap fraction, so device gaps inside a visit stay uncounted). Visits are rebuilt
+    when a patrol ends, every 10 minutes while on patrol, and when a mission is completed."""
+    missions = list(missions)
+    if not missions:
+        return {}
+    now = now or timezone.now()
+    spans = {m.pk: mission_span(m, now) for m in missions}
+    lo = min(s for s, _ in spans.values())
+    hi = max(e for _, e in spans.values())
+    pairs = {(m.officer_id, m.hotspot_id) for m in missions}
+    visits: dict[tuple[int, int], list[tuple[datetime, datetime, float]]] = {}
+    rows = Visit.objects.filter(
+        officer_id__in={o for o, _ in pairs},
+        hotspot_id__in={h for _, h in pairs},
+        exited_at__gte=lo,
+        entered_at__lte=hi,
+    ).values_list("officer_id", "hotspot_id", "entered_at", "exited_at", "dwell_s")
+    for officer_id, hotspot_id, entered, exited, dwell in rows:
+        visits.setdefault((officer_id, hotspot_id), []).append((entered, exited, dwell))
+    out = {}
+    for m in missions:
+        start, end = spans[m.pk]
+        total = 0.0
+        for entered, exited, dwell in visits.get((m.officer_id, m.hotspot_id), []):
+            overlap = (min(exited, end) - max(entered, start)).total_seconds()
+            length = (exited - entered).total_seconds()
+            if overlap > 0:
+                total += dwell * (overlap / length if length > 0 else 1.0)
+        out[m.pk] = MissionDelivery(
+            mission_id=m.pk, target_minutes=int(m.target_minutes), dwell_s=total, status=m.status
+        )
+    return out
+
+
 # Which Mission Menu entry suits a hot spot, by the offence group with the most harm.
 TACTICS_BY_GROUP = {
     "violent": "Violence reduction",

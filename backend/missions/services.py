@@ -47,6 +47,7 @@ from backend.missions.selectors import (
     squad_shift_window,
     treatment_on,
 )
+from backend.patrols.tasks import visit_rebuild_task
 from backend.workload.selectors import ShiftCapacity, Tier, shift_capacity
 
 DRAW_WINDOW_MINUTES = 60  # a drawn mission's window: time to get there and deliver the visit
@@ -319,8 +320,16 @@ def mission_arrive(*, mission_id: int, actor: User, at: datetime | None = None) 
 
 
 def mission_complete(*, mission_id: int, actor: User, at: datetime | None = None) -> Written:
-    """on scene -> completed, by the mission's officer; counts toward today's dose."""
-    return _transition(mission_id=mission_id, actor=actor, action="complete", at=at)
+    """on scene -> completed, by the mission's officer. "Done" ends the mission but never
+    creates dose: whether it was delivered is read from GPS dwell
+    (``selectors.mission_deliveries``), so the officer's visits of the day are rolled up now
+    rather than at the end of the patrol."""
+    written = _transition(mission_id=mission_id, actor=actor, action="complete", at=at)
+    if written.created:
+        mission = written.mission
+        day = timezone.localtime(mission.ended_at or timezone.now()).date().isoformat()
+        transaction.on_commit(lambda: visit_rebuild_task.delay(mission.officer_id, day))
+    return written
 
 
 def mission_decline(

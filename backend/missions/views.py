@@ -55,6 +55,7 @@ from backend.missions.selectors import (
     experiment_summary,
     experiments_list,
     hotspot_dose_today,
+    mission_deliveries,
     mission_types_active,
     missions_visible_to,
     no_treated_reason,
@@ -216,6 +217,10 @@ def board(request: SignedInRequest) -> HttpResponse:
                 ).strftime("%Y-%m-%dT%H:%M"),
             },
         )
+        deliveries = mission_deliveries(missions.object_list)
+        for m in missions.object_list:
+            # "completed" and "delivered" are shown apart; a view-only attribute for the template
+            m.delivery = deliveries[m.pk]  # type: ignore[attr-defined]
         context.update(
             shift_start=shift_start,
             shift_end=shift_end,
@@ -346,16 +351,21 @@ def board_csv(request: HttpRequest) -> HttpResponse:
     out = csv.writer(response)
     out.writerow(
         ["mission_id", "window_start", "window_end", "officer", "badge", "hotspot_id",
-         "hotspot_rank", "address", "mission_type", "source", "status", "decline_reason", "note"]
+         "hotspot_rank", "address", "mission_type", "source", "status", "decline_reason", "note",
+         "delivered", "dwell_minutes", "outcome"]
     )  # fmt: skip
-    for m in board_missions(squad=squad, day=day):
+    missions = list(board_missions(squad=squad, day=day))
+    deliveries = mission_deliveries(missions)
+    for m in missions:
+        d = deliveries[m.pk]
         out.writerow(
             [m.pk, timezone.localtime(m.window_start).isoformat(),
              timezone.localtime(m.window_end).isoformat(), spreadsheet_safe(m.officer.username),
              spreadsheet_safe(m.officer.badge_number), m.hotspot_id, m.hotspot.rank,
              spreadsheet_safe(m.hotspot.place),
              spreadsheet_safe(m.mission_type.name if m.mission_type else ""), m.source,
-             m.status, m.decline_reason, spreadsheet_safe(m.status_note)]
+             m.status, m.decline_reason, spreadsheet_safe(m.status_note), int(d.delivered),
+             d.dwell_minutes, d.outcome]
         )  # fmt: skip
     return response
 

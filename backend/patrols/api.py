@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
@@ -22,7 +22,14 @@ from backend.config.api import BoundedJSONParser, drf_validation_error
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
 from backend.patrols.selectors import session_current, track_for_day
-from backend.patrols.services import SessionConflict, activity_record, session_end, session_start
+from backend.patrols.services import (
+    ACTIVITY_NOTE_MAX,
+    SessionConflict,
+    activity_record,
+    activity_undo,
+    session_end,
+    session_start,
+)
 
 FIELD_ROLES = (Role.OFFICER, Role.SERGEANT)  # roles that patrol and carry the phone app
 
@@ -88,15 +95,24 @@ class SessionEndApi(APIView):
 
 
 class SessionCurrentApi(APIView):
-    """Your open patrol session, or 404 when you are not on patrol."""
+    """Your open patrol session, or 200 with an empty body when you are not on patrol (not
+    being on patrol is an answer, not an error)."""
 
     permission_classes = [role_permission(*FIELD_ROLES)]
 
-    @extend_schema(responses=SessionOutputSerializer)
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(
+                SessionOutputSerializer,
+                description="Your open session; an empty body (no JSON) when you are not on "
+                "patrol.",
+            )
+        }
+    )
     def get(self, request: Request) -> Response:
         session = session_current(officer=request.user)
         if session is None:
-            raise NotFound("You are not on patrol.")
+            return Response(status=status.HTTP_200_OK)  # empty body
         return Response(SessionOutputSerializer(session).data)
 
 
@@ -215,7 +231,11 @@ class ActivityApi(APIView):
         client_uuid = serializers.UUIDField()
         kind = serializers.SlugField()
         recorded_at = serializers.DateTimeField()
-        note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+        note = serializers.CharField(
+            required=False, default="", allow_blank=True, max_length=ACTIVITY_NOTE_MAX,
+            help_text=f"A short observation (at most {ACTIVITY_NOTE_MAX} characters), e.g. "
+            '"broken light"; tied to the hot spot through the mission and position.',
+        )  # fmt: skip
         lat = serializers.FloatField(required=False, allow_null=True, default=None)
         lon = serializers.FloatField(required=False, allow_null=True, default=None)
         mission = serializers.IntegerField(required=False, allow_null=True, default=None)
@@ -239,6 +259,22 @@ class ActivityApi(APIView):
             raise drf_validation_error(exc) from exc
         code = status.HTTP_201_CREATED if written.created else status.HTTP_200_OK
         return Response(self.ActivityOutputSerializer(written.obj).data, status=code)
+
+
+class ActivityUndoApi(APIView):
+    """Undo your own activity (the phone offers it for 10 seconds after logging). Idempotent:
+    204 whether it was deleted now or is already gone; refused (409) once it is older than
+    ``ACTIVITY_UNDO_MINUTES`` on the server, when it may already be in reports."""
+
+    permission_classes = [role_permission(*FIELD_ROLES)]
+
+    @extend_schema(request=None, responses={204: None, 409: OpenApiResponse(description="Too old")})
+    def delete(self, request: Request, client_uuid: Any) -> Response:
+        try:
+            activity_undo(officer=request.user, client_uuid=client_uuid)
+        except DjangoValidationError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ActivityTypesApi(APIView):

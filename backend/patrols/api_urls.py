@@ -9,6 +9,7 @@ urlpatterns = [
     path("pings/batch", api.PingBatchApi.as_view(), name="api-pings-batch"),
     path("avl/batch", api.AvlBatchApi.as_view(), name="api-avl-batch"),
     path("activities", api.ActivityApi.as_view(), name="api-activities"),
+    path("activities/<uuid:client_uuid>", api.ActivityUndoApi.as_view(), name="api-activity-undo"),
     path("activity-types", api.ActivityTypesApi.as_view(), name="api-activity-types"),
     path("officers/<int:officer_id>/track", api.TrackApi.as_view(), name="api-officer-track"),
 ]

@@ -123,6 +123,35 @@ def activity_mission_check_register(check: MissionCheck) -> None:
         _mission_checks.append(check)
 
 
+ACTIVITY_NOTE_MAX = 280  # a short observation typed on a phone ("broken light")
+ACTIVITY_UNDO_MINUTES = 10  # undo is offered for 10 s; queued offline it may arrive later
+
+
+def activity_undo(*, officer: Any, client_uuid: uuid.UUID, now: datetime | None = None) -> bool:
+    """Delete the officer's own activity (the phone's 10-second undo); True if one was deleted.
+    An activity received more than ``ACTIVITY_UNDO_MINUTES`` ago is kept (ValidationError)."""
+    now = now or timezone.now()
+    activity = Activity.objects.filter(officer=officer, client_uuid=client_uuid).first()
+    if activity is None:
+        return False
+    if now - activity.received_at > timedelta(minutes=ACTIVITY_UNDO_MINUTES):
+        raise ValidationError(
+            f"activity {client_uuid} was logged over {ACTIVITY_UNDO_MINUTES} minutes ago: "
+            "ask your sergeant to correct it"
+        )
+    before = {
+        "kind": activity.kind.code,
+        "recorded_at": activity.recorded_at,
+        "note": activity.note,
+    }
+    with transaction.atomic():
+        audit_record(
+            actor=officer, action="activity.undo", obj=activity, subject=officer, before=before
+        )
+        activity.delete()
+    return True
+
+
 def activity_record(
     *,
     officer: Any,
@@ -147,6 +176,8 @@ def activity_record(
         errors["kind"] = f"unknown activity {kind!r}; one of: {codes}"
     if recorded_at.tzinfo is None:
         errors["recorded_at"] = "must include a UTC offset"
+    if len(note) > ACTIVITY_NOTE_MAX:
+        errors["note"] = f"at most {ACTIVITY_NOTE_MAX} characters (got {len(note)})"
     if (lat is None) != (lon is None):
         errors["lat"] = "give both lat and lon, or neither"
     elif lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):

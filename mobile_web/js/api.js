@@ -34,6 +34,18 @@ export async function request(method, url, body) {
 
 export const get = (url) => request("GET", url);
 export const post = (url, body) => request("POST", url, body ?? {});
+export const del = (url) => request("DELETE", url);
+
+// An expired sign-in: the API answers 401 or 403 to a request that any signed-in officer may
+// make (a 403 for a real refusal, e.g. someone else's mission, leaves this answering ok).
+export async function signedOut() {
+  try {
+    const res = await get("/api/v1/patrols/sessions/current");
+    return res.status === 401 || res.status === 403;
+  } catch {
+    return false;
+  }
+}
 
 export function uuid() {
   if (crypto.randomUUID) return crypto.randomUUID();

@@ -1,9 +1,11 @@
-// IndexedDB for the app: the outbox (writes waiting to be delivered), the failed list and a
-// small key-value store for the patrol state. Schema upgrades step by old version and never
-// drop queued data.
+// IndexedDB for the app: the outbox (writes waiting to be delivered), the failed list, a
+// small key-value store for the patrol state and (version 2) hot spot briefings kept for use
+// without signal. Schema upgrades step by old version and never drop queued data.
 
 const DB_NAME = "presence-app";
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
+// Cached reads, cleared on sign-out; the outbox and failed list are kept (they are writes).
+export const CACHED_STATE = ["mission", "briefing", "dose", "activityTypes", "scene", "drawUuid"];
 
 function upgrade(db, oldVersion) {
   // Each step brings version N to N+1. Never delete a store that may hold queued items:
@@ -12,6 +14,9 @@ function upgrade(db, oldVersion) {
     db.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
     db.createObjectStore("failed", { keyPath: "seq" });
     db.createObjectStore("state");
+  }
+  if (oldVersion < 2) {
+    db.createObjectStore("briefings", { keyPath: "id" });
   }
 }
 
@@ -89,6 +94,20 @@ export async function move(from, to, items) {
     tx.objectStore(to).put(item);
     tx.objectStore(from).delete(item.seq);
   }
+  await done(tx);
+}
+
+export async function get(store, key) {
+  const db = await openDb();
+  return result(db.transaction(store).objectStore(store).get(key));
+}
+
+// Sign-out: forget cached missions and briefings (never the outbox or the failed list).
+export async function clearCached() {
+  const db = await openDb();
+  const tx = db.transaction(["state", "briefings"], "readwrite");
+  tx.objectStore("briefings").clear();
+  for (const key of CACHED_STATE) tx.objectStore("state").delete(key);
   await done(tx);
 }
 

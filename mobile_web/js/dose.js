@@ -4,11 +4,13 @@
 
 import { NetworkError, get } from "./api.js";
 import * as db from "./db.js";
+import { lang, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
-const DAY_LABEL = { met: "dose delivered", missed: "not delivered", today: "in progress", none: "nothing prescribed" };
+let latest = null;
+export const last = () => latest;
 
-function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
+const days = (n) => t(n === 1 ? "dose.day" : "dose.days.n", { n });
 
 // "12 of 30": the delivered figure large, the prescription small (fits a 360 px screen).
 function figure(dd, delivered, prescribed) {
@@ -19,7 +21,7 @@ function figure(dd, delivered, prescribed) {
   if (prescribed) {
     const of = document.createElement("span");
     of.className = "of";
-    of.textContent = ` of ${prescribed}`;
+    of.textContent = ` ${t("dose.of", { n: prescribed })}`;
     parts.push(of);
   }
   dd.replaceChildren(...parts);
@@ -27,35 +29,36 @@ function figure(dd, delivered, prescribed) {
 
 export function render(me, asOf) {
   const card = $("dose");
+  latest = me;
   if (!me) { card.hidden = true; return; }
   card.hidden = false;
-  const t = me.today;
-  figure($("dose-visits"), t.delivered_visits, t.prescribed_visits);
-  figure($("dose-minutes"), Math.round(t.delivered_minutes), Math.round(t.prescribed_minutes));
-  figure($("dose-koper"), t.koper_visits, 0);
+  const d0 = me.today;
+  figure($("dose-visits"), d0.delivered_visits, d0.prescribed_visits);
+  figure($("dose-minutes"), Math.round(d0.delivered_minutes), Math.round(d0.prescribed_minutes));
+  figure($("dose-koper"), d0.koper_visits, 0);
   const s = me.streak;
   const streak = $("dose-streak");
   streak.textContent = s.current
-    ? `${plural(s.current, "day")} in a row with your dose delivered` + (s.longest > s.current ? ` (best ${s.longest})` : "")
-    : (s.longest ? `Best streak ${plural(s.longest, "day")}: deliver today's dose to start a new one` : "Deliver today's dose to start a streak");
+    ? t("dose.streak", { d: days(s.current) }) + (s.longest > s.current ? ` ${t("dose.best", { d: days(s.longest) })}` : "")
+    : (s.longest ? t("dose.beststart", { d: days(s.longest) }) : t("dose.start"));
   streak.className = `streak${s.current ? " on" : ""}`;
   const squad = $("dose-squad");
   squad.hidden = !(me.squad && me.squad_streak && me.squad_streak.current);
-  if (!squad.hidden) squad.textContent = `${me.squad}: ${plural(me.squad_streak.current, "day")} in a row`;
-  const days = me.days.map((d) => {
+  if (!squad.hidden) squad.textContent = t("dose.squad", { s: me.squad, d: days(me.squad_streak.current) });
+  const strip = me.days.map((d) => {
     const li = document.createElement("li");
     const today = d.day === me.today.day;
     // Today is still being patrolled: not met yet is "in progress", never a miss.
     li.className = d.met === true ? "met" : d.met === false ? (today ? "today" : "missed") : "none";
-    const label = new Date(`${d.day}T12:00:00`).toLocaleDateString([], { weekday: "short", day: "numeric" });
-    li.title = `${label}: ${DAY_LABEL[li.className]}`;
+    const label = new Date(`${d.day}T12:00:00`).toLocaleDateString(lang, { weekday: "short", day: "numeric" });
+    li.title = `${label}: ${t(`dose.day.${li.className}`)}`;
     li.setAttribute("aria-label", li.title);
     return li;
   });
-  $("dose-days").replaceChildren(...days);
+  $("dose-days").replaceChildren(...strip);
   const when = new Date(asOf);
   $("dose-asof").textContent = Date.now() - asOf > 10 * 60000
-    ? `As of ${when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} (no signal since)` : "";
+    ? t("dose.asof", { at: when.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }) }) : "";
 }
 
 export async function load() {

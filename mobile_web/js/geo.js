@@ -37,7 +37,27 @@ export function distanceM(lat1, lon1, lat2, lon2) {
   return 2 * r * Math.asin(Math.sqrt(a));
 }
 
+// Initial bearing from 1 to 2, degrees clockwise from north.
+export function bearingDeg(lat1, lon1, lat2, lon2) {
+  const rad = Math.PI / 180;
+  const y = Math.sin((lon2 - lon1) * rad) * Math.cos(lat2 * rad);
+  const x = Math.cos(lat1 * rad) * Math.sin(lat2 * rad) -
+    Math.sin(lat1 * rad) * Math.cos(lat2 * rad) * Math.cos((lon2 - lon1) * rad);
+  return (Math.atan2(y, x) / rad + 360) % 360;
+}
+
+// One of the eight compass points: "N", "NE", ... "NW".
+export const compass = (deg) => ["N", "NE", "E", "SE", "S", "SW", "W", "NW"][Math.round(deg / 45) % 8];
+
 export function formatDistance(m) {
   if (m == null || Number.isNaN(m)) return "";
-  return m < 1000 ? `${Math.round(m)} m away` : `${(m / 1000).toFixed(1)} km away`;
+  return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`;
+}
+
+// The phone's own navigation: Apple Maps on iOS (and iPadOS, which says "Macintosh"), else a
+// geo: URI, which Android hands to the navigation app the officer chose.
+export function navigateHref(lat, lon, label, ua = navigator.userAgent) {
+  const at = `${(+lat).toFixed(6)},${(+lon).toFixed(6)}`;
+  if (/iPhone|iPad|iPod|Macintosh/.test(ua)) return `https://maps.apple.com/?daddr=${at}`;
+  return `geo:${at}?q=${at}(${encodeURIComponent(label)})`;
 }

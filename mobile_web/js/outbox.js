@@ -1,19 +1,26 @@
 // The outbox: every write is stored in IndexedDB before the screen confirms it, then delivered
 // in order. Pings go in batches (at most 500). A 2xx is delivered; a network error, 408, 429 or
 // 5xx is retried with backoff; any other 4xx moves the item to the visible "failed" list.
+// An expired sign-in (401/403 while signed out) pauses delivery and keeps every item queued.
+// Items carry the officer's username: after a sign-out, another officer's items wait for them.
 
-import { NetworkError, isoNow, post } from "./api.js";
+import { NetworkError, isoNow, request, signedOut } from "./api.js";
 import * as db from "./db.js";
 
 export const MAX_BATCH = 500;
 const MAX_BACKOFF_MS = 60000;
 
 class Retry extends Error {}
+class AuthLost extends Retry {}
 
 const listeners = new Set();
 let flushing = null;
 let attempts = 0;
 let backoffUntil = 0;
+let paused = false;
+let again = false;  // signed out: nothing is sent until the page is opened signed in again
+export const user = () => document.documentElement.dataset.user || "";
+const mine = (item) => !item.user || item.user === user();
 
 export function onChange(fn) { listeners.add(fn); }
 
@@ -24,20 +31,31 @@ function retryable(status) {
 }
 
 export async function enqueue(kind, body, extra = {}) {
-  const item = { kind, body, created: isoNow(), ...extra };
+  const item = { kind, body, created: isoNow(), user: user(), ...extra };
   item.seq = await db.add("outbox", item);
   notify({ type: "queued", item });
   return item;
 }
 
 export async function counts() {
-  return { unsent: await db.count("outbox"), failed: await db.count("failed") };
+  return {
+    unsent: (await db.getAll("outbox")).filter(mine).length,
+    failed: (await db.getAll("failed")).filter(mine).length,
+  };
 }
 
-export const failedItems = () => db.getAll("failed");
+// Take a queued item back before it is sent (the activity undo); false if already sent.
+export async function cancel(seq) {
+  const there = (await db.getAll("outbox")).some((i) => i.seq === seq);
+  if (there) await db.removeMany("outbox", [seq]);
+  notify({ type: "cancelled" });
+  return there;
+}
+
+export const failedItems = async () => (await db.getAll("failed")).filter(mine);
 
 export async function retryFailed() {
-  const items = await db.getAll("failed");
+  const items = (await db.getAll("failed")).filter(mine);
   // New sequence numbers: they go to the back of the queue.
   for (const item of items) {
     const { seq, error, ...rest } = item;
@@ -62,10 +80,11 @@ function describe(status, data) {
   return `HTTP ${status}`;
 }
 
-async function send(url, body) {
+async function send(url, body, method = "POST") {
   try {
-    const res = await post(url, body);
+    const res = await request(method, url, method === "DELETE" ? undefined : body);
     if (retryable(res.status)) throw new Retry(`HTTP ${res.status}`);
+    if ((res.status === 401 || res.status === 403) && await signedOut()) throw new AuthLost("signed out");
     return res;
   } catch (err) {
     if (err instanceof NetworkError) throw new Retry(err.message);
@@ -98,7 +117,7 @@ async function urlFor(item) {
   switch (item.kind) {
     case "session-start": return "/api/v1/patrols/sessions";
     case "activity": return "/api/v1/activities";
-    case "mission": return item.url;
+    case "mission": case "activity-undo": return item.url;
     case "session-end": {
       const ids = await db.getState("sessionIds", {});
       const id = ids[item.session_uuid];
@@ -114,7 +133,7 @@ async function sendOne(item) {
     await fail([item], "cannot be sent: its patrol session was never started on the server");
     return;
   }
-  const res = await send(url, item.body);
+  const res = await send(url, item.body, item.method);
   let delivered = res.ok;
   let session = null;
   if (item.kind === "session-start") {
@@ -139,7 +158,7 @@ async function sendOne(item) {
 }
 
 async function flushNow() {
-  const items = (await db.getAll("outbox")).sort((a, b) => a.seq - b.seq);
+  const items = (await db.getAll("outbox")).filter(mine).sort((a, b) => a.seq - b.seq);
   let pings = [];
   for (const item of items) {
     if (item.kind === "ping") {
@@ -156,7 +175,8 @@ async function flushNow() {
 // Deliver what is queued. Safe to call often: one flush runs at a time, and during a backoff
 // a call does nothing unless forced (e.g. the browser just came back online).
 export function flush({ force = false } = {}) {
-  if (flushing) return flushing;
+  if (flushing) { again = true; return flushing; }  // queued meanwhile: sent right after
+  if (paused) return Promise.resolve();
   if (!force && Date.now() < backoffUntil) return Promise.resolve();
   flushing = (async () => {
     try {
@@ -165,6 +185,11 @@ export function flush({ force = false } = {}) {
       backoffUntil = 0;
       notify({ type: "flushed", ok: true });
     } catch (err) {
+      if (err instanceof AuthLost) {
+        paused = true;
+        notify({ type: "auth" });
+        return;
+      }
       if (!(err instanceof Retry)) console.warn("outbox:", err);
       attempts += 1;
       const base = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** attempts);
@@ -172,6 +197,7 @@ export function flush({ force = false } = {}) {
       notify({ type: "flushed", ok: false, retryInMs: backoffUntil - Date.now() });
     } finally {
       flushing = null;
+      if (again && Date.now() >= backoffUntil) { again = false; setTimeout(flush, 0); }
     }
   })();
   return flushing;

@@ -77,7 +77,8 @@ def test_each_role_signs_in_and_sees_exactly_its_areas(client: Client, role: Rol
     UserFactory(username=f"u-{role}", role=role)
     response = login(client, f"u-{role}")
     assert response.status_code == 302
-    assert response["Location"] == reverse("home")
+    # An officer lands in the phone app; every other role on the landing page.
+    assert response["Location"] == ("/app/" if role == Role.OFFICER else reverse("home"))
     page = client.get(reverse("home"))
     assert page.status_code == 200
     assert areas_on_page(page.content.decode()) == EXPECTED_AREAS[role]
@@ -95,6 +96,17 @@ def test_the_demo_logins_work_for_every_role(client: Client) -> None:
         assert login(c, username, "presence-demo").status_code == 302, username
         page = c.get(reverse("home")).content.decode()
         assert areas_on_page(page) == EXPECTED_AREAS[role], username
+
+
+@pytest.mark.django_db
+def test_an_officer_with_a_next_page_goes_there_and_signed_in_visits_to_login_go_to_the_app(
+    client: Client,
+) -> None:
+    UserFactory(username="walker", role=Role.OFFICER)
+    r = client.post(reverse("login") + "?next=/missions/mine/",
+                    {"username": "walker", "password": PASSWORD})  # fmt: skip
+    assert r["Location"] == "/missions/mine/"
+    assert client.get(reverse("login"))["Location"] == "/app/"
 
 
 @pytest.mark.django_db

@@ -118,6 +118,22 @@ def test_an_officer_patrols_draws_accepts_logs_and_ends(live_server: Any, app_pa
     wait_until(page, lambda: Ping.objects.filter(officer=officer).exists(), "a ping")
     assert page.locator("#nearby-list li").count() == 3
     assert "visit due" in page.locator("#nearby-list li").first.inner_text()
+    # A nearby hot spot opens its briefing and navigation; the map shows all three.
+    page.locator("#nearby-list button").nth(1).click()
+    expect(page.locator("#spot")).to_be_visible()
+    second = spots[1]
+    assert page.locator("#spot-title").inner_text() == "Hot spot 2"
+    expect(page.locator("#spot-why")).to_have_text("12 robberies in a year within 150 m.")
+    assert (
+        page.locator("#spot-nav")
+        .get_attribute("href")
+        .startswith(f"geo:{second.centroid_lat:.6f},{second.centroid_lon:.6f}?q=")
+    )
+    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Show on map").click()
+    # three hot spot polygons and the officer's dot
+    expect(page.locator("#near-map path.leaflet-interactive")).to_have_count(4)
+    page.get_by_role("button", name="Hide the map").click()
 
     page.get_by_role("button", name="Next hot spot").click()
     page.wait_for_selector("#card:not([hidden])")
@@ -135,9 +151,16 @@ def test_an_officer_patrols_draws_accepts_logs_and_ends(live_server: Any, app_pa
 
     page.get_by_role("button", name="Accept").click()
     wait_until(
-        page, lambda: Mission.objects.get(pk=mission.pk).status == "accepted", "the acceptance"
+        page,
+        # inside the drawn hot spot already, acceptance is followed at once by the arrival
+        lambda: Mission.objects.get(pk=mission.pk).status in ("accepted", "on_scene"),
+        "the acceptance",
     )
-    assert page.get_by_role("button", name="Arrived").is_visible()
+    if mission.hotspot.rank == 1:  # the officer stands in it: arrival is automatic
+        wait_until(page, lambda: Mission.objects.get(pk=mission.pk).status == "on_scene", "arrival")
+        expect(page.get_by_role("button", name="Done")).to_be_visible()
+    else:
+        assert page.get_by_role("button", name="Arrived").is_visible()
 
     page.get_by_role("button", name="Community contact").click()
     activity = wait_until(

@@ -42,8 +42,10 @@
       map.setView(cfg.center, cfg.zoom || 11);
     }
     const tiles = cfg.tiles || [];
+    // options.noticeText: {none, failed} in the page's language (the phone app passes its own).
+    const say = (options && options.noticeText) || {};
     if (!tiles.length) {
-      notice(map, "Streets unavailable: no street map is configured. Hot spots and boundaries still draw.");
+      notice(map, say.none || "Streets unavailable: no street map is configured. Hot spots and boundaries still draw.");
     }
     tiles.forEach(function (t) {
       let loaded = false;
@@ -57,7 +59,7 @@
         if (box) box.hidden = true;
       });
       layer.on("tileerror", function () {
-        if (!loaded) notice(map, "Streets unavailable (offline or blocked). Hot spots and boundaries still draw.");
+        if (!loaded) notice(map, say.failed || "Streets unavailable (offline or blocked). Hot spots and boundaries still draw.");
       });
       layer.addTo(map);
     });

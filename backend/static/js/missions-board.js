@@ -10,7 +10,9 @@
   // Words in the page's language (the template's data-t-* attributes), English otherwise.
   const t = (key, english) => status.dataset[key] || english;
   const lang = document.documentElement.lang || undefined;
-  const label = (m) => m.status_label + (m.decline_reason ? ` (${m.decline_reason_label.toLowerCase()})` : "");
+  // "Completed" (the officer's Done) and "delivered" (GPS dwell) are shown apart.
+  const dose = (m) => (["delivered", "short"].includes(m.outcome) ? ` · ${m.outcome} · ${m.dwell_minutes} min` : "");
+  const label = (m) => m.status_label + (m.decline_reason ? ` (${m.decline_reason_label.toLowerCase()})` : "") + dose(m);
 
   function apply(board) {
     const seen = new Set();
