@@ -33,8 +33,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "mobile_web"
-SLOW_4G = {"offline": False, "latency": 562.5, "downloadThroughput": 1_474_400 / 8,
-           "uploadThroughput": 675_000 / 8}  # fmt: skip
+SLOW_4G = {
+    "offline": False,
+    "latency": 562.5,
+    "downloadThroughput": 1_474_400 / 8,
+    "uploadThroughput": 675_000 / 8,
+}
 LCP_JS = """() => new Promise((resolve) => {
     let last = 0;
     new PerformanceObserver((list) => { for (const e of list.getEntries()) last = e.startTime; })
@@ -54,15 +58,26 @@ def serve(tmp: Path, port: int) -> subprocess.Popen[bytes]:
     py = sys.executable
     subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run(
-        [py, "manage.py", "shell", "-c",
-         "from backend.accounts.models import User; "
-         "User.objects.create_user('bench-officer', password='bench-password-1', role='officer')"],
-        cwd=ROOT, env=env, check=True,
-    )  # fmt: skip
+        [
+            py,
+            "manage.py",
+            "shell",
+            "-c",
+            "from backend.accounts.models import User; "
+            "User.objects.create_user("
+            "'bench-officer', password='bench-password-1', role='officer')",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     proc = subprocess.Popen(
-        [py, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [py, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
@@ -74,8 +89,9 @@ def serve(tmp: Path, port: int) -> subprocess.Popen[bytes]:
 
 def load(browser: Any, base: str, path: str, throttle: bool) -> tuple[int, int, float]:
     """(bytes transferred, responses, LCP ms) of one cold load of ``path`` signed in."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                  service_workers="block")  # fmt: skip
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, service_workers="block"
+    )
     page = context.new_page()
     page.goto(f"{base}/login/")
     page.fill("#id_username", "bench-officer")
@@ -129,10 +145,14 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=10)
 
-    print(f"Phone app budgets ({args.runs} cold loads per figure; Slow 4G = 562.5 ms RTT, "
-          "1.47 Mbit/s, CPU x4, DevTools throttling)\n")  # fmt: skip
-    print(f"{'page':<10} {'transfer KB':>12} {'responses':>10} {'LCP ms (fast)':>14} "
-          f"{'LCP ms (Slow 4G)':>17}  budget")  # fmt: skip
+    print(
+        f"Phone app budgets ({args.runs} cold loads per figure; Slow 4G = 562.5 ms RTT, "
+        "1.47 Mbit/s, CPU x4, DevTools throttling)\n"
+    )
+    print(
+        f"{'page':<10} {'transfer KB':>12} {'responses':>10} {'LCP ms (fast)':>14} "
+        f"{'LCP ms (Slow 4G)':>17}  budget"
+    )
     for path, transfer, n, lcp_fast, lcp_slow in rows:
         note = "transfer <= 120 KB, LCP <= 2500 ms" if path == "/app/" else "(peer)"
         kb = transfer / 1000

@@ -133,9 +133,12 @@ def _city(args: argparse.Namespace) -> tuple[list, list, list]:  # type: ignore[
             )
         )
     run = AnalysisRun.objects.create(
-        as_of=date(2026, 1, 1), status="done", is_active=True, published_at=timezone.now(),
+        as_of=date(2026, 1, 1),
+        status="done",
+        is_active=True,
+        published_at=timezone.now(),
         weights_version=harm_version_current(),
-    )  # fmt: skip
+    )
     xs = rng.uniform(-CITY_W_M / 2, CITY_W_M / 2, args.hotspots)
     ys = rng.uniform(-CITY_H_M / 2, CITY_H_M / 2, args.hotspots)
     spots = []
@@ -162,9 +165,12 @@ def _city(args: argparse.Namespace) -> tuple[list, list, list]:  # type: ignore[
     spots = Hotspot.objects.bulk_create(spots)
     analyst = User.objects.create(username="analyst", role=Role.ANALYST)
     experiment = experiment_create(
-        actor=analyst, name="Bench", design="blocked", starts_on=timezone.localdate(),
+        actor=analyst,
+        name="Bench",
+        design="blocked",
+        starts_on=timezone.localdate(),
         ends_on=timezone.localdate(),
-    )  # fmt: skip
+    )
     experiment_randomize(experiment_id=experiment.pk, actor=analyst)
     experiment_start(experiment_id=experiment.pk, actor=analyst)
     squad = Squad.objects.create(
@@ -179,12 +185,20 @@ def _city(args: argparse.Namespace) -> tuple[list, list, list]:  # type: ignore[
     visited = rng.choice(len(spots), size=len(spots) // 2, replace=False)
     Visit.objects.bulk_create(
         [
-            Visit(officer=officers[int(rng.integers(len(officers)))], hotspot=spots[int(i)],
-                  day=today, entered_at=timezone.now(), exited_at=timezone.now(), dwell_s=700,
-                  mode="foot", koper_compliant=True)
-            for i in visited for _ in range(int(rng.integers(1, 3)))
+            Visit(
+                officer=officers[int(rng.integers(len(officers)))],
+                hotspot=spots[int(i)],
+                day=today,
+                entered_at=timezone.now(),
+                exited_at=timezone.now(),
+                dwell_s=700,
+                mode="foot",
+                koper_compliant=True,
+            )
+            for i in visited
+            for _ in range(int(rng.integers(1, 3)))
         ]
-    )  # fmt: skip
+    )
     lat, lon = proj.to_latlon(
         rng.uniform(-CITY_W_M / 2, CITY_W_M / 2, 10 * args.draws),
         rng.uniform(-CITY_H_M / 2, CITY_H_M / 2, 10 * args.draws),
@@ -238,9 +252,11 @@ def _bench(args: argparse.Namespace) -> None:
         body = json.dumps({"lat": lat, "lon": lon, "client_uuid": str(uuid.uuid4())})
         t0 = time.perf_counter()
         r = client.post(
-            "/api/v1/missions/draw", body, content_type="application/json",
+            "/api/v1/missions/draw",
+            body,
+            content_type="application/json",
             HTTP_AUTHORIZATION=f"Token {tokens[k % len(tokens)]}",
-        )  # fmt: skip
+        )
         elapsed = (time.perf_counter() - t0) * 1000
         if r.status_code not in (200, 201):
             raise RuntimeError(f"{r.status_code}: {r.content[:300]!r}")
@@ -262,9 +278,11 @@ def _bench(args: argparse.Namespace) -> None:
             for k, (lat, lon) in enumerate(chunks[t]):
                 t0 = time.perf_counter()
                 mission_draw(
-                    officer=officers[(t * per_thread + k) % len(officers)], lat=lat, lon=lon,
+                    officer=officers[(t * per_thread + k) % len(officers)],
+                    lat=lat,
+                    lon=lon,
                     client_uuid=uuid.uuid4(),
-                )  # fmt: skip
+                )
                 own.append((time.perf_counter() - t0) * 1000)
             with lock:
                 threaded_ms.extend(own)

@@ -40,9 +40,33 @@ K = 20
 CATEGORY_SHARE = np.array([0.45, 0.25, 0.15, 0.10, 0.05])
 CATEGORY_HARM = np.array([2.0, 10.0, 40.0, 120.0, 365.0])
 HOUR_SHARE = np.array(
-    [5.0, 4.5, 3.8, 2.8, 2.0, 1.6, 1.8, 2.4, 3.0, 3.3, 3.5, 3.8,
-     4.0, 4.0, 4.1, 4.4, 4.8, 5.2, 5.6, 6.0, 6.4, 6.6, 6.4, 5.8]
-)  # fmt: skip
+    [
+        5.0,
+        4.5,
+        3.8,
+        2.8,
+        2.0,
+        1.6,
+        1.8,
+        2.4,
+        3.0,
+        3.3,
+        3.5,
+        3.8,
+        4.0,
+        4.0,
+        4.1,
+        4.4,
+        4.8,
+        5.2,
+        5.6,
+        6.0,
+        6.4,
+        6.6,
+        6.4,
+        5.8,
+    ]
+)
 WEEKDAY_SHARE = np.array([0.92, 0.9, 0.92, 0.96, 1.15, 1.3, 1.1])
 
 
@@ -155,9 +179,17 @@ def main() -> None:
 
     def run_analyze() -> Any:
         return analyze(
-            x, y, d["harm"], d["category_idx"], 5, d["hour"], d["weekday"], d["t_seconds"],
-            cell_size=CELL_M, k=K,
-        )  # fmt: skip
+            x,
+            y,
+            d["harm"],
+            d["category_idx"],
+            5,
+            d["hour"],
+            d["weekday"],
+            d["t_seconds"],
+            cell_size=CELL_M,
+            k=K,
+        )
 
     t, result = best_of(args.repeat, run_analyze)
     add("analyze (binning..concentr.)", n, "points", t)

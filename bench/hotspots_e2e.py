@@ -89,9 +89,18 @@ def main() -> None:
     select_s = min(_timed(lambda: incident_points(start=start, end=end)) for _ in range(3))
     e2e = []
     for _ in range(args.repeat):
-        e2e.append(_timed(lambda: call_command(
-            "hotspots_analyze", "--as-of", AS_OF.isoformat(), "--lookback-days", "365",
-            stdout=io.StringIO())))  # fmt: skip
+        e2e.append(
+            _timed(
+                lambda: call_command(
+                    "hotspots_analyze",
+                    "--as-of",
+                    AS_OF.isoformat(),
+                    "--lookback-days",
+                    "365",
+                    stdout=io.StringIO(),
+                )
+            )
+        )
     run = AnalysisRun.objects.order_by("-pk").first()
     assert run is not None
     print(f"{'stage':<44}{'workload':>18}{'time':>10}{'rate':>20}")

@@ -64,10 +64,14 @@ def main() -> None:
     t, result = best_of(
         args.repeat,
         lambda: impact_counts(
-            before=before, during=during, treated=treated, blocks=blocks,
-            permutations=perms, rng=np.random.default_rng(1),
+            before=before,
+            during=during,
+            treated=treated,
+            blocks=blocks,
+            permutations=perms,
+            rng=np.random.default_rng(1),
         ),
-    )  # fmt: skip
+    )
     add("impact_counts", f"{perms:,} x {n} places", t, f"{cells / t / 1e6:,.1f} M cells/s")
     t, _ = best_of(
         args.repeat,
@@ -84,10 +88,14 @@ def main() -> None:
     t, _ = best_of(
         args.repeat,
         lambda: impact_counts(
-            before=before, during=during, treated=treated, blocks=blocks, permutations=0,
+            before=before,
+            during=during,
+            treated=treated,
+            blocks=blocks,
+            permutations=0,
             rng=np.random.default_rng(1),
         ),
-    )  # fmt: skip
+    )
     add("  rate ratio + CI only", f"{n} places", t, f"{n / t / 1e3:,.1f} k places/s")
     pd_days, pd_places, pd_perms = 180, 20, perms  # Essex: 20 hot spots, daily, half a year
     pd_treated = np.zeros((pd_days, pd_places), dtype=bool)
@@ -97,10 +105,12 @@ def main() -> None:
     t, pd_result = best_of(
         max(1, args.repeat // 2),
         lambda: impact_placeday(
-            counts=pd_counts, treated=pd_treated, permutations=pd_perms,
+            counts=pd_counts,
+            treated=pd_treated,
+            permutations=pd_perms,
             rng=np.random.default_rng(1),
         ),
-    )  # fmt: skip
+    )
     pd_cells = pd_perms * pd_days * pd_places
     add(
         "impact_placeday",
@@ -125,10 +135,14 @@ def main() -> None:
     t, _ = best_of(
         args.repeat,
         lambda: residual_deterrence(
-            visit_hotspot=v_hs, visit_end_s=v_end, visit_dwell_s=v_dwell, incident_hotspot=i_hs,
-            incident_t_s=i_t, horizon_s=7 * DAY_S,
+            visit_hotspot=v_hs,
+            visit_end_s=v_end,
+            visit_dwell_s=v_dwell,
+            incident_hotspot=i_hs,
+            incident_t_s=i_t,
+            horizon_s=7 * DAY_S,
         ),
-    )  # fmt: skip
+    )
     add("residual_deterrence", f"{n_vis:,} visits", t, f"{n_vis / t / 1e6:,.2f} M visits/s")
     rows.append(("", "", float("nan"), ""))
 
@@ -151,8 +165,10 @@ def main() -> None:
     t, (beta, se) = best_of(args.repeat, peer)
     add("peer: statsmodels GLM (RR+CI)", f"{n} places", t, f"{n / t / 1e3:,.1f} k places/s")
 
-    print(f"{n} places in blocks of {args.block}, {perms:,} re-randomizations, best of "
-          f"{args.repeat}, numpy {np.__version__}, statsmodels {sm.__version__}\n")  # fmt: skip
+    print(
+        f"{n} places in blocks of {args.block}, {perms:,} re-randomizations, best of "
+        f"{args.repeat}, numpy {np.__version__}, statsmodels {sm.__version__}\n"
+    )
     print(f"{'stage':<32} {'workload':>22} {'time':>10} {'rate':>20}")
     print("-" * 87)
     for stage, workload, seconds, rate in rows:

@@ -45,12 +45,17 @@ def make_batches(n: int, start: datetime) -> list[bytes]:
     out = []
     for b in range(0, n, BATCH):
         items = [
-            {"client_uuid": str(uuid.uuid4()),
-             "recorded_at": (start + timedelta(seconds=(b + i) * 0.01)).isoformat(),
-             "lat": 25.8 + 1e-5 * (i % 100), "lon": -80.21 + 1e-5 * (i // 100),
-             "accuracy_m": 6.0, "speed_mps": 1.3, "heading_deg": 180.0}
+            {
+                "client_uuid": str(uuid.uuid4()),
+                "recorded_at": (start + timedelta(seconds=(b + i) * 0.01)).isoformat(),
+                "lat": 25.8 + 1e-5 * (i % 100),
+                "lon": -80.21 + 1e-5 * (i // 100),
+                "accuracy_m": 6.0,
+                "speed_mps": 1.3,
+                "heading_deg": 180.0,
+            }
             for i in range(min(BATCH, n - b))
-        ]  # fmt: skip
+        ]
         out.append(json.dumps(items).encode())
     return out
 
@@ -100,11 +105,25 @@ def main() -> None:
 
     env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "backend.config.wsgi:application",
-         "-b", f"127.0.0.1:{PORT}", "-w", str(args.workers), "-k", "gthread",
-         "--threads", str(args.threads), "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "backend.config.wsgi:application",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            str(args.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         for _ in range(100):
             try:
@@ -135,17 +154,31 @@ def main() -> None:
             now = datetime.now(UTC)
             for batch in rows:
                 for p in batch:
-                    copy.write_row((user.pk, p["client_uuid"], p["recorded_at"], now, False,
-                                    p["lat"], p["lon"], p["accuracy_m"]))  # fmt: skip
+                    copy.write_row(
+                        (
+                            user.pk,
+                            p["client_uuid"],
+                            p["recorded_at"],
+                            now,
+                            False,
+                            p["lat"],
+                            p["lon"],
+                            p["accuracy_m"],
+                        )
+                    )
     copy_s = time.perf_counter() - started
 
-    print(f"server: gunicorn gthread {args.workers} workers x {args.threads} threads, "
-          f"{args.clients} client processes, batches of {BATCH}, PostgreSQL "
-          f"{connection.pg_version}, {os.cpu_count()} cores for clients and server")  # fmt: skip
+    print(
+        f"server: gunicorn gthread {args.workers} workers x {args.threads} threads, "
+        f"{args.clients} client processes, batches of {BATCH}, PostgreSQL "
+        f"{connection.pg_version}, {os.cpu_count()} cores for clients and server"
+    )
     print(f"{'workload':<46}{'pings':>10}{'time':>9}{'pings/s':>12}")
-    for name, s in [("HTTP API, new pings (exactly-once insert)", first_s),
-                    ("HTTP API, every batch again (all duplicate)", again_s),
-                    ("peer: COPY into a temp table, no HTTP", copy_s)]:  # fmt: skip
+    for name, s in [
+        ("HTTP API, new pings (exactly-once insert)", first_s),
+        ("HTTP API, every batch again (all duplicate)", again_s),
+        ("peer: COPY into a temp table, no HTTP", copy_s),
+    ]:
         print(f"{name:<46}{args.pings:>10,}{s:>8.2f}s{args.pings / s:>12,.0f}")
 
 

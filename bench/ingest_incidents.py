@@ -50,9 +50,16 @@ FILE = DATA / "crime" / "chicago_aggravated_assaults.csv.gz"
 ROWS = 148_636
 SOURCE = "bench-chicago"
 ARGS = [
-    str(FILE), "--map", "occurred_at=date,lat=latitude,lon=longitude,premise=loc_cat",
-    "--offence", "aggravated-assault", "--tz", "America/Chicago", "--source", SOURCE,
-]  # fmt: skip
+    str(FILE),
+    "--map",
+    "occurred_at=date,lat=latitude,lon=longitude,premise=loc_cat",
+    "--offence",
+    "aggravated-assault",
+    "--tz",
+    "America/Chicago",
+    "--source",
+    SOURCE,
+]
 STAGE_DDL = (
     "CREATE TEMP TABLE bench_stage (source_id text, occurred bigint, lat float8, lon float8, "
     "offence_id bigint, premise text, district_id bigint) ON COMMIT DROP"
@@ -137,8 +144,19 @@ def peer_table(rows: list[Row], import_id: int, *, direct: bool) -> float:
     with transaction.atomic(), connection.connection.cursor() as cur:
         if direct:
             with cur.copy(f"COPY bench_incident ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["text", "text", "timestamptz", "float8", "float8", "int8",
-                                "text", "int8", "int8"])  # fmt: skip
+                copy.set_types(
+                    [
+                        "text",
+                        "text",
+                        "timestamptz",
+                        "float8",
+                        "float8",
+                        "int8",
+                        "text",
+                        "int8",
+                        "int8",
+                    ]
+                )
                 for row in full:
                     copy.write_row(row)
         else:
@@ -163,10 +181,15 @@ def main() -> None:
         sys.exit("This benchmark needs PostgreSQL: set DATABASE_URL=postgresql://...")
     call_command("migrate", verbosity=0)
     spec = import_spec_build(
-        columns={"occurred_at": "date", "lat": "latitude", "lon": "longitude",
-                 "premise": "loc_cat"},
-        offence="aggravated-assault", time_zone="America/Chicago",
-    )  # fmt: skip
+        columns={
+            "occurred_at": "date",
+            "lat": "latitude",
+            "lon": "longitude",
+            "premise": "loc_cat",
+        },
+        offence="aggravated-assault",
+        time_zone="America/Chicago",
+    )
     first, again, read = [], [], []
     for _ in range(args.repeat):
         reset()
@@ -184,11 +207,15 @@ def main() -> None:
 
     def line(workload: str, seconds: list[float], peer: str) -> str:
         best = min(seconds)
-        return (f"| {workload} | {best:.2f} s (median {statistics.median(seconds):.2f}) | "
-                f"{ROWS / best:,.0f} | {peer} |")  # fmt: skip
+        return (
+            f"| {workload} | {best:.2f} s (median {statistics.median(seconds):.2f}) | "
+            f"{ROWS / best:,.0f} | {peer} |"
+        )
 
-    print(f"Chicago file, {ROWS:,} rows, PostgreSQL {connection.pg_version // 10000}, "
-          f"best of {args.repeat}\n")  # fmt: skip
+    print(
+        f"Chicago file, {ROWS:,} rows, PostgreSQL {connection.pg_version // 10000}, "
+        f"best of {args.repeat}\n"
+    )
     print("| workload | time | rows/s | peer figure |")
     print("|---|---|---|---|")
     peer = f"psycopg binary COPY of the same rows into a temp table: {ROWS / min(copy):,.0f} rows/s"

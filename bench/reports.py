@@ -66,35 +66,61 @@ def load(*, days: int, officers: int, hotspots: int, per_day: int, first: date) 
     DeviceGap.objects.filter(officer__username__startswith=PREFIX).delete()
     ComplianceDay.objects.all().delete()
     district, _ = District.objects.get_or_create(
-        code=PREFIX, defaults={"name": PREFIX, "boundary": {}, "min_lat": 25.7, "min_lon": -80.3,
-                               "max_lat": 25.9, "max_lon": -80.1},
-    )  # fmt: skip
+        code=PREFIX,
+        defaults={
+            "name": PREFIX,
+            "boundary": {},
+            "min_lat": 25.7,
+            "min_lon": -80.3,
+            "max_lat": 25.9,
+            "max_lon": -80.1,
+        },
+    )
     AnalysisRun.objects.filter(is_active=True).update(is_active=False)
     run = AnalysisRun.objects.create(
-        as_of=first, weights_version=HarmWeightVersion.objects.order_by("-number")[0],
-        is_active=True, status="done",
-    )  # fmt: skip
+        as_of=first,
+        weights_version=HarmWeightVersion.objects.order_by("-number")[0],
+        is_active=True,
+        status="done",
+    )
     spots = Hotspot.objects.bulk_create(
-        Hotspot(run=run, rank=k + 1, district=district,
-                geometry=mapping(box(-80.3 + k * 0.001, 25.7, -80.2995 + k * 0.001, 25.7005)),
-                centroid_lat=25.70025, centroid_lon=-80.29975 + k * 0.001, harm=1,
-                incident_count=1, gi_z_max=3)
+        Hotspot(
+            run=run,
+            rank=k + 1,
+            district=district,
+            geometry=mapping(box(-80.3 + k * 0.001, 25.7, -80.2995 + k * 0.001, 25.7005)),
+            centroid_lat=25.70025,
+            centroid_lon=-80.29975 + k * 0.001,
+            harm=1,
+            incident_count=1,
+            gi_z_max=3,
+        )
         for k in range(hotspots)
-    )  # fmt: skip
+    )
     admin, _ = User.objects.get_or_create(
         username=f"{PREFIX}-analyst", defaults={"role": "analyst"}
     )
     experiment = Experiment.objects.create(
-        name=f"{PREFIX} {uuid.uuid4().hex[:6]}", design="blocked", run=run, status="running",
-        seed=1, started_at=timezone.now(), starts_on=first, ends_on=first + timedelta(days=days),
+        name=f"{PREFIX} {uuid.uuid4().hex[:6]}",
+        design="blocked",
+        run=run,
+        status="running",
+        seed=1,
+        started_at=timezone.now(),
+        starts_on=first,
+        ends_on=first + timedelta(days=days),
         created_by=admin,
-    )  # fmt: skip
+    )
     order = rng.permutation(hotspots)
     Allocation.objects.bulk_create(
-        Allocation(experiment=experiment, hotspot=spots[int(k)], block=str(i // 10),
-                   arm=Arm.TREATMENT if i % 2 == 0 else Arm.CONTROL)
+        Allocation(
+            experiment=experiment,
+            hotspot=spots[int(k)],
+            block=str(i // 10),
+            arm=Arm.TREATMENT if i % 2 == 0 else Arm.CONTROL,
+        )
         for i, k in enumerate(order)
-    )  # fmt: skip
+    )
     squads = []
     for s in range(10):
         squad, _ = Squad.objects.get_or_create(
@@ -119,18 +145,39 @@ def load(*, days: int, officers: int, hotspots: int, per_day: int, first: date) 
             where = rng.integers(0, hotspots, per_day)
             for s, ln, h in zip(starts, lengths, where, strict=True):
                 entered = base + timedelta(seconds=float(s))
-                visits.append(Visit(officer=u, hotspot=spots[int(h)], day=day, entered_at=entered,
-                                    exited_at=entered + timedelta(seconds=int(ln)),
-                                    dwell_s=float(ln), mode=TravelMode.FOOT,
-                                    koper_compliant=600 <= ln <= 960))  # fmt: skip
+                visits.append(
+                    Visit(
+                        officer=u,
+                        hotspot=spots[int(h)],
+                        day=day,
+                        entered_at=entered,
+                        exited_at=entered + timedelta(seconds=int(ln)),
+                        dwell_s=float(ln),
+                        mode=TravelMode.FOOT,
+                        koper_compliant=600 <= ln <= 960,
+                    )
+                )
             for h in rng.integers(0, hotspots, 3):
-                missions.append(Mission(hotspot=spots[int(h)], officer=u, squad=u.squad,
-                                        window_start=base, window_end=base + timedelta(hours=2),
-                                        target_minutes=15))  # fmt: skip
+                missions.append(
+                    Mission(
+                        hotspot=spots[int(h)],
+                        officer=u,
+                        squad=u.squad,
+                        window_start=base,
+                        window_end=base + timedelta(hours=2),
+                        target_minutes=15,
+                    )
+                )
             for s in rng.uniform(0, 8 * 3600, 2):
                 started = base + timedelta(seconds=float(s))
-                gaps.append(DeviceGap(officer=u, day=day, started_at=started,
-                                      ended_at=started + timedelta(minutes=4)))  # fmt: skip
+                gaps.append(
+                    DeviceGap(
+                        officer=u,
+                        day=day,
+                        started_at=started,
+                        ended_at=started + timedelta(minutes=4),
+                    )
+                )
     Visit.objects.bulk_create(visits, batch_size=5_000)
     Mission.objects.bulk_create(missions, batch_size=5_000)
     DeviceGap.objects.bulk_create(gaps, batch_size=5_000)
@@ -169,26 +216,38 @@ def main() -> None:
     if args.no_load:
         n = Visit.objects.filter(officer__username__startswith=PREFIX, day__gte=first).count()
     else:
-        n = load(days=args.days, officers=args.officers, hotspots=args.hotspots,
-                 per_day=args.visits_per_day, first=first)  # fmt: skip
-    print(f"{n:,} visits ({args.days} days x {args.officers} officers x {args.hotspots} hot "
-          f"spots), loaded in {time.perf_counter() - t0:.1f} s (not timed); "
-          f"PostgreSQL {connection.pg_version}")  # fmt: skip
+        n = load(
+            days=args.days,
+            officers=args.officers,
+            hotspots=args.hotspots,
+            per_day=args.visits_per_day,
+            first=first,
+        )
+    print(
+        f"{n:,} visits ({args.days} days x {args.officers} officers x {args.hotspots} hot "
+        f"spots), loaded in {time.perf_counter() - t0:.1f} s (not timed); "
+        f"PostgreSQL {connection.pg_version}"
+    )
 
     def rebuild_month() -> int:
         return sum(compliance_day_rebuild(day=first + timedelta(days=d)) for d in range(args.days))
 
     rows: list[tuple[str, float, str]] = []
     s, written = best_of(2, lambda: compliance_days_rebuild(first=first, last=last))
-    rows.append((f"stored rows of {args.days} days rebuilt at once ({written:,} rows)", s,
-                 f"{n / s:,.0f} visits/s"))  # fmt: skip
+    rows.append(
+        (
+            f"stored rows of {args.days} days rebuilt at once ({written:,} rows)",
+            s,
+            f"{n / s:,.0f} visits/s",
+        )
+    )
     s, written = best_of(1, rebuild_month)
-    rows.append(("the same, day by day (the nightly job's path)", s,
-                 f"{n / s:,.0f} visits/s"))  # fmt: skip
+    rows.append(("the same, day by day (the nightly job's path)", s, f"{n / s:,.0f} visits/s"))
     for by in REPORT_GROUPINGS:
         s, result = best_of(2, lambda by=by: compliance_compute(first=first, last=last, by=by))
-        rows.append((f"compliance_compute by {by} ({len(result.keys):,} rows)", s,
-                     f"{n / s:,.0f} visits/s"))  # fmt: skip
+        rows.append(
+            (f"compliance_compute by {by} ({len(result.keys):,} rows)", s, f"{n / s:,.0f} visits/s")
+        )
     s, groups = best_of(3, lambda: peer_group_by(first, last))
     rows.append(
         (f"peer: SQL GROUP BY hot spot, day ({groups:,} rows)", s, f"{n / s:,.0f} visits/s")

@@ -49,29 +49,39 @@ def load(n_officers: int, day_start: datetime) -> tuple[list[int], int]:
     proj = LocalProjection(*settings.PRESENCE_ORIGIN)
     AnalysisRun.objects.filter(is_active=True).update(is_active=False)
     run = AnalysisRun.objects.create(
-        as_of=day_start.date(), weights_version=HarmWeightVersion.objects.order_by("-number")[0],
-        is_active=True, status="done",
-    )  # fmt: skip
+        as_of=day_start.date(),
+        weights_version=HarmWeightVersion.objects.order_by("-number")[0],
+        is_active=True,
+        status="done",
+    )
     Hotspot.objects.bulk_create(
-        Hotspot(run=run, rank=k + 1, geometry=mapping(proj.geometry_to_lonlat(p)),
-                centroid_lat=float(proj.to_latlon(p.centroid.x, p.centroid.y)[0]),
-                centroid_lon=float(proj.to_latlon(p.centroid.x, p.centroid.y)[1]),
-                harm=1, incident_count=1, gi_z_max=3)
+        Hotspot(
+            run=run,
+            rank=k + 1,
+            geometry=mapping(proj.geometry_to_lonlat(p)),
+            centroid_lat=float(proj.to_latlon(p.centroid.x, p.centroid.y)[0]),
+            centroid_lon=float(proj.to_latlon(p.centroid.x, p.centroid.y)[1]),
+            harm=1,
+            incident_count=1,
+            gi_z_max=3,
+        )
         for k, p in enumerate(polys)
-    )  # fmt: skip
+    )
     users = []
     for k in range(n_officers):
-        u, _ = User.objects.get_or_create(username=f"bench-rollup-{k:03d}",
-                                          defaults={"role": Role.OFFICER})  # fmt: skip
+        u, _ = User.objects.get_or_create(
+            username=f"bench-rollup-{k:03d}", defaults={"role": Role.OFFICER}
+        )
         users.append(u.pk)
     Ping.objects.filter(officer_id__in=users).delete()
     Visit.objects.filter(officer_id__in=users).delete()
     PatrolSession.objects.filter(officer_id__in=users).delete()
     sessions = {
-        pk: PatrolSession.objects.create(officer_id=pk, client_uuid=uuid.uuid4(),
-                                         started_at=day_start - timedelta(hours=1)).pk
+        pk: PatrolSession.objects.create(
+            officer_id=pk, client_uuid=uuid.uuid4(), started_at=day_start - timedelta(hours=1)
+        ).pk
         for pk in users
-    }  # fmt: skip
+    }
     lat, lon = proj.to_latlon(fixes["x"], fixes["y"])
     t0 = day_start.timestamp() + 3600
     t = t0 + (fixes["t"] - fixes["t"].min())
@@ -86,10 +96,20 @@ def load(n_officers: int, day_start: datetime) -> tuple[list[int], int]:
         for i in range(t.size):
             officer = users[int(fixes["track_id"][i])]
             speed = fixes["speed_mps"][i]
-            copy.write_row((officer, sessions[officer], uuid.uuid4(),
-                            datetime.fromtimestamp(float(t[i]), UTC), now, False,
-                            float(lat[i]), float(lon[i]), float(fixes["accuracy_m"][i]),
-                            None if np.isnan(speed) else float(speed)))  # fmt: skip
+            copy.write_row(
+                (
+                    officer,
+                    sessions[officer],
+                    uuid.uuid4(),
+                    datetime.fromtimestamp(float(t[i]), UTC),
+                    now,
+                    False,
+                    float(lat[i]),
+                    float(lon[i]),
+                    float(fixes["accuracy_m"][i]),
+                    None if np.isnan(speed) else float(speed),
+                )
+            )
     with connection.cursor() as cur:
         cur.execute("ANALYZE patrols_ping")
     return users, int(t.size)
@@ -126,9 +146,11 @@ def main() -> None:
     rows = [
         ("visits_rebuild_day, whole day (best of 3)", min(whole)),
         ("visits_rebuild_day, whole day (median of 3)", float(np.median(whole))),
-        (f"per-officer task x {args.officers} (from {args.sample}, extrapolated)",
-         per * args.officers),
-    ]  # fmt: skip
+        (
+            f"per-officer task x {args.officers} (from {args.sample}, extrapolated)",
+            per * args.officers,
+        ),
+    ]
     for name, s in rows:
         print(f"{name:<52}{s:>8.2f}s{n / s:>14,.0f}")
 

@@ -216,9 +216,13 @@ def synthetic_day(
             start = officer * n_fix + int(rng.integers(0, n_fix - 120))
             keep[start : start + int(rng.uniform(2, 10) * 60 / step)] = False
     return {
-        "track_id": track_id[keep], "t": t[keep], "x": x[keep], "y": y[keep],
-        "accuracy_m": accuracy[keep], "speed_mps": speed[keep],
-    }  # fmt: skip
+        "track_id": track_id[keep],
+        "t": t[keep],
+        "x": x[keep],
+        "y": y[keep],
+        "accuracy_m": accuracy[keep],
+        "speed_mps": speed[keep],
+    }
 
 
 def main() -> None:
@@ -281,9 +285,15 @@ def main() -> None:
 
     def run_all() -> Any:
         return analyze_tracks(
-            d["track_id"], d["t"], d["x"], d["y"], index,
-            accuracy_m=d["accuracy_m"], speed_mps=d["speed_mps"], params=params,
-        )  # fmt: skip
+            d["track_id"],
+            d["t"],
+            d["x"],
+            d["y"],
+            index,
+            accuracy_m=d["accuracy_m"],
+            speed_mps=d["speed_mps"],
+            params=params,
+        )
 
     t, result = best_of(args.repeat, run_all)
     add("analyze_tracks (all of it)", n, "fixes", t)

@@ -77,11 +77,15 @@ def main() -> None:
     slow_s = time.perf_counter() - tic
     check = wl.cfs_hours_matrix(start[:n], end[:n], selfi[:n], bins)
 
-    print(f"workload: {args.calls:,} unit responses over {args.days} days "
-          f"({bins.hour.size:,} local hour bins, built in {bins_s:.3f} s)")  # fmt: skip
+    print(
+        f"workload: {args.calls:,} unit responses over {args.days} days "
+        f"({bins.hour.size:,} local hour bins, built in {bins_s:.3f} s)"
+    )
     print(f"{'path':<34}{'calls':>10}{'seconds':>10}{'calls/s':>14}")
-    print(f"{'analytics.workload (numpy)':<34}{args.calls:>10,}{fast_s:>10.3f}"
-          f"{args.calls / fast_s:>14,.0f}")  # fmt: skip
+    print(
+        f"{'analytics.workload (numpy)':<34}{args.calls:>10,}{fast_s:>10.3f}"
+        f"{args.calls / fast_s:>14,.0f}"
+    )
     print(f"{'Python loop, hour by hour (peer)':<34}{n:>10,}{slow_s:>10.3f}{n / slow_s:>14,.0f}")
     print(
         f"largest difference on the peer's {n:,} calls: {np.abs(slow - check).max():.2e} h; "

@@ -132,11 +132,28 @@ def celery_worker(
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "backend.config", "worker",
-             "--pool=solo", "-Q", f"{queue},celery", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "--loglevel=INFO", "-n", f"{queue}@%h"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "backend.config",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                f"{queue},celery",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel=INFO",
+                "-n",
+                f"{queue}@%h",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while b"ready." not in log.read_bytes():

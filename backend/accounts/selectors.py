@@ -45,8 +45,10 @@ def beats_layer() -> Layer:
         name="beats",
         fields=BEAT_FIELDS,
         features=[
-            (shape(b.boundary),
-             {"beat_id": b.pk, "name": b.name, "code": b.code, "district": b.district.name})
+            (
+                shape(b.boundary),
+                {"beat_id": b.pk, "name": b.name, "code": b.code, "district": b.district.name},
+            )
             for b in Beat.objects.select_related("district").order_by("district__name", "name")
         ],
-    )  # fmt: skip
+    )

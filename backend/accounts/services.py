@@ -83,9 +83,12 @@ def _boundary_save(obj: Any, *, kind: str, actor: Any) -> Any:
         setattr(obj, name, value)
     obj.save()
     audit_record(
-        actor=actor, action=f"{kind}.update" if before else f"{kind}.create", obj=obj,
-        before=before, after={"name": obj.name, "code": obj.code, "boundary": boundary},
-    )  # fmt: skip
+        actor=actor,
+        action=f"{kind}.update" if before else f"{kind}.create",
+        obj=obj,
+        before=before,
+        after={"name": obj.name, "code": obj.code, "boundary": boundary},
+    )
     return obj
 
 

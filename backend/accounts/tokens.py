@@ -56,8 +56,14 @@ def token_revoke(*, user: Any, reason: str, actor: Any = None, ip: str | None = 
     """Delete ``user``'s token; True if there was one. ``reason``: logout, lockout, deactivated."""
     deleted, _ = Token.objects.filter(user=user).delete()
     if deleted:
-        audit_record(actor=actor, action="token.revoke", obj=user, subject=user,
-                     after={"reason": reason}, ip=ip)  # fmt: skip
+        audit_record(
+            actor=actor,
+            action="token.revoke",
+            obj=user,
+            subject=user,
+            after={"reason": reason},
+            ip=ip,
+        )
     return bool(deleted)
 
 

@@ -18,10 +18,26 @@ PEAK_SHARE_MIN = 0.25
 
 # Offence words that take no plural in speech ("drug possession", "fraud", "trespass").
 _MASS_NOUNS = {
-    "arson", "damage", "disorder", "fraud", "graffiti", "harassment", "influence", "loitering",
-    "possession", "prostitution", "shoplifting", "trespass", "vandalism", "kidnapping",
-    "soliciting", "driving", "dealing", "trafficking", "abuse",
-}  # fmt: skip
+    "arson",
+    "damage",
+    "disorder",
+    "fraud",
+    "graffiti",
+    "harassment",
+    "influence",
+    "loitering",
+    "possession",
+    "prostitution",
+    "shoplifting",
+    "trespass",
+    "vandalism",
+    "kidnapping",
+    "soliciting",
+    "driving",
+    "dealing",
+    "trafficking",
+    "abuse",
+}
 # "Robbery of business property": the noun to make plural is the one before these words.
 _JOINS = (" of ", " with ", " from ", " under ", " in ", " on ", " at ", " by ")
 

@@ -17,9 +17,33 @@ METRES_PER_DEG_LAT = 111_320.0
 
 # Relative incident rate by hour of day (0-23): low before dawn, an evening peak to 01:00.
 HOUR_WEIGHTS = np.array(
-    [5.0, 4.5, 3.8, 2.8, 2.0, 1.6, 1.8, 2.4, 3.0, 3.3, 3.5, 3.8,
-     4.0, 4.0, 4.1, 4.4, 4.8, 5.2, 5.6, 6.0, 6.4, 6.6, 6.4, 5.8]
-)  # fmt: skip
+    [
+        5.0,
+        4.5,
+        3.8,
+        2.8,
+        2.0,
+        1.6,
+        1.8,
+        2.4,
+        3.0,
+        3.3,
+        3.5,
+        3.8,
+        4.0,
+        4.0,
+        4.1,
+        4.4,
+        4.8,
+        5.2,
+        5.6,
+        6.0,
+        6.4,
+        6.6,
+        6.4,
+        5.8,
+    ]
+)
 # Relative rate by weekday, Monday first: weekend peaks.
 WEEKDAY_WEIGHTS = np.array([0.92, 0.9, 0.92, 0.96, 1.15, 1.3, 1.1])
 

@@ -587,10 +587,17 @@ def build_hotspot_index(
     shift = block.bit_length() - 1
     if not polys:
         return HotspotIndex(
-            polygons=(), cell_m=float(cell_m), x0=0.0, y0=0.0, block=block, nbx=0, nby=0,
+            polygons=(),
+            cell_m=float(cell_m),
+            x0=0.0,
+            y0=0.0,
+            block=block,
+            nbx=0,
+            nby=0,
             tile_of=np.zeros(0, dtype=np.int32),
-            tiles=np.full((1, block * block), _OUTSIDE, np.int32), bounds=np.zeros((0, 4)),
-        )  # fmt: skip
+            tiles=np.full((1, block * block), _OUTSIDE, np.int32),
+            bounds=np.zeros((0, 4)),
+        )
     bounds = np.asarray(shapely.bounds(np.asarray(polys, dtype=object)), dtype=np.float64)
     if not np.isfinite(bounds).all():
         raise ValueError("hot spot coordinates must be finite")
@@ -637,9 +644,17 @@ def build_hotspot_index(
     tiles = np.full((slots.size + 1, block * block), _OUTSIDE, dtype=np.int32)
     tiles[tile_idx + 1, ((ucy & (block - 1)) << shift) | (ucx & (block - 1))] = cell_code
     return HotspotIndex(
-        polygons=polys, cell_m=float(cell_m), x0=x0, y0=y0, block=block, nbx=nbx, nby=nby,
-        tile_of=tile_of, tiles=tiles, bounds=bounds,
-    )  # fmt: skip
+        polygons=polys,
+        cell_m=float(cell_m),
+        x0=x0,
+        y0=y0,
+        block=block,
+        nbx=nbx,
+        nby=nby,
+        tile_of=tile_of,
+        tiles=tiles,
+        bounds=bounds,
+    )
 
 
 def _boundary_cells(
@@ -670,9 +685,20 @@ def _boundary_cells(
 def _empty_visits() -> Visits:
     i, f = np.zeros(0, dtype=np.int64), np.zeros(0)
     return Visits(
-        track=i, hotspot=i, first=i, last=i, entered_at=f, exited_at=f, dwell_s=f, gaps_s=f,
-        span_visit=i, span_first=i, span_last=i, span_start=f, span_end=f,
-    )  # fmt: skip
+        track=i,
+        hotspot=i,
+        first=i,
+        last=i,
+        entered_at=f,
+        exited_at=f,
+        dwell_s=f,
+        gaps_s=f,
+        span_visit=i,
+        span_first=i,
+        span_last=i,
+        span_start=f,
+        span_end=f,
+    )
 
 
 def visits(

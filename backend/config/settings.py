@@ -260,10 +260,15 @@ except ValueError as exc:
 # peak, high, low, run, run_hours, own_min, own_max (unset names keep Target 1's values).
 PRESENCE_WORKLOAD_TARGET = (_env("PRESENCE_WORKLOAD_TARGET", "1") or "1").strip().lower()
 _WORKLOAD_TARGET_KEYS = {
-    "offpeak": "offpeak_max_pct", "peak": "peak_max_pct", "high": "high_pct", "low": "low_pct",
-    "run": "run_pct", "run_hours": "run_max_hours", "own_min": "own_min_pct",
+    "offpeak": "offpeak_max_pct",
+    "peak": "peak_max_pct",
+    "high": "high_pct",
+    "low": "low_pct",
+    "run": "run_pct",
+    "run_hours": "run_max_hours",
+    "own_min": "own_min_pct",
     "own_max": "own_max_pct",
-}  # fmt: skip
+}
 PRESENCE_WORKLOAD_TARGET_VALUES: dict[str, float] = {}
 if PRESENCE_WORKLOAD_TARGET in {"2", "3"}:
     raise ImproperlyConfigured(

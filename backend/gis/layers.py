@@ -104,9 +104,17 @@ def gpkg_write(
     if path.exists():
         path.unlink()
     write(
-        str(path), wkb, columns, names, driver="GPKG", layer=layer, crs=CRS,
-        geometry_type=geometry_type, promote_to_multi=promote, encoding="UTF-8",
-    )  # fmt: skip
+        str(path),
+        wkb,
+        columns,
+        names,
+        driver="GPKG",
+        layer=layer,
+        crs=CRS,
+        geometry_type=geometry_type,
+        promote_to_multi=promote,
+        encoding="UTF-8",
+    )
     return len(rows)
 
 

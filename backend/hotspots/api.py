@@ -37,10 +37,23 @@ class HotspotOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Hotspot
         fields = [
-            "id", "rank", "district", "harm", "incident_count", "gi_z_max", "centroid_lat",
-            "centroid_lon", "geometry", "counts_by_offence", "last_incident_at", "briefing",
-            "profile_24x7", "run", "address", "street_brief",
-        ]  # fmt: skip
+            "id",
+            "rank",
+            "district",
+            "harm",
+            "incident_count",
+            "gi_z_max",
+            "centroid_lat",
+            "centroid_lon",
+            "geometry",
+            "counts_by_offence",
+            "last_incident_at",
+            "briefing",
+            "profile_24x7",
+            "run",
+            "address",
+            "street_brief",
+        ]
 
 
 class HotspotListApi(generics.ListAPIView):
@@ -69,10 +82,25 @@ class AnalysisOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = AnalysisRun
         fields = [
-            "id", "status", "as_of", "lookback_days", "cell_size_m", "top_k", "window",
-            "district", "weights_version", "incidents_analysed", "concentration", "stability",
-            "hotspots", "is_active", "published_at", "created_at", "finished_at", "error",
-        ]  # fmt: skip
+            "id",
+            "status",
+            "as_of",
+            "lookback_days",
+            "cell_size_m",
+            "top_k",
+            "window",
+            "district",
+            "weights_version",
+            "incidents_analysed",
+            "concentration",
+            "stability",
+            "hotspots",
+            "is_active",
+            "published_at",
+            "created_at",
+            "finished_at",
+            "error",
+        ]
 
 
 class AnalysisListCreateApi(APIView):
@@ -100,9 +128,13 @@ class AnalysisListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         params = AnalysisParams(
-            as_of=v["as_of"], lookback_days=v["lookback_days"], cell_size_m=v["cell_size_m"],
-            top_k=v["top_k"], window=v["window"], district_id=v["district"],
-        )  # fmt: skip
+            as_of=v["as_of"],
+            lookback_days=v["lookback_days"],
+            cell_size_m=v["cell_size_m"],
+            top_k=v["top_k"],
+            window=v["window"],
+            district_id=v["district"],
+        )
         try:
             run = analysis_submit(params=params, actor=request.user, publish=v["publish"])
         except DjangoValidationError as exc:

@@ -34,19 +34,44 @@ INSERT_BATCH = 5_000  # rows per INSERT: large enough to amortise round trips, s
 
 # Approximate neighbourhood outlines (lon, lat), drawn from the street grid.
 DISTRICTS: list[tuple[str, str, list[tuple[float, float]]]] = [
-    ("Little Haiti", "little-haiti",
-     [(-80.2010, 25.8150), (-80.1850, 25.8150), (-80.1830, 25.8320), (-80.1860, 25.8500),
-      (-80.2010, 25.8500)]),
-    ("Liberty City", "liberty-city",
-     [(-80.2400, 25.8200), (-80.2030, 25.8200), (-80.2030, 25.8500), (-80.2250, 25.8500),
-      (-80.2400, 25.8420)]),
-    ("Allapattah", "allapattah",
-     [(-80.2400, 25.7920), (-80.2030, 25.7920), (-80.2010, 25.8140), (-80.2400, 25.8140)]),
-    ("Downtown", "downtown",
-     [(-80.2000, 25.7650), (-80.1860, 25.7650), (-80.1850, 25.7900), (-80.2000, 25.7900)]),
-    ("Little Havana", "little-havana",
-     [(-80.2420, 25.7560), (-80.2030, 25.7560), (-80.2030, 25.7790), (-80.2420, 25.7790)]),
-]  # fmt: skip
+    (
+        "Little Haiti",
+        "little-haiti",
+        [
+            (-80.2010, 25.8150),
+            (-80.1850, 25.8150),
+            (-80.1830, 25.8320),
+            (-80.1860, 25.8500),
+            (-80.2010, 25.8500),
+        ],
+    ),
+    (
+        "Liberty City",
+        "liberty-city",
+        [
+            (-80.2400, 25.8200),
+            (-80.2030, 25.8200),
+            (-80.2030, 25.8500),
+            (-80.2250, 25.8500),
+            (-80.2400, 25.8420),
+        ],
+    ),
+    (
+        "Allapattah",
+        "allapattah",
+        [(-80.2400, 25.7920), (-80.2030, 25.7920), (-80.2010, 25.8140), (-80.2400, 25.8140)],
+    ),
+    (
+        "Downtown",
+        "downtown",
+        [(-80.2000, 25.7650), (-80.1860, 25.7650), (-80.1850, 25.7900), (-80.2000, 25.7900)],
+    ),
+    (
+        "Little Havana",
+        "little-havana",
+        [(-80.2420, 25.7560), (-80.2030, 25.7560), (-80.2030, 25.7790), (-80.2420, 25.7790)],
+    ),
+]
 
 # Offence mix of a US city's recorded crime (share of incidents) and how strongly each offence
 # clusters at hot places (probability of occurring at a hot centre rather than anywhere).
@@ -249,12 +274,18 @@ def demo_blocks(lat: np.ndarray, lon: np.ndarray) -> list[str]:
         quadrant = ("N" if st >= 0 else "S") + ("W" if av >= 0 else "E")
         if abs(st - round(st)) <= abs(av - round(av)):  # nearer a street than an avenue
             n = abs(round(st))
-            out.append(f"{abs(int(av)):03d}XX {quadrant} {_ordinal(n)} ST" if n else
-                       f"{abs(int(av)):03d}XX W FLAGLER ST")  # fmt: skip
+            out.append(
+                f"{abs(int(av)):03d}XX {quadrant} {_ordinal(n)} ST"
+                if n
+                else f"{abs(int(av)):03d}XX W FLAGLER ST"
+            )
         else:
             n = abs(round(av))
-            out.append(f"{abs(int(st)):03d}XX {quadrant} {_ordinal(n)} AVE" if n else
-                       f"{abs(int(st)):03d}XX N MIAMI AVE")  # fmt: skip
+            out.append(
+                f"{abs(int(st)):03d}XX {quadrant} {_ordinal(n)} AVE"
+                if n
+                else f"{abs(int(st)):03d}XX N MIAMI AVE"
+            )
     return out
 
 

@@ -13,9 +13,20 @@ from backend.hotspots.models import AnalysisRun, GridCell, Hotspot
 
 GRID_CSV_COLUMNS = ["ix", "iy", "lat", "lon", "count", "harm", "gi_z"]
 HOTSPOT_CSV_COLUMNS = [
-    "rank", "id", "district", "harm", "count", "gi_z", "cells", "centroid_lat", "centroid_lon",
-    "last_incident_at", "peak", "top_offence", "one_line",
-]  # fmt: skip
+    "rank",
+    "id",
+    "district",
+    "harm",
+    "count",
+    "gi_z",
+    "cells",
+    "centroid_lat",
+    "centroid_lon",
+    "last_incident_at",
+    "peak",
+    "top_offence",
+    "one_line",
+]
 
 
 def hotspot_feature(h: Hotspot) -> dict[str, Any]:
@@ -70,11 +81,20 @@ def hotspots_csv_rows(run: AnalysisRun) -> Iterator[list[Any]]:
             max(h.counts_by_offence.items(), key=lambda kv: kv[1])[0] if h.counts_by_offence else ""
         )
         yield [
-            h.rank, h.pk, h.district.name if h.district else "", round(h.harm, 1),
-            h.incident_count, round(h.gi_z_max, 3), len(h.cells), h.centroid_lat,
-            h.centroid_lon, h.last_incident_at.isoformat() if h.last_incident_at else "",
-            h.briefing.get("peak_label", ""), top, h.briefing.get("one_line", ""),
-        ]  # fmt: skip
+            h.rank,
+            h.pk,
+            h.district.name if h.district else "",
+            round(h.harm, 1),
+            h.incident_count,
+            round(h.gi_z_max, 3),
+            len(h.cells),
+            h.centroid_lat,
+            h.centroid_lon,
+            h.last_incident_at.isoformat() if h.last_incident_at else "",
+            h.briefing.get("peak_label", ""),
+            top,
+            h.briefing.get("one_line", ""),
+        ]
 
 
 def grid_csv_rows(run: AnalysisRun) -> Iterator[list[Any]]:
@@ -105,8 +125,13 @@ def grid_geojson(run: AnalysisRun, *, min_z: float | None = None) -> dict[str, A
             continue
         lat0, lon0 = proj.to_latlon(ix * size, iy * size)
         lat1, lon1 = proj.to_latlon((ix + 1) * size, (iy + 1) * size)
-        ring = [[float(lon0), float(lat0)], [float(lon1), float(lat0)], [float(lon1), float(lat1)],
-                [float(lon0), float(lat1)], [float(lon0), float(lat0)]]  # fmt: skip
+        ring = [
+            [float(lon0), float(lat0)],
+            [float(lon1), float(lat0)],
+            [float(lon1), float(lat1)],
+            [float(lon0), float(lat1)],
+            [float(lon0), float(lat0)],
+        ]
         features.append(
             {
                 "type": "Feature",
@@ -125,9 +150,21 @@ def grid_geojson(run: AnalysisRun, *, min_z: float | None = None) -> dict[str, A
 
 
 HOTSPOT_LAYER_FIELDS = [
-    "hotspot_id", "rank", "district", "harm", "incidents", "gi_z", "cells", "hand_drawn",
-    "peak", "top_offence", "summary", "last_incident", "run_id", "as_of",
-]  # fmt: skip
+    "hotspot_id",
+    "rank",
+    "district",
+    "harm",
+    "incidents",
+    "gi_z",
+    "cells",
+    "hand_drawn",
+    "peak",
+    "top_offence",
+    "summary",
+    "last_incident",
+    "run_id",
+    "as_of",
+]
 
 
 def hotspots_layer(run: AnalysisRun) -> Layer:

@@ -111,8 +111,9 @@ def _compute(run: AnalysisRun, start: datetime, end: datetime) -> _Computed:
     keep = np.ones(points.size, dtype=bool)
     if run.window:
         keep = parse_window(run.window).mask(parts.weekday, parts.minute_of_day)
-    points = IncidentPoints(*(getattr(points, f)[keep] for f in
-                              ("ids", "t", "lat", "lon", "offence_id", "district_id")))  # fmt: skip
+    points = IncidentPoints(
+        *(getattr(points, f)[keep] for f in ("ids", "t", "lat", "lon", "offence_id", "district_id"))
+    )
     harm_lookup = np.zeros(max(weights, default=0) + 1)
     for offence_id, days in weights.items():
         harm_lookup[offence_id] = days
@@ -126,10 +127,18 @@ def _compute(run: AnalysisRun, start: datetime, end: datetime) -> _Computed:
     x, y = proj.to_xy(points.lat, points.lon)
     zone_of = None if run.district_id is not None else _district_zones(proj)
     result = analyze(
-        x, y, harm, category, int(offence_ids.size),
-        parts.hour[keep], parts.weekday[keep], points.t,
-        cell_size=run.cell_size_m, k=run.top_k, cell_zone_of=zone_of,
-    )  # fmt: skip
+        x,
+        y,
+        harm,
+        category,
+        int(offence_ids.size),
+        parts.hour[keep],
+        parts.weekday[keep],
+        points.t,
+        cell_size=run.cell_size_m,
+        k=run.top_k,
+        cell_zone_of=zone_of,
+    )
     return _Computed(points, harm, result, proj)
 
 
@@ -176,9 +185,10 @@ def analysis_execute(*, run_id: int) -> AnalysisRun:
             _execute(run)
     except Exception as exc:
         AnalysisRun.objects.filter(pk=run.pk).update(
-            status=ImportStatus.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:2000],
+            status=ImportStatus.FAILED,
+            error=f"{exc.__class__.__name__}: {exc}"[:2000],
             finished_at=timezone.now(),
-        )  # fmt: skip
+        )
         raise
     run.refresh_from_db()
     if run.publish_requested and run.hotspots.exists():
@@ -205,10 +215,13 @@ def _execute(run: AnalysisRun) -> None:
     }
     if res is None:
         AnalysisRun.objects.filter(pk=run.pk).update(
-            status=ImportStatus.DONE, incidents_analysed=0, concentration={},
-            stability=stability_json, finished_at=timezone.now(),
+            status=ImportStatus.DONE,
+            incidents_analysed=0,
+            concentration={},
+            stability=stability_json,
+            finished_at=timezone.now(),
             grid={"cell_size_m": run.cell_size_m, "nx": 0, "ny": 0},
-        )  # fmt: skip
+        )
         return
 
     grid = res.grid
@@ -227,14 +240,18 @@ def _execute(run: AnalysisRun) -> None:
     clat, clon = current.proj.to_latlon(cx, cy)
     cells = [
         GridCell(
-            run=run, ix=int(ix + grid.i0), iy=int(iy + grid.j0),
-            lat=round(float(clat[i]), 6), lon=round(float(clon[i]), 6),
-            count=int(res.count[iy, ix]), harm=float(res.harm[iy, ix]),
+            run=run,
+            ix=int(ix + grid.i0),
+            iy=int(iy + grid.j0),
+            lat=round(float(clat[i]), 6),
+            lon=round(float(clon[i]), 6),
+            count=int(res.count[iy, ix]),
+            harm=float(res.harm[iy, ix]),
             gi_z=round(float(res.z[iy, ix]), 6),
             hotspot_rank=rank_of_cell.get((int(iy), int(ix))),
         )
         for i, (iy, ix) in enumerate(zip(iy_all, ix_all, strict=True))
-    ]  # fmt: skip
+    ]
     GridCell.objects.bulk_create(cells, batch_size=CELL_INSERT_BATCH)
 
     # Hot spots with their briefings.
@@ -248,12 +265,14 @@ def _execute(run: AnalysisRun) -> None:
         members = np.flatnonzero(res.member == i)
         by_offence = {
             offences[int(offence_ids[c])].name: int(n)
-            for c, n in enumerate(res.category_counts[i]) if n
-        }  # fmt: skip
+            for c, n in enumerate(res.category_counts[i])
+            if n
+        }
         member_harm = np.bincount(
             np.searchsorted(offence_ids, current.points.offence_id[members]),
-            weights=current.harm[members], minlength=offence_ids.size,
-        )  # fmt: skip
+            weights=current.harm[members],
+            minlength=offence_ids.size,
+        )
         harm_by_offence = {
             offences[int(offence_ids[c])].name: float(v) for c, v in enumerate(member_harm) if v
         }
@@ -276,29 +295,40 @@ def _execute(run: AnalysisRun) -> None:
         polygon = current.proj.geometry_to_lonlat(polygon_xy)
         centre = polygon.centroid
         briefing = make_briefing(
-            rank=h.rank, n_hotspots=n_h, harm=h.harm, count=h.count,
+            rank=h.rank,
+            n_hotspots=n_h,
+            harm=h.harm,
+            count=h.count,
             harm_share=h.harm / harm_total if harm_total else 0.0,
-            counts_by_offence=by_offence, profile=res.profile_count[i],
-            lookback_days=run.lookback_days, recent=recent, tactics=tactics_for(top_group),
+            counts_by_offence=by_offence,
+            profile=res.profile_count[i],
+            lookback_days=run.lookback_days,
+            recent=recent,
+            tactics=tactics_for(top_group),
             harm_by_offence=harm_by_offence,
-        )  # fmt: skip
+        )
         districts = district_of[members]
         member_ids[i] = current.points.ids[members].tolist()
         hotspots.append(
             Hotspot(
-                run=run, rank=h.rank,
+                run=run,
+                rank=h.rank,
                 district_id=run.district_id
                 or _district_containing(district_shapes, centre)
                 or _most_common(districts),
                 geometry=_rounded(mapping(polygon)),
-                centroid_lat=round(centre.y, 6), centroid_lon=round(centre.x, 6),
+                centroid_lat=round(centre.y, 6),
+                centroid_lon=round(centre.x, 6),
                 cells=[[gx, gy] for gy, gx in grid.to_global(h.cells)],  # [ix, iy] like GridCell
-                harm=h.harm, incident_count=h.count, counts_by_offence=by_offence,
+                harm=h.harm,
+                incident_count=h.count,
+                counts_by_offence=by_offence,
                 profile_24x7=res.profile_count[i].tolist(),
                 last_incident_at=datetime.fromtimestamp(float(res.last_incident_t[i]), tz=tz),
-                gi_z_max=round(h.z_max, 6), briefing=briefing.as_dict(),
+                gi_z_max=round(h.z_max, 6),
+                briefing=briefing.as_dict(),
             )
-        )  # fmt: skip
+        )
     addresses = hotspot_addresses(
         member_ids, {i: (h.centroid_lat, h.centroid_lon) for i, h in enumerate(hotspots)}
     )
@@ -368,9 +398,12 @@ def analysis_publish(*, run_id: int, actor: Any = None) -> AnalysisRun:
     run.published_at = timezone.now()
     run.save(update_fields=["is_active", "published_at"])
     audit_record(
-        actor=actor, action="analysis.publish", obj=run,
-        before={"active_runs": [r.pk for r in previous]}, after={"active_run": run.pk},
-    )  # fmt: skip
+        actor=actor,
+        action="analysis.publish",
+        obj=run,
+        before={"active_runs": [r.pk for r in previous]},
+        after={"active_run": run.pk},
+    )
     return run
 
 
@@ -420,7 +453,10 @@ def hotspot_hand_drawn_save(*, hotspot: Hotspot, actor: Any = None) -> Hotspot:
     }
     hotspot.save()
     audit_record(
-        actor=actor, action="hotspot.draw" if before is None else "hotspot.redraw", obj=hotspot,
-        before=before, after={"geometry": hotspot.geometry, "note": hotspot.note},
-    )  # fmt: skip
+        actor=actor,
+        action="hotspot.draw" if before is None else "hotspot.redraw",
+        obj=hotspot,
+        before=before,
+        after={"geometry": hotspot.geometry, "note": hotspot.note},
+    )
     return hotspot

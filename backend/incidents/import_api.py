@@ -34,10 +34,25 @@ class ImportOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = IncidentImport
         fields = [
-            "id", "client_uuid", "status", "status_url", "source", "file_name", "file_sha256",
-            "mapping", "rows_total", "rows_done", "imported", "duplicates", "rejected",
-            "rejections", "unknown_offences", "error", "created_at", "finished_at",
-        ]  # fmt: skip
+            "id",
+            "client_uuid",
+            "status",
+            "status_url",
+            "source",
+            "file_name",
+            "file_sha256",
+            "mapping",
+            "rows_total",
+            "rows_done",
+            "imported",
+            "duplicates",
+            "rejected",
+            "rejections",
+            "unknown_offences",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
 
     def get_status_url(self, obj: IncidentImport) -> str:
         request = self.context.get("request")

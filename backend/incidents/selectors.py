@@ -45,8 +45,12 @@ def rejections_csv_rows(imp: IncidentImport) -> Iterable[list[object]]:
     """The stored rejections as CSV rows (header first), safe to open in a spreadsheet."""
     yield ["line", "field", "reason", "value"]
     for r in imp.rejections:
-        yield [r.get("line"), r.get("field"), spreadsheet_safe(str(r.get("reason", ""))),
-               spreadsheet_safe(str(r.get("value", "")))]  # fmt: skip
+        yield [
+            r.get("line"),
+            r.get("field"),
+            spreadsheet_safe(str(r.get("reason", ""))),
+            spreadsheet_safe(str(r.get("value", ""))),
+        ]
 
 
 def harm_version_current() -> HarmWeightVersion:

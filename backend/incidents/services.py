@@ -241,8 +241,13 @@ def offence_aliases_save(
             before = dict(mapping.offence_aliases)
             mapping.offence_aliases = {**mapping.offence_aliases, **aliases}
             mapping.save(update_fields=["offence_aliases", "updated_at"])
-            audit_record(actor=actor, action="column_mapping.aliases", obj=mapping,
-                         before=before, after=mapping.offence_aliases)  # fmt: skip
+            audit_record(
+                actor=actor,
+                action="column_mapping.aliases",
+                obj=mapping,
+                before=before,
+                after=mapping.offence_aliases,
+            )
         elif target == "offence":
             for value, code in aliases.items():
                 offence = OffenceType.objects.select_for_update().get(pk=offences[code].pk)
@@ -251,8 +256,13 @@ def offence_aliases_save(
                 earlier = list(offence.aliases)
                 offence.aliases = [*offence.aliases, value]
                 offence.save(update_fields=["aliases"])
-                audit_record(actor=actor, action="offence_type.aliases", obj=offence,
-                             before=earlier, after=offence.aliases)  # fmt: skip
+                audit_record(
+                    actor=actor,
+                    action="offence_type.aliases",
+                    obj=offence,
+                    before=earlier,
+                    after=offence.aliases,
+                )
         else:
             raise ValidationError({"target": "save to 'mapping' or 'offence'"})
     return len(aliases)
@@ -280,15 +290,19 @@ def harm_version_create(
     old = dict(HarmWeight.objects.filter(version=current).values_list("offence__code", "days"))
     new = {**old, **{k: float(v) for k, v in weights.items()}}
     version = HarmWeightVersion.objects.create(
-        number=current.number + 1, note=note,
+        number=current.number + 1,
+        note=note,
         created_by=actor if getattr(actor, "pk", None) else None,
-    )  # fmt: skip
+    )
     HarmWeight.objects.bulk_create(
         [HarmWeight(version=version, offence_id=codes[c], days=d) for c, d in new.items()]
     )
     changed = {c: [old.get(c), d] for c, d in new.items() if old.get(c) != d}
     audit_record(
-        actor=actor, action="harm_index.version", obj=version,
-        before={"version": current.number}, after={"version": version.number, "changed": changed},
-    )  # fmt: skip
+        actor=actor,
+        action="harm_index.version",
+        obj=version,
+        before={"version": current.number},
+        after={"version": version.number, "changed": changed},
+    )
     return version

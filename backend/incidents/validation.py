@@ -231,8 +231,10 @@ def _check_chunk(rows: list[list[str]], lines: IntArray, ctx: _Context, state: _
         offence_raw = None
     else:
         offence_raw = columns["offence"]
-        resolved = {v: ctx.offence_lookup.get(normalise(v), -1 if v.strip() else -2)
-                    for v in set(offence_raw)}  # fmt: skip
+        resolved = {
+            v: ctx.offence_lookup.get(normalise(v), -1 if v.strip() else -2)
+            for v in set(offence_raw)
+        }
         offence = np.fromiter((resolved[v] for v in offence_raw), dtype=np.int64, count=n)
 
     id_bad = id_missing | id_long | id_nul
@@ -263,11 +265,15 @@ def _check_chunk(rows: list[list[str]], lines: IntArray, ctx: _Context, state: _
             if times.missing[i]:
                 entry = ("occurred_at", "missing time", "")
             else:
-                entry = ("occurred_at", f"unparseable time '{raw.strip()}' "
-                         f"(expected {TIME_FORMATS_HELP})", raw)  # fmt: skip
+                entry = (
+                    "occurred_at",
+                    f"unparseable time '{raw.strip()}' (expected {TIME_FORMATS_HELP})",
+                    raw,
+                )
         elif not inside[i]:
-            entry = _coordinate_problem(i, lat, lon, columns, ctx, lat_missing, lon_missing,
-                                        lat_nan_text, lon_nan_text)  # fmt: skip
+            entry = _coordinate_problem(
+                i, lat, lon, columns, ctx, lat_missing, lon_missing, lat_nan_text, lon_nan_text
+            )
         elif offence[i] == -2:
             entry = ("offence", "missing offence", "")
         else:

@@ -226,10 +226,16 @@ def incident_import_run(*, import_id: int, path: Path | None = None) -> ImportOu
     def outcome(method: str, error: str = "") -> ImportOutcome:
         cur = IncidentImport.objects.get(pk=import_id)
         return ImportOutcome(
-            import_id=import_id, status=cur.status, rows=cur.rows_total, imported=cur.imported,
-            duplicates=cur.duplicates, rejected=cur.rejected, method=method,
-            seconds=time.perf_counter() - started, error=error or cur.error,
-        )  # fmt: skip
+            import_id=import_id,
+            status=cur.status,
+            rows=cur.rows_total,
+            imported=cur.imported,
+            duplicates=cur.duplicates,
+            rejected=cur.rejected,
+            method=method,
+            seconds=time.perf_counter() - started,
+            error=error or cur.error,
+        )
 
     if imp.status == ImportStatus.DONE:
         return outcome("none")

@@ -148,15 +148,41 @@ class MissionOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Mission
         fields = [
-            "id", "client_uuid", "status", "status_label", "source", "hotspot", "hotspot_rank",
-            "hotspot_lat", "hotspot_lon", "hotspot_geometry", "hotspot_reason",
-            "hotspot_address", "hotspot_street_brief", "officer", "officer_name", "officer_badge",
-            "squad", "mission_type", "mission_type_name", "experiment",
-            "window_start", "window_end", "target_minutes", "decline_reason",
-            "decline_reason_label", "status_note",
-            "accepted_at", "on_scene_at", "ended_at", "created_at", "updated_at",
-            "delivered", "dwell_minutes", "outcome",
-        ]  # fmt: skip
+            "id",
+            "client_uuid",
+            "status",
+            "status_label",
+            "source",
+            "hotspot",
+            "hotspot_rank",
+            "hotspot_lat",
+            "hotspot_lon",
+            "hotspot_geometry",
+            "hotspot_reason",
+            "hotspot_address",
+            "hotspot_street_brief",
+            "officer",
+            "officer_name",
+            "officer_badge",
+            "squad",
+            "mission_type",
+            "mission_type_name",
+            "experiment",
+            "window_start",
+            "window_end",
+            "target_minutes",
+            "decline_reason",
+            "decline_reason_label",
+            "status_note",
+            "accepted_at",
+            "on_scene_at",
+            "ended_at",
+            "created_at",
+            "updated_at",
+            "delivered",
+            "dwell_minutes",
+            "outcome",
+        ]
         list_serializer_class = MissionListSerializer
 
     def _delivery(self, obj: Mission) -> MissionDelivery:
@@ -418,10 +444,13 @@ class MissionAssignApi(APIView):
         try:
             written = mission_assign(
                 actor=api_user(request),
-                officer_id=v["officer"], hotspot_id=v["hotspot"], window_start=v["window_start"],
-                window_end=v["window_end"], mission_type_id=v["mission_type"],
+                officer_id=v["officer"],
+                hotspot_id=v["hotspot"],
+                window_start=v["window_start"],
+                window_end=v["window_end"],
+                mission_type_id=v["mission_type"],
                 client_uuid=v["client_uuid"],
-            )  # fmt: skip
+            )
         except MissionConflict as exc:
             return _conflict(exc)
         except DjangoValidationError as exc:
@@ -463,9 +492,20 @@ class ShiftPlanOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = ShiftPlan
         fields = [
-            "id", "squad", "day", "seed", "shift_start", "shift_end", "visits_per_hotspot",
-            "visit_minutes", "experiment", "mission_type", "created_by", "created_at", "missions",
-        ]  # fmt: skip
+            "id",
+            "squad",
+            "day",
+            "seed",
+            "shift_start",
+            "shift_end",
+            "visits_per_hotspot",
+            "visit_minutes",
+            "experiment",
+            "mission_type",
+            "created_by",
+            "created_at",
+            "missions",
+        ]
 
 
 def _squad_or_404(request: Request, pk: int) -> Any:
@@ -513,9 +553,12 @@ class SquadScheduleApi(APIView):
         v = data.validated_data
         try:
             result = shift_plan_generate(
-                squad_id=squad.pk, day=v["date"], actor=api_user(request),
-                mission_type_id=v["mission_type"], replace=v["replace"],
-            )  # fmt: skip
+                squad_id=squad.pk,
+                day=v["date"],
+                actor=api_user(request),
+                mission_type_id=v["mission_type"],
+                replace=v["replace"],
+            )
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from exc
         except MissionConflict as exc:
@@ -525,9 +568,13 @@ class SquadScheduleApi(APIView):
         missions = result.plan.missions.select_related(
             "hotspot", "officer", "mission_type"
         ).order_by("window_start", "pk")
-        body = {"plan": result.plan, "created": result.created, "missions": missions,
-                "capacity_note": result.capacity_note,
-                "capacity_warnings": list(result.capacity_warnings)}  # fmt: skip
+        body = {
+            "plan": result.plan,
+            "created": result.created,
+            "missions": missions,
+            "capacity_note": result.capacity_note,
+            "capacity_warnings": list(result.capacity_warnings),
+        }
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(self.ScheduleOutputSerializer(body).data, status=code)
 
@@ -597,10 +644,24 @@ class ExperimentOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Experiment
         fields = [
-            "id", "name", "design", "status", "seed", "run", "starts_on", "ends_on", "blocking",
-            "harm_tiers", "visits_per_shift", "minutes_per_visit", "created_by", "created_at",
-            "randomized_at", "started_at", "ended_at",
-        ]  # fmt: skip
+            "id",
+            "name",
+            "design",
+            "status",
+            "seed",
+            "run",
+            "starts_on",
+            "ends_on",
+            "blocking",
+            "harm_tiers",
+            "visits_per_shift",
+            "minutes_per_visit",
+            "created_by",
+            "created_at",
+            "randomized_at",
+            "started_at",
+            "ended_at",
+        ]
 
 
 def _arm_dict(arm: Any) -> dict[str, Any]:

@@ -662,9 +662,14 @@ def allocation_summary(
     try:
         if n_t and n_c:
             mde = minimum_detectable_effect(
-                pre, n_t, n_c, pre_days=pre_days, experiment_days=1 if placeday else days,
-                alpha=alpha, power=power,
-            )  # fmt: skip
+                pre,
+                n_t,
+                n_c,
+                pre_days=pre_days,
+                experiment_days=1 if placeday else days,
+                alpha=alpha,
+                power=power,
+            )
     except ValueError as exc:
         sentence = f"No minimum detectable effect: {exc}."
     if mde is not None and math.isnan(mde.rate_ratio):
@@ -744,9 +749,18 @@ def experiment_arms_geojson(*, experiment: Experiment, day: date | None = None) 
 
 
 ARM_LAYER_FIELDS = [
-    "hotspot_id", "rank", "arm", "block", "district", "harm", "incidents", "hand_drawn",
-    "experiment_id", "design", "day",
-]  # fmt: skip
+    "hotspot_id",
+    "rank",
+    "arm",
+    "block",
+    "district",
+    "harm",
+    "incidents",
+    "hand_drawn",
+    "experiment_id",
+    "design",
+    "day",
+]
 
 
 def experiment_arms_layer(*, experiment: Experiment, day: date | None = None) -> Layer:

@@ -576,9 +576,13 @@ def shift_plan_generate(
             mission.plan = None
             mission.save(update_fields=["status", "ended_at", "status_note", "plan", "updated_at"])
             audit_record(
-                actor=actor, action="mission.cancel", obj=mission, subject=mission.officer,
-                before=before, after=_mission_state(mission),
-            )  # fmt: skip
+                actor=actor,
+                action="mission.cancel",
+                obj=mission,
+                subject=mission.officer,
+                before=before,
+                after=_mission_state(mission),
+            )
         existing.missions.update(plan=None)
         before_plan = {"seed": existing.seed, "created_by": existing.created_by_id}
         plan = existing
@@ -619,18 +623,27 @@ def shift_plan_generate(
         obj=plan,
         before=before_plan,
         after={
-            "squad": squad.pk, "day": day, "seed": seed, "missions": len(missions),
-            "hotspots": len(treated), "officers": len(officers),
-            "visits_per_hotspot": plan.visits_per_hotspot, "visit_minutes": plan.visit_minutes,
-            "experiment": plan.experiment_id, "capacity": capacity_note,
+            "squad": squad.pk,
+            "day": day,
+            "seed": seed,
+            "missions": len(missions),
+            "hotspots": len(treated),
+            "officers": len(officers),
+            "visits_per_hotspot": plan.visits_per_hotspot,
+            "visit_minutes": plan.visit_minutes,
+            "experiment": plan.experiment_id,
+            "capacity": capacity_note,
         },
-    )  # fmt: skip
+    )
     people = User.objects.in_bulk(officers)
     for mission in missions:
         audit_record(
-            actor=actor, action="mission.assign", obj=mission,
-            subject=people[mission.officer_id], after=_mission_state(mission),
-        )  # fmt: skip
+            actor=actor,
+            action="mission.assign",
+            obj=mission,
+            subject=people[mission.officer_id],
+            after=_mission_state(mission),
+        )
     return PlanResult(plan, True, capacity_note, warnings)
 
 
@@ -690,9 +703,12 @@ def mission_type_create(
 ) -> MissionType:
     """A new Mission Menu entry (names unique, 1-240 target minutes); audited."""
     mission_type = MissionType(
-        name=name.strip(), objective=objective.strip(), target_minutes=target_minutes,
-        tactics=tactics.strip(), is_active=is_active,
-    )  # fmt: skip
+        name=name.strip(),
+        objective=objective.strip(),
+        target_minutes=target_minutes,
+        tactics=tactics.strip(),
+        is_active=is_active,
+    )
     _type_validate(mission_type)
     mission_type.save()
     audit_record(
@@ -715,9 +731,12 @@ def mission_type_update(*, actor: User, mission_type_id: int, **fields: Any) -> 
     _type_validate(mission_type)
     mission_type.save()
     audit_record(
-        actor=actor, action="mission_type.update", obj=mission_type, before=before,
+        actor=actor,
+        action="mission_type.update",
+        obj=mission_type,
+        before=before,
         after=_type_state(mission_type),
-    )  # fmt: skip
+    )
     return mission_type
 
 
@@ -727,11 +746,18 @@ def mission_type_update(*, actor: User, mission_type_id: int, **fields: Any) -> 
 
 def _experiment_state(e: Experiment) -> dict[str, Any]:
     return {
-        "name": e.name, "design": e.design, "status": e.status, "seed": e.seed,
-        "run": e.run_id, "starts_on": e.starts_on, "ends_on": e.ends_on,
-        "blocking": e.blocking, "harm_tiers": e.harm_tiers,
-        "visits_per_shift": e.visits_per_shift, "minutes_per_visit": e.minutes_per_visit,
-    }  # fmt: skip
+        "name": e.name,
+        "design": e.design,
+        "status": e.status,
+        "seed": e.seed,
+        "run": e.run_id,
+        "starts_on": e.starts_on,
+        "ends_on": e.ends_on,
+        "blocking": e.blocking,
+        "harm_tiers": e.harm_tiers,
+        "visits_per_shift": e.visits_per_shift,
+        "minutes_per_visit": e.minutes_per_visit,
+    }
 
 
 @transaction.atomic(durable=True)
@@ -752,10 +778,17 @@ def experiment_create(
     if run is None:
         raise ValidationError({"run": "no hot spots are active: publish an analysis first"})
     experiment = Experiment(
-        name=name.strip(), design=design, run=run, starts_on=starts_on, ends_on=ends_on,
-        visits_per_shift=visits_per_shift, minutes_per_visit=minutes_per_visit,
-        blocking=blocking, harm_tiers=harm_tiers, created_by=actor,
-    )  # fmt: skip
+        name=name.strip(),
+        design=design,
+        run=run,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        visits_per_shift=visits_per_shift,
+        minutes_per_visit=minutes_per_visit,
+        blocking=blocking,
+        harm_tiers=harm_tiers,
+        created_by=actor,
+    )
     errors = {}
     if ends_on < starts_on:
         errors["ends_on"] = "must be on or after the start"
@@ -772,9 +805,11 @@ def experiment_create(
     experiment.full_clean()
     experiment.save()
     audit_record(
-        actor=actor, action="experiment.create", obj=experiment,
+        actor=actor,
+        action="experiment.create",
+        obj=experiment,
         after=_experiment_state(experiment),
-    )  # fmt: skip
+    )
     return experiment
 
 
@@ -814,19 +849,27 @@ def experiment_randomize(*, experiment_id: int, actor: User, seed: int | None = 
     experiment.allocations.all().delete()
     Allocation.objects.bulk_create(
         [
-            Allocation(experiment=experiment, hotspot_id=r.hotspot_id, day=r.day, arm=r.arm,
-                       block=r.block[:60])
+            Allocation(
+                experiment=experiment,
+                hotspot_id=r.hotspot_id,
+                day=r.day,
+                arm=r.arm,
+                block=r.block[:60],
+            )
             for r in rows
         ],
         batch_size=ALLOCATION_INSERT_BATCH,
-    )  # fmt: skip
+    )
     experiment.seed = seed
     experiment.randomized_at = timezone.now()
     experiment.save(update_fields=["seed", "randomized_at"])
     audit_record(
-        actor=actor, action="experiment.randomize", obj=experiment, before=before,
+        actor=actor,
+        action="experiment.randomize",
+        obj=experiment,
+        before=before,
         after={"seed": seed, "treated": sum(r.arm == "treatment" for r in rows), "rows": len(rows)},
-    )  # fmt: skip
+    )
     return experiment
 
 
@@ -856,9 +899,12 @@ def experiment_start(*, experiment_id: int, actor: User) -> Experiment:
     experiment.started_at = timezone.now()
     experiment.save(update_fields=["status", "started_at"])
     audit_record(
-        actor=actor, action="experiment.start", obj=experiment, before=before,
+        actor=actor,
+        action="experiment.start",
+        obj=experiment,
+        before=before,
         after=_experiment_state(experiment),
-    )  # fmt: skip
+    )
     return experiment
 
 
@@ -876,7 +922,10 @@ def experiment_end(*, experiment_id: int, actor: User) -> Experiment:
     experiment.ended_at = timezone.now()
     experiment.save(update_fields=["status", "ended_at"])
     audit_record(
-        actor=actor, action="experiment.end", obj=experiment, before=before,
+        actor=actor,
+        action="experiment.end",
+        obj=experiment,
+        before=before,
         after=_experiment_state(experiment),
-    )  # fmt: skip
+    )
     return experiment

@@ -150,9 +150,11 @@ def my_mission_act(request: SignedInRequest, pk: int) -> HttpResponse:
     try:
         if action == "decline":
             mission_decline(
-                mission_id=pk, actor=request.user,
-                reason=request.POST.get("reason", ""), note=request.POST.get("note", ""),
-            )  # fmt: skip
+                mission_id=pk,
+                actor=request.user,
+                reason=request.POST.get("reason", ""),
+                note=request.POST.get("note", ""),
+            )
         elif action in MY_ACTIONS:
             MY_ACTIONS[action](mission_id=pk, actor=request.user)
         else:
@@ -179,8 +181,12 @@ def _form_errors(request: HttpRequest, form: forms.Form) -> None:
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else None
         text = " ".join(str(e) for e in errors)
-        messages.error(request, f"{label or field.replace('_', ' ').capitalize()}: {text}"
-                       if field != "__all__" else text)  # fmt: skip
+        messages.error(
+            request,
+            f"{label or field.replace('_', ' ').capitalize()}: {text}"
+            if field != "__all__"
+            else text,
+        )
 
 
 @role_required(*BOARD_ROLES)
@@ -254,10 +260,12 @@ def board_schedule(request: HttpRequest) -> HttpResponse:
     mission_type = form.cleaned_data.get("mission_type")
     try:
         result = shift_plan_generate(
-            squad_id=squad.pk, day=day, actor=request.user,  # type: ignore[arg-type]
+            squad_id=squad.pk,
+            day=day,
+            actor=request.user,  # type: ignore[arg-type]
             mission_type_id=mission_type.pk if mission_type else None,
             replace=bool(form.cleaned_data.get("replace")),
-        )  # fmt: skip
+        )
     except (MissionConflict, PermissionError) as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:
@@ -303,10 +311,12 @@ def board_assign(request: HttpRequest) -> HttpResponse:
     try:
         written = mission_assign(
             actor=request.user,  # type: ignore[arg-type]
-            officer_id=data["officer"].pk, hotspot_id=data["hotspot"],
-            window_start=start, window_end=start + timedelta(minutes=data["minutes"]),
+            officer_id=data["officer"].pk,
+            hotspot_id=data["hotspot"],
+            window_start=start,
+            window_end=start + timedelta(minutes=data["minutes"]),
             mission_type_id=data["mission_type"].pk if data.get("mission_type") else None,
-        )  # fmt: skip
+        )
     except MissionConflict as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:
@@ -350,23 +360,49 @@ def board_csv(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="board-{squad.pk}-{day}.csv"'
     out = csv.writer(response)
     out.writerow(
-        ["mission_id", "window_start", "window_end", "officer", "badge", "hotspot_id",
-         "hotspot_rank", "address", "mission_type", "source", "status", "decline_reason", "note",
-         "delivered", "dwell_minutes", "outcome"]
-    )  # fmt: skip
+        [
+            "mission_id",
+            "window_start",
+            "window_end",
+            "officer",
+            "badge",
+            "hotspot_id",
+            "hotspot_rank",
+            "address",
+            "mission_type",
+            "source",
+            "status",
+            "decline_reason",
+            "note",
+            "delivered",
+            "dwell_minutes",
+            "outcome",
+        ]
+    )
     missions = list(board_missions(squad=squad, day=day))
     deliveries = mission_deliveries(missions)
     for m in missions:
         d = deliveries[m.pk]
         out.writerow(
-            [m.pk, timezone.localtime(m.window_start).isoformat(),
-             timezone.localtime(m.window_end).isoformat(), spreadsheet_safe(m.officer.username),
-             spreadsheet_safe(m.officer.badge_number), m.hotspot_id, m.hotspot.rank,
-             spreadsheet_safe(m.hotspot.place),
-             spreadsheet_safe(m.mission_type.name if m.mission_type else ""), m.source,
-             m.status, m.decline_reason, spreadsheet_safe(m.status_note), int(d.delivered),
-             d.dwell_minutes, d.outcome]
-        )  # fmt: skip
+            [
+                m.pk,
+                timezone.localtime(m.window_start).isoformat(),
+                timezone.localtime(m.window_end).isoformat(),
+                spreadsheet_safe(m.officer.username),
+                spreadsheet_safe(m.officer.badge_number),
+                m.hotspot_id,
+                m.hotspot.rank,
+                spreadsheet_safe(m.hotspot.place),
+                spreadsheet_safe(m.mission_type.name if m.mission_type else ""),
+                m.source,
+                m.status,
+                m.decline_reason,
+                spreadsheet_safe(m.status_note),
+                int(d.delivered),
+                d.dwell_minutes,
+                d.outcome,
+            ]
+        )
     return response
 
 
@@ -436,22 +472,28 @@ def experiments(request: SignedInRequest) -> HttpResponse:
     """Experiments, and the form to set one up on the active hot spots."""
     today = timezone.localdate()
     form: dict[str, Any] = {
-        "design": Design.BLOCKED, "starts_on": today + timedelta(days=7),
-        "ends_on": today + timedelta(days=7 + 89), "visits_per_shift": 3,
-        "minutes_per_visit": 15, "blocking": Blocking.DISTRICT_TIER, "harm_tiers": 2, "name": "",
-    }  # fmt: skip
+        "design": Design.BLOCKED,
+        "starts_on": today + timedelta(days=7),
+        "ends_on": today + timedelta(days=7 + 89),
+        "visits_per_shift": 3,
+        "minutes_per_visit": 15,
+        "blocking": Blocking.DISTRICT_TIER,
+        "harm_tiers": 2,
+        "name": "",
+    }
     if request.method == "POST":
         p = request.POST
         try:
             form.update(
-                name=p.get("name", ""), design=p.get("design", ""),
+                name=p.get("name", ""),
+                design=p.get("design", ""),
                 starts_on=date.fromisoformat(p.get("starts_on", "")),
                 ends_on=date.fromisoformat(p.get("ends_on", "")),
                 visits_per_shift=int(p.get("visits_per_shift") or 3),
                 minutes_per_visit=int(p.get("minutes_per_visit") or 15),
                 blocking=p.get("blocking") or Blocking.DISTRICT_TIER,
                 harm_tiers=int(p.get("harm_tiers") or 2),
-            )  # fmt: skip
+            )
         except ValueError:
             messages.error(request, "Dates must be dates; visits, minutes and tiers numbers.")
         else:

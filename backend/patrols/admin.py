@@ -32,8 +32,9 @@ class AuditedLocationAdmin(admin.ModelAdmin):
         subject = None
         if filters.get("officer__id__exact"):
             subject = User.objects.filter(pk=filters["officer__id__exact"]).first()
-        self._audit(request, filters={"model": self.model._meta.model_name, **filters},
-                    subject=subject)  # fmt: skip
+        self._audit(
+            request, filters={"model": self.model._meta.model_name, **filters}, subject=subject
+        )
         return super().changelist_view(request, extra_context)
 
     def change_view(
@@ -49,9 +50,13 @@ class AuditedLocationAdmin(admin.ModelAdmin):
         if not isinstance(actor, User):  # the admin site admits only signed-in staff
             raise PermissionDenied
         audit_record(
-            actor=actor, action=self.audit_action, obj=actor, subject=subject,
-            after={"filters": filters}, ip=request_ip(request),
-        )  # fmt: skip
+            actor=actor,
+            action=self.audit_action,
+            obj=actor,
+            subject=subject,
+            after={"filters": filters},
+            ip=request_ip(request),
+        )
 
 
 @admin.register(Ping)

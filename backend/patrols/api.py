@@ -129,8 +129,9 @@ class _SessionIdField(serializers.IntegerField):
     boolean or a float (1.0 included), which DRF's IntegerField would take."""
 
     def __init__(self, **kwargs: Any) -> None:
-        messages: dict[str, Any] = {k: _SESSION_ID for k in ("invalid", "min_value", "max_value",
-                                             "max_string_length")}  # fmt: skip
+        messages: dict[str, Any] = {
+            k: _SESSION_ID for k in ("invalid", "min_value", "max_value", "max_string_length")
+        }
         super().__init__(min_value=1, max_value=2**63 - 1, error_messages=messages, **kwargs)
 
     def to_internal_value(self, data: Any) -> int:
@@ -232,10 +233,13 @@ class ActivityApi(APIView):
         kind = serializers.SlugField()
         recorded_at = serializers.DateTimeField()
         note = serializers.CharField(
-            required=False, default="", allow_blank=True, max_length=ACTIVITY_NOTE_MAX,
+            required=False,
+            default="",
+            allow_blank=True,
+            max_length=ACTIVITY_NOTE_MAX,
             help_text=f"A short observation (at most {ACTIVITY_NOTE_MAX} characters), e.g. "
             '"broken light"; tied to the hot spot through the mission and position.',
-        )  # fmt: skip
+        )
         lat = serializers.FloatField(required=False, allow_null=True, default=None)
         lon = serializers.FloatField(required=False, allow_null=True, default=None)
         mission = serializers.IntegerField(required=False, allow_null=True, default=None)
@@ -309,9 +313,11 @@ class TrackApi(APIView):
         day = params.validated_data["day"]
         try:
             pings = track_for_day(
-                viewer=request.user, officer_id=officer_id, day=day,
+                viewer=request.user,
+                officer_id=officer_id,
+                day=day,
                 ip=request_ip(request),
-            )  # fmt: skip
+            )
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from exc
         rows = pings.values_list("recorded_at", "lat", "lon", "accuracy_m", "speed_mps")

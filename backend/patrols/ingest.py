@@ -184,11 +184,19 @@ def _range_reasons(p: _Parsed, now: datetime) -> list[str]:
 
 
 PG_TYPES = {
-    "officer_id": "bigint", "session_id": "bigint", "unit_id": "bigint", "client_uuid": "uuid",
-    "recorded_at": "timestamptz", "received_at": "timestamptz", "clock_skewed": "boolean",
-    "lat": "float8", "lon": "float8", "accuracy_m": "float8", "speed_mps": "float8",
+    "officer_id": "bigint",
+    "session_id": "bigint",
+    "unit_id": "bigint",
+    "client_uuid": "uuid",
+    "recorded_at": "timestamptz",
+    "received_at": "timestamptz",
+    "clock_skewed": "boolean",
+    "lat": "float8",
+    "lon": "float8",
+    "accuracy_m": "float8",
+    "speed_mps": "float8",
     "heading_deg": "float8",
-}  # fmt: skip
+}
 LOOKUP_CHUNK = 500  # ids of already-stored pings, read back in chunks of this many UUIDs
 
 
@@ -229,10 +237,12 @@ def _insert(
         else:
             uuid_field = Ping._meta.get_field("client_uuid")
             prepared = [
-                tuple(uuid_field.get_db_prep_value(v, connection) if k == uuid_at else v
-                      for k, v in enumerate(r))
+                tuple(
+                    uuid_field.get_db_prep_value(v, connection) if k == uuid_at else v
+                    for k, v in enumerate(r)
+                )
                 for r in rows
-            ]  # fmt: skip
+            ]
             marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
@@ -287,9 +297,10 @@ def pings_ingest(
             results[p.index[j]] = ItemResult(str(p.uuids[j]), REJECTED, reason=reason)
 
     sessions = list(
-        PatrolSession.objects.filter(officer=officer).order_by("started_at")
+        PatrolSession.objects.filter(officer=officer)
+        .order_by("started_at")
         .values_list("pk", "started_at", "ended_at")
-    )  # fmt: skip
+    )
     if session_id is not None and session_id not in {s[0] for s in sessions}:
         for j in range(len(p.index)):
             if results[p.index[j]] is None:
@@ -305,26 +316,52 @@ def pings_ingest(
             continue
         when = p.recorded[j]
         session = next(
-            (s for s in reversed(sessions)
-             if s[1] - SESSION_GRACE <= when and (s[2] is None or when <= s[2])),
+            (
+                s
+                for s in reversed(sessions)
+                if s[1] - SESSION_GRACE <= when and (s[2] is None or when <= s[2])
+            ),
             None,
-        )  # fmt: skip
+        )
         if session is None or (session_id is not None and session[0] != session_id):
             results[i] = ItemResult(
-                str(p.uuids[j]), REJECTED,
+                str(p.uuids[j]),
+                REJECTED,
                 reason=f"no patrol session of yours covers {when.isoformat()}: "
                 "location is recorded only during a patrol session you started",
-            )  # fmt: skip
+            )
             continue
         skewed = batch_skewed or when - now > CLOCK_SKEW_LIMIT
         rows.append(
-            (officer.pk, session[0], p.uuids[j], when, now, skewed, p.lat[j], p.lon[j],
-             p.accuracy[j], _none_if_nan(p.speed[j]), _none_if_nan(p.heading[j]))
-        )  # fmt: skip
+            (
+                officer.pk,
+                session[0],
+                p.uuids[j],
+                when,
+                now,
+                skewed,
+                p.lat[j],
+                p.lon[j],
+                p.accuracy[j],
+                _none_if_nan(p.speed[j]),
+                _none_if_nan(p.heading[j]),
+            )
+        )
         row_items.append(j)
 
-    columns = ["officer_id", "session_id", "client_uuid", "recorded_at", "received_at",
-               "clock_skewed", "lat", "lon", "accuracy_m", "speed_mps", "heading_deg"]  # fmt: skip
+    columns = [
+        "officer_id",
+        "session_id",
+        "client_uuid",
+        "recorded_at",
+        "received_at",
+        "clock_skewed",
+        "lat",
+        "lon",
+        "accuracy_m",
+        "speed_mps",
+        "heading_deg",
+    ]
     rows = [_adapt_times(r, (3, 4)) for r in rows]
     with transaction.atomic():
         ids, inserted = _insert(rows, columns, "officer_id", officer.pk)
@@ -356,20 +393,39 @@ def avl_ingest(*, items: Sequence[Any], sent_at: datetime | None = None) -> Batc
     for j, i in enumerate(p.index):
         if results[i] is None:
             by_unit.setdefault(p.extra[j], []).append(j)
-    columns = ["unit_id", "client_uuid", "recorded_at", "received_at", "clock_skewed", "lat",
-               "lon", "accuracy_m", "speed_mps", "heading_deg"]  # fmt: skip
+    columns = [
+        "unit_id",
+        "client_uuid",
+        "recorded_at",
+        "received_at",
+        "clock_skewed",
+        "lat",
+        "lon",
+        "accuracy_m",
+        "speed_mps",
+        "heading_deg",
+    ]
     with transaction.atomic():
         for call_sign, js in by_unit.items():
             unit, _ = AvlUnit.objects.get_or_create(call_sign=call_sign)
             rows = [
                 _adapt_times(
-                    (unit.pk, p.uuids[j], p.recorded[j], now,
-                     batch_skewed or p.recorded[j] - now > CLOCK_SKEW_LIMIT, p.lat[j], p.lon[j],
-                     p.accuracy[j], _none_if_nan(p.speed[j]), _none_if_nan(p.heading[j])),
+                    (
+                        unit.pk,
+                        p.uuids[j],
+                        p.recorded[j],
+                        now,
+                        batch_skewed or p.recorded[j] - now > CLOCK_SKEW_LIMIT,
+                        p.lat[j],
+                        p.lon[j],
+                        p.accuracy[j],
+                        _none_if_nan(p.speed[j]),
+                        _none_if_nan(p.heading[j]),
+                    ),
                     (2, 3),
                 )
                 for j in js
-            ]  # fmt: skip
+            ]
             ids, inserted = _insert(rows, columns, "unit_id", unit.pk)
             for j in js:
                 key = p.uuids[j].hex
@@ -387,5 +443,7 @@ def _adapt_times(row: tuple[Any, ...], at: tuple[int, ...]) -> tuple[Any, ...]:
     if connection.vendor == "postgresql":  # psycopg sends aware datetimes and floats natively
         return row
     adapt = connection.ops.adapt_datetimefield_value
-    return tuple(adapt(v) if k in at else (float(v) if isinstance(v, np.floating) else v)
-                 for k, v in enumerate(row))  # fmt: skip
+    return tuple(
+        adapt(v) if k in at else (float(v) if isinstance(v, np.floating) else v)
+        for k, v in enumerate(row)
+    )

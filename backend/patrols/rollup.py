@@ -140,22 +140,30 @@ def _derive(column: str, day: date, a: np.ndarray) -> tuple[list[Visit], list[De
         v, modes = result.visits, result.modes
         visits = [
             Visit(
-                **{column: int(v.track[k])}, hotspot_id=hotspot_ids[int(v.hotspot[k])], day=day,
+                **{column: int(v.track[k])},
+                hotspot_id=hotspot_ids[int(v.hotspot[k])],
+                day=day,
                 entered_at=datetime.fromtimestamp(float(v.entered_at[k]), tz=UTC),
                 exited_at=datetime.fromtimestamp(float(v.exited_at[k]), tz=UTC),
-                dwell_s=float(v.dwell_s[k]), stopped_s=float(modes.stopped_s[k]),
-                gaps_s=float(v.gaps_s[k]), mode=MODE_NAMES[int(modes.mode[k])],
+                dwell_s=float(v.dwell_s[k]),
+                stopped_s=float(modes.stopped_s[k]),
+                gaps_s=float(v.gaps_s[k]),
+                mode=MODE_NAMES[int(modes.mode[k])],
                 koper_compliant=bool(result.koper_compliant[k]),
             )
             for k in range(len(v))
-        ]  # fmt: skip
+        ]
         # Between two patrol sessions the officer was off patrol, not out of signal.
         before = result.kept[result.gaps.before]
         in_session = a[before, 6] == a[result.kept[result.gaps.before + 1], 6]
         gaps = _device_gaps(
-            column, day, result.gaps, _gap_hotspots(result, x, y, index), hotspot_ids,
+            column,
+            day,
+            result.gaps,
+            _gap_hotspots(result, x, y, index),
+            hotspot_ids,
             in_session,
-        )  # fmt: skip
+        )
     return visits, gaps
 
 

@@ -46,8 +46,14 @@ def track_for_day(
         raise PermissionError("You may not read this officer's track.")
     start, end = local_day_bounds(day)
     if officer.pk != viewer.pk:
-        audit_record(actor=viewer, action="track.read", obj=officer, subject=officer,
-                     after={"day": day.isoformat()}, ip=ip)  # fmt: skip
+        audit_record(
+            actor=viewer,
+            action="track.read",
+            obj=officer,
+            subject=officer,
+            after={"day": day.isoformat()},
+            ip=ip,
+        )
     return Ping.objects.filter(
         officer=officer, recorded_at__gte=start, recorded_at__lt=end
     ).order_by("recorded_at")

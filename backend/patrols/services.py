@@ -65,8 +65,13 @@ def session_start(
             session = PatrolSession.objects.create(
                 officer=officer, client_uuid=client_uuid, started_at=start
             )
-            audit_record(actor=officer, action="patrol.start", obj=session, subject=officer,
-                         after={"started_at": start})  # fmt: skip
+            audit_record(
+                actor=officer,
+                action="patrol.start",
+                obj=session,
+                subject=officer,
+                after={"started_at": start},
+            )
     except IntegrityError:
         # Lost a race with a concurrent retry of the same start, or another session is open.
         again = PatrolSession.objects.filter(officer=officer, client_uuid=client_uuid).first()
@@ -102,8 +107,13 @@ def session_end(
             raise ValidationError({"ended_at": "must not be before the session started"})
         session.ended_at = end
         session.save(update_fields=["ended_at"])
-        audit_record(actor=officer, action="patrol.end", obj=session, subject=officer,
-                     after={"ended_at": end})  # fmt: skip
+        audit_record(
+            actor=officer,
+            action="patrol.end",
+            obj=session,
+            subject=officer,
+            after={"ended_at": end},
+        )
     if session.rolled_up_at is None:
         # A retried end re-sends the message too; the sweep covers a broker that is down.
         transaction.on_commit(lambda: session_rollup_queue(session_id=session.pk), robust=True)
@@ -191,8 +201,10 @@ def activity_record(
     assert activity_type is not None  # else errors["kind"] was raised just above
     session = (
         PatrolSession.objects.filter(officer=officer, started_at__lte=recorded_at)
-        .exclude(ended_at__lt=recorded_at).order_by("-started_at").first()
-    )  # fmt: skip
+        .exclude(ended_at__lt=recorded_at)
+        .order_by("-started_at")
+        .first()
+    )
     if session is None and lat is not None:
         raise ValidationError(
             {"lat": "a position is recorded only during a patrol session you started"}
@@ -200,10 +212,17 @@ def activity_record(
     try:
         with transaction.atomic():
             activity = Activity.objects.create(
-                officer=officer, client_uuid=client_uuid, kind=activity_type,
-                recorded_at=recorded_at, received_at=timezone.now(), note=note[:2000],
-                lat=lat, lon=lon, mission_id=mission_id, session=session,
-            )  # fmt: skip
+                officer=officer,
+                client_uuid=client_uuid,
+                kind=activity_type,
+                recorded_at=recorded_at,
+                received_at=timezone.now(),
+                note=note[:2000],
+                lat=lat,
+                lon=lon,
+                mission_id=mission_id,
+                session=session,
+            )
     except IntegrityError:
         return Written(Activity.objects.get(officer=officer, client_uuid=client_uuid), False)
     return Written(activity, True)

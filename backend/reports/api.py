@@ -221,11 +221,25 @@ class ComplianceDaysApi(APIView):
         class Meta:
             model = ComplianceDay
             fields = [
-                "day", "scope", "hotspot", "officer", "squad", "arm", "prescribed_visits",
-                "delivered_visits", "on_target_visits", "koper_visits", "prescribed_minutes",
-                "delivered_minutes", "officer_minutes", "patrol_minutes", "avl_minutes",
-                "contamination_minutes", "gap_minutes", "computed_at",
-            ]  # fmt: skip
+                "day",
+                "scope",
+                "hotspot",
+                "officer",
+                "squad",
+                "arm",
+                "prescribed_visits",
+                "delivered_visits",
+                "on_target_visits",
+                "koper_visits",
+                "prescribed_minutes",
+                "delivered_minutes",
+                "officer_minutes",
+                "patrol_minutes",
+                "avl_minutes",
+                "contamination_minutes",
+                "gap_minutes",
+                "computed_at",
+            ]
 
     class DaysOutputSerializer(serializers.Serializer):
         count = serializers.IntegerField()
@@ -269,9 +283,17 @@ class RecomputeOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = ComplianceRecompute
         fields = [
-            "id", "first_day", "last_day", "status", "days_done", "days_total", "percent",
-            "error", "created_at", "finished_at",
-        ]  # fmt: skip
+            "id",
+            "first_day",
+            "last_day",
+            "status",
+            "days_done",
+            "days_total",
+            "percent",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
 
 
 class ComplianceRecomputeApi(APIView):

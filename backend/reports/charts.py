@@ -30,9 +30,11 @@ def _svg(fig: Figure, title: str) -> str:
     text = text[text.index("<svg") :]  # drop the XML prolog and doctype: inlined in HTML
     safe_title = title.replace("&", "&amp;").replace("<", "&lt;")
     text = re.sub(
-        r"<svg ", '<svg role="img" aria-label="' + safe_title.replace('"', "&quot;") + '" ', text,
+        r"<svg ",
+        '<svg role="img" aria-label="' + safe_title.replace('"', "&quot;") + '" ',
+        text,
         count=1,
-    )  # fmt: skip
+    )
     # Let CSS size the figure to its column (the viewBox keeps the aspect ratio).
     text = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r"\1", text, count=1)
     return text
@@ -88,8 +90,14 @@ def treatment_vs_control_svg(
     x = list(range(len(days)))
     marker = "o" if len(days) <= 31 else None
     ax.plot(x, list(treatment), color=DONE, marker=marker, label="Treated: dose delivered")
-    ax.plot(x, list(control), color=CONTROL, marker=marker, linestyle="--",
-            label="Control: presence (contamination)")  # fmt: skip
+    ax.plot(
+        x,
+        list(control),
+        color=CONTROL,
+        marker=marker,
+        linestyle="--",
+        label="Control: presence (contamination)",
+    )
     step = max(1, -(-len(days) // 6))  # at most 6 date labels: they must not overlap
     ax.set_xticks(x[::step], [f"{d:%-d %b}" for d in days[::step]])
     ax.set_ylabel("Minutes")

@@ -295,13 +295,23 @@ def compliance_compute(
                 missions_qs.filter(who),
             )
     v = _rows(
-        visits_qs, "hotspot_id", "officer_id", _ordinal("day"), _epoch("entered_at"),
-        _epoch("exited_at"), "dwell_s", Cast("koper_compliant", IntegerField()),
-    )  # fmt: skip
+        visits_qs,
+        "hotspot_id",
+        "officer_id",
+        _ordinal("day"),
+        _epoch("entered_at"),
+        _epoch("exited_at"),
+        "dwell_s",
+        Cast("koper_compliant", IntegerField()),
+    )
     g = _rows(
-        gaps_qs, "hotspot_id", "officer_id", _ordinal("day"), _epoch("started_at"),
+        gaps_qs,
+        "hotspot_id",
+        "officer_id",
+        _ordinal("day"),
+        _epoch("started_at"),
         _epoch("ended_at"),
-    )  # fmt: skip
+    )
     v_hid, v_oid = v[:, 0].astype(np.int64), v[:, 1].astype(np.int64)
     v_day = v[:, 2].astype(np.int64) - day0
     g_hid, g_oid = g[:, 0].astype(np.int64), g[:, 1].astype(np.int64)

@@ -142,8 +142,10 @@ def _rng(seed: int, *parts: object) -> np.random.Generator:
 
 
 def _uuid(seed: int, *parts: object) -> uuid.UUID:
-    return uuid.UUID(bytes=hashlib.sha256(":".join(str(p) for p in (seed, *parts)).encode())
-                     .digest()[:16], version=4)  # fmt: skip
+    return uuid.UUID(
+        bytes=hashlib.sha256(":".join(str(p) for p in (seed, *parts)).encode()).digest()[:16],
+        version=4,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,10 +167,14 @@ def demo_experiment_ensure(*, seed: int, starts_on: date) -> Experiment | None:
         return None
     analyst = User.objects.get(username="analyst")
     experiment = experiment_create(
-        actor=analyst, name=EXPERIMENT_NAME, design=Design.BLOCKED, starts_on=starts_on,
+        actor=analyst,
+        name=EXPERIMENT_NAME,
+        design=Design.BLOCKED,
+        starts_on=starts_on,
         ends_on=starts_on + timedelta(weeks=EXPERIMENT_WEEKS, days=-1),
-        blocking=Blocking.DISTRICT_TIER, harm_tiers=2,
-    )  # fmt: skip
+        blocking=Blocking.DISTRICT_TIER,
+        harm_tiers=2,
+    )
     experiment_randomize(
         experiment_id=experiment.pk, actor=analyst, seed=derived_seed(seed, "experiment")
     )
@@ -544,10 +550,15 @@ def demo_history_simulate(
         Allocation.objects.filter(experiment=experiment, day=None).values_list("hotspot_id", "arm")
     )
     places = {
-        h.pk: _Place(h.pk, h.rank, arms.get(h.pk, Arm.CONTROL), h.district_id,
-                     _inner(proj.geometry_to_xy(shape(h.geometry))))
+        h.pk: _Place(
+            h.pk,
+            h.rank,
+            arms.get(h.pk, Arm.CONTROL),
+            h.district_id,
+            _inner(proj.geometry_to_xy(shape(h.geometry))),
+        )
         for h in Hotspot.objects.filter(run=experiment.run).order_by("rank")
-    }  # fmt: skip
+    }
     kinds = set(ActivityType.objects.filter(is_active=True).values_list("code", flat=True))
     activity_mix = [(k, p, note) for k, p, note in ACTIVITY_MIX if k in kinds]
     squads = list(Squad.objects.select_related("district", "sergeant").order_by("name"))
@@ -568,9 +579,11 @@ def demo_history_simulate(
             control = [p for p in in_district if p.arm == Arm.CONTROL]
             try:
                 plan = shift_plan_generate(
-                    squad_id=squad.pk, day=day, actor=squad.sergeant,
+                    squad_id=squad.pk,
+                    day=day,
+                    actor=squad.sergeant,
                     seed=derived_seed(seed, "plan", squad.name, day),
-                ).plan  # fmt: skip
+                ).plan
                 missions = list(plan.missions.select_related("officer").order_by("window_start"))
             except ValidationError:
                 plan, missions = None, []  # no treated hot spot in the district: patrol only
@@ -590,17 +603,25 @@ def demo_history_simulate(
                 if rng.random() >= WORK_PROBABILITY:
                     continue  # off duty: their missions stay assigned and expire
                 diligence = _diligence(seed, officer)
-                p_do = min(0.97, max(0.05, diligence * SQUAD_FACTOR.get(squad.name, 0.8)
-                                     * day_factor))  # fmt: skip
+                p_do = min(
+                    0.97, max(0.05, diligence * SQUAD_FACTOR.get(squad.name, 0.8) * day_factor)
+                )
                 mine = [m for m in missions if m.officer_id == officer.pk]
                 for k, (start, finish, theirs) in enumerate(
                     _sessions(rng, mine, shift_start, shift_hours)
                 ):
                     patrol = _plan_session(
-                        rng, start=start, end=finish, missions=theirs, p_do=p_do,
-                        diligence=diligence, district=district, treated=treated,
-                        control=control, places=places,
-                    )  # fmt: skip
+                        rng,
+                        start=start,
+                        end=finish,
+                        missions=theirs,
+                        p_do=p_do,
+                        diligence=diligence,
+                        district=district,
+                        treated=treated,
+                        control=control,
+                        places=places,
+                    )
                     if patrol.path.now > now.timestamp() - 60:
                         continue  # would end in the future
                     patrols.append((officer, k, patrol))
@@ -611,8 +632,15 @@ def demo_history_simulate(
             # per commit); the rollups that ending a session queues run after it.
             with transaction.atomic():
                 for officer, k, patrol in patrols:
-                    _patrol(seed, officer, (officer.username, day.isoformat(), str(k)), patrol,
-                            proj, activity_mix, counts)  # fmt: skip
+                    _patrol(
+                        seed,
+                        officer,
+                        (officer.username, day.isoformat(), str(k)),
+                        patrol,
+                        proj,
+                        activity_mix,
+                        counts,
+                    )
             timing["sessions"] += clock.perf_counter() - t1
 
             t2 = clock.perf_counter()
@@ -645,11 +673,16 @@ def demo_history_simulate(
     statuses = Counter(Mission.objects.filter(plan__day__in=days).values_list("status", flat=True))
     timing["total"] = clock.perf_counter() - started
     return HistoryResult(
-        days=len(days), sessions=counts["sessions"], pings=counts["pings"],
-        avl_pings=counts["avl_pings"], visits=visits, avl_visits=avl_visits,
-        missions=dict(statuses), activities=counts["activities"],
+        days=len(days),
+        sessions=counts["sessions"],
+        pings=counts["pings"],
+        avl_pings=counts["avl_pings"],
+        visits=visits,
+        avl_visits=avl_visits,
+        missions=dict(statuses),
+        activities=counts["activities"],
         seconds={k: round(v, 1) for k, v in timing.items()},
-    )  # fmt: skip
+    )
 
 
 def _sessions(
@@ -724,11 +757,15 @@ def _activities(
             lat, lon = proj.to_latlon(*patrol.path.position(at))
             kind = str(rng.choice(codes, p=p / p.sum()))
             written = activity_record(
-                officer=officer, client_uuid=_uuid(seed, "activity", *key, d, a), kind=kind,
-                recorded_at=_aware(at), note=notes[kind], lat=round(float(lat), 7),
+                officer=officer,
+                client_uuid=_uuid(seed, "activity", *key, d, a),
+                kind=kind,
+                recorded_at=_aware(at),
+                note=notes[kind],
+                lat=round(float(lat), 7),
                 lon=round(float(lon), 7),
                 mission_id=dwell.mission.pk if dwell.mission is not None else None,
-            )  # fmt: skip
+            )
             n += int(written.created)
     return n
 
@@ -752,8 +789,9 @@ def _transitions(officer: User, patrol: _Session) -> None:
         if dwell.end - dwell.start >= 8 * 60:
             mission_complete(mission_id=m.pk, actor=officer, at=_aware(dwell.end))
         else:
-            mission_interrupt(mission_id=m.pk, actor=officer, note="Dispatched to a call.",
-                              at=_aware(dwell.end))  # fmt: skip
+            mission_interrupt(
+                mission_id=m.pk, actor=officer, note="Dispatched to a call.", at=_aware(dwell.end)
+            )
 
 
 def _avl_day(

@@ -81,22 +81,38 @@ def experiment_impact_chart(request: HttpRequest, pk: int) -> HttpResponse:
     ax = fig.add_subplot()
     if weeks:
         x = list(range(len(weeks)))
-        ax.plot(x, [w["treatment_per_hotspot_week"] for w in weeks], marker="o",
-                color="#1d4ed8", label="Treatment")  # fmt: skip
-        ax.plot(x, [w["control_per_hotspot_week"] for w in weeks], marker="s",
-                color="#6b7280", label="Control")  # fmt: skip
+        ax.plot(
+            x,
+            [w["treatment_per_hotspot_week"] for w in weeks],
+            marker="o",
+            color="#1d4ed8",
+            label="Treatment",
+        )
+        ax.plot(
+            x,
+            [w["control_per_hotspot_week"] for w in weeks],
+            marker="s",
+            color="#6b7280",
+            label="Control",
+        )
         start = next((i for i, w in enumerate(weeks) if w["period"] == "during"), None)
         if start is not None:
             ax.axvline(start - 0.5, color="#111827", linestyle="--", linewidth=1)
-            ax.text(start - 0.4, ax.get_ylim()[1] * 0.95, "experiment starts", fontsize=8,
-                    va="top")  # fmt: skip
+            ax.text(start - 0.4, ax.get_ylim()[1] * 0.95, "experiment starts", fontsize=8, va="top")
         step = max(1, len(weeks) // 8)
         ax.set_xticks(x[::step], [w["week_start"][5:] for w in weeks][::step])
         ax.set_ylim(bottom=0)
         ax.legend(frameon=False)
     else:
-        ax.text(0.5, 0.5, result.get("message") or "No data yet", ha="center", va="center",
-                wrap=True, transform=ax.transAxes)  # fmt: skip
+        ax.text(
+            0.5,
+            0.5,
+            result.get("message") or "No data yet",
+            ha="center",
+            va="center",
+            wrap=True,
+            transform=ax.transAxes,
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     ax.set_xlabel("Week starting (month-day)")

@@ -79,9 +79,12 @@ def squad_shift_visits_for_export(
         raise PermissionError("You may not export this squad's visits.")
     with transaction.atomic():
         audit_record(
-            actor=viewer, action="visits.export", obj=squad,
-            after={"start": start.isoformat(), "end": end.isoformat()}, ip=ip,
-        )  # fmt: skip
+            actor=viewer,
+            action="visits.export",
+            obj=squad,
+            after={"start": start.isoformat(), "end": end.isoformat()},
+            ip=ip,
+        )
     return squad_shift_visits(squad=squad, start=start, end=end)
 
 
@@ -186,10 +189,13 @@ def presence_live(*, viewer: Any, squad: Squad, ip: str | None = None) -> LivePr
         for oid in seen:
             if oid != viewer.pk:
                 audit_record(
-                    actor=viewer, action="track.read", obj=users[oid], subject=users[oid],
+                    actor=viewer,
+                    action="track.read",
+                    obj=users[oid],
+                    subject=users[oid],
                     after={"via": "presence.live", "squad": squad.pk, "at": now.isoformat()},
                     ip=ip,
-                )  # fmt: skip
+                )
         for oid, at, lat, lon, acc in pings:
             if at >= seen[oid].session_started_at:
                 tracks[oid].append((at, lat, lon, acc))

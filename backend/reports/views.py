@@ -373,13 +373,21 @@ def squad_csv(request: HttpRequest) -> HttpResponse:
         f'attachment; filename="squad-{squad.pk}-shift-{timezone.localdate(start)}.csv"'
     )
     out = csv.writer(response)
-    out.writerow(["officer", "badge", "hotspot_id", "hotspot_rank", "arm", "entered_at",
-                  "minutes", "koper"])  # fmt: skip
+    out.writerow(
+        ["officer", "badge", "hotspot_id", "hotspot_rank", "arm", "entered_at", "minutes", "koper"]
+    )
     for v in visits:
         name, badge = names.get(v.officer_id, (str(v.officer_id), ""))
         out.writerow(
-            [spreadsheet_safe(name), spreadsheet_safe(badge), v.hotspot_id, v.hotspot_rank,
-             v.arm, timezone.localtime(v.entered_at).isoformat(), f"{v.minutes:.1f}",
-             "yes" if v.koper else "no"]
-        )  # fmt: skip
+            [
+                spreadsheet_safe(name),
+                spreadsheet_safe(badge),
+                v.hotspot_id,
+                v.hotspot_rank,
+                v.arm,
+                timezone.localtime(v.entered_at).isoformat(),
+                f"{v.minutes:.1f}",
+                "yes" if v.koper else "no",
+            ]
+        )
     return response

@@ -5,16 +5,32 @@ from backend.workload.models import CallRecord, RosterShift, WorkloadImport, Wor
 
 @admin.register(WorkloadImport)
 class WorkloadImportAdmin(admin.ModelAdmin):
-    list_display = ("pk", "kind", "district", "file_name", "rows", "imported", "duplicates",
-                    "uploaded_by", "created_at")  # fmt: skip
+    list_display = (
+        "pk",
+        "kind",
+        "district",
+        "file_name",
+        "rows",
+        "imported",
+        "duplicates",
+        "uploaded_by",
+        "created_at",
+    )
     list_filter = ("kind",)
     readonly_fields = ("client_uuid", "file_sha256", "created_at")
 
 
 @admin.register(CallRecord)
 class CallRecordAdmin(admin.ModelAdmin):
-    list_display = ("call_id", "unit", "call_district", "unit_district", "en_route_at",
-                    "cleared_at", "self_initiated")  # fmt: skip
+    list_display = (
+        "call_id",
+        "unit",
+        "call_district",
+        "unit_district",
+        "en_route_at",
+        "cleared_at",
+        "self_initiated",
+    )
     list_filter = ("self_initiated", "call_district")
     search_fields = ("call_id", "unit")
 

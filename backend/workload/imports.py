@@ -102,9 +102,15 @@ def _text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportRejected(
-            [{"line": 0, "field": "", "value": "",
-              "reason": "the file is not UTF-8 text: export it as UTF-8 (CSV UTF-8)"}]
-        ) from exc  # fmt: skip
+            [
+                {
+                    "line": 0,
+                    "field": "",
+                    "value": "",
+                    "reason": "the file is not UTF-8 text: export it as UTF-8 (CSV UTF-8)",
+                }
+            ]
+        ) from exc
 
 
 def _records(text: str) -> Iterable[tuple[int, list[str]]]:
@@ -196,8 +202,15 @@ CALL_COLUMNS: dict[str, tuple[str, ...]] = {
     "priority": ("priority",),
     "self_initiated": ("self_initiated", "self", "officer_initiated", "self_init"),
 }
-CALL_REQUIRED = ("call_id", "unit", "unit_district", "call_district", "received", "en_route",
-                 "cleared")  # fmt: skip
+CALL_REQUIRED = (
+    "call_id",
+    "unit",
+    "unit_district",
+    "call_district",
+    "received",
+    "en_route",
+    "cleared",
+)
 ROSTER_COLUMNS: dict[str, tuple[str, ...]] = {
     "unit": ("unit", "officer", "officer_or_unit", "name", "badge"),
     "district": ("district", "zone"),
@@ -222,10 +235,16 @@ def _columns(
     missing = [f for f in required if f not in found]
     if missing:
         raise ImportRejected(
-            [{"line": 1, "field": ", ".join(missing), "value": ",".join(header)[:VALUE_CHARS],
-              "reason": f"the header has no {' / '.join(missing)} column (columns needed: "
-                        f"{', '.join(required)}; found: {', '.join(header)})"}]
-        )  # fmt: skip
+            [
+                {
+                    "line": 1,
+                    "field": ", ".join(missing),
+                    "value": ",".join(header)[:VALUE_CHARS],
+                    "reason": f"the header has no {' / '.join(missing)} column (columns needed: "
+                    f"{', '.join(required)}; found: {', '.join(header)})",
+                }
+            ]
+        )
     return found
 
 
@@ -243,9 +262,16 @@ def calls_parse(data: bytes) -> ParsedRows:
     try:
         _, header = next(records)
     except StopIteration:
-        raise ImportRejected([{"line": 1, "field": "", "value": "",
-                               "reason": "the file is empty: the first line must name the "
-                                         "columns"}]) from None  # fmt: skip
+        raise ImportRejected(
+            [
+                {
+                    "line": 1,
+                    "field": "",
+                    "value": "",
+                    "reason": "the file is empty: the first line must name the columns",
+                }
+            ]
+        ) from None
     cols = _columns(header, CALL_COLUMNS, CALL_REQUIRED)
     tz = ZoneInfo(settings.TIME_ZONE)
     districts = district_lookup()
@@ -303,8 +329,11 @@ def calls_parse(data: bytes) -> ParsedRows:
             if cleared < en_route:
                 fail("cleared", "cleared is before en route", get("cleared"))
             elif cleared - en_route > timedelta(hours=MAX_BUSY_HOURS):
-                fail("cleared", f"the unit is busy over {MAX_BUSY_HOURS} hours: check the "
-                                "clear time", get("cleared"))  # fmt: skip
+                fail(
+                    "cleared",
+                    f"the unit is busy over {MAX_BUSY_HOURS} hours: check the clear time",
+                    get("cleared"),
+                )
         if on_scene and en_route and cleared and not en_route <= on_scene <= cleared:
             fail("on_scene", "on scene is not between en route and cleared", get("on_scene"))
         flag = get("self_initiated").casefold()
@@ -318,12 +347,18 @@ def calls_parse(data: bytes) -> ParsedRows:
         assert received and en_route and cleared and call_district
         out.append(
             CallRecord(
-                call_id=call_id, unit=unit, unit_district=unit_district,
-                call_district=call_district, received_at=received, en_route_at=en_route,
-                on_scene_at=on_scene, cleared_at=cleared, priority=priority,
+                call_id=call_id,
+                unit=unit,
+                unit_district=unit_district,
+                call_district=call_district,
+                received_at=received,
+                en_route_at=en_route,
+                on_scene_at=on_scene,
+                cleared_at=cleared,
+                priority=priority,
                 self_initiated=flag in _TRUE,
             )
-        )  # fmt: skip
+        )
     if n == 0:
         problems.add(2, "", "the file has a header but no rows")
     problems.raise_if_any()
@@ -357,9 +392,16 @@ def roster_parse(data: bytes) -> ParsedRows:
     try:
         _, header = next(records)
     except StopIteration:
-        raise ImportRejected([{"line": 1, "field": "", "value": "",
-                               "reason": "the file is empty: the first line must name the "
-                                         "columns"}]) from None  # fmt: skip
+        raise ImportRejected(
+            [
+                {
+                    "line": 1,
+                    "field": "",
+                    "value": "",
+                    "reason": "the file is empty: the first line must name the columns",
+                }
+            ]
+        ) from None
     cols = _columns(header, ROSTER_COLUMNS, ROSTER_REQUIRED)
     tz = ZoneInfo(settings.TIME_ZONE)
     districts = district_lookup()
@@ -382,32 +424,55 @@ def roster_parse(data: bytes) -> ParsedRows:
         start, end = parse_time(get("start"), tz), parse_time(get("end"), tz)
         meal, court = _minutes(get("meal_minutes")), _minutes(get("court_minutes"))
         if not unit or len(unit) > 80:
-            problems.add(line, "unit", "missing unit" if not unit else "at most 80 characters",
-                         unit)  # fmt: skip
+            problems.add(
+                line, "unit", "missing unit" if not unit else "at most 80 characters", unit
+            )
         elif district is None:
             problems.add(line, "district", _unknown_district(get("district")), get("district"))
         elif start is None:
-            problems.add(line, "start", f"'{get('start')}' is not a time ({TIME_HELP})",
-                         get("start"))  # fmt: skip
+            problems.add(
+                line, "start", f"'{get('start')}' is not a time ({TIME_HELP})", get("start")
+            )
         elif end is None:
             problems.add(line, "end", f"'{get('end')}' is not a time ({TIME_HELP})", get("end"))
         elif end <= start:
             problems.add(line, "end", "the shift ends at or before it starts", get("end"))
         elif end - start > timedelta(hours=MAX_SHIFT_HOURS):
-            problems.add(line, "end", f"a shift over {MAX_SHIFT_HOURS} hours: check the end",
-                         get("end"))  # fmt: skip
+            problems.add(
+                line, "end", f"a shift over {MAX_SHIFT_HOURS} hours: check the end", get("end")
+            )
         elif meal is None:
-            problems.add(line, "meal_minutes", "meal minutes must be a whole number >= 0",
-                         get("meal_minutes"))  # fmt: skip
+            problems.add(
+                line,
+                "meal_minutes",
+                "meal minutes must be a whole number >= 0",
+                get("meal_minutes"),
+            )
         elif court is None:
-            problems.add(line, "court_minutes", "court minutes must be a whole number >= 0",
-                         get("court_minutes"))  # fmt: skip
+            problems.add(
+                line,
+                "court_minutes",
+                "court minutes must be a whole number >= 0",
+                get("court_minutes"),
+            )
         elif (meal + court) * 60 > (end - start).total_seconds():
-            problems.add(line, "court_minutes", "meal and court minutes are longer than the "
-                         "shift", f"{meal}+{court}")  # fmt: skip
+            problems.add(
+                line,
+                "court_minutes",
+                "meal and court minutes are longer than the shift",
+                f"{meal}+{court}",
+            )
         else:
-            out.append(RosterShift(unit=unit, district=district, start_at=start, end_at=end,
-                                   meal_minutes=meal, court_minutes=court))  # fmt: skip
+            out.append(
+                RosterShift(
+                    unit=unit,
+                    district=district,
+                    start_at=start,
+                    end_at=end,
+                    meal_minutes=meal,
+                    court_minutes=court,
+                )
+            )
     if n == 0:
         problems.add(2, "", "the file has a header but no rows")
     problems.raise_if_any()
@@ -416,10 +481,16 @@ def roster_parse(data: bytes) -> ParsedRows:
 
 _WEEKDAY_ALIASES = {
     **{w.casefold(): i for i, w in enumerate(WEEKDAYS)},
-    **{n.casefold(): i for i, n in enumerate(
-        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))},
-    "tues": 1, "thur": 3, "thurs": 3,
-}  # fmt: skip
+    **{
+        n.casefold(): i
+        for i, n in enumerate(
+            ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+        )
+    },
+    "tues": 1,
+    "thur": 3,
+    "thurs": 3,
+}
 _HOUR = re.compile(r"(\d{1,2})(?::?(\d{2}))?(?:\s*-.*)?")
 
 
@@ -444,9 +515,17 @@ def matrix_parse(data: bytes) -> list[list[float]]:
     records = list(_records(text))
     problems = _Problems()
     if not records:
-        raise ImportRejected([{"line": 1, "field": "", "value": "",
-                               "reason": "the file is empty: the first line must be "
-                                         "hour,MON,TUE,WED,THU,FRI,SAT,SUN"}])  # fmt: skip
+        raise ImportRejected(
+            [
+                {
+                    "line": 1,
+                    "field": "",
+                    "value": "",
+                    "reason": "the file is empty: the first line must be "
+                    "hour,MON,TUE,WED,THU,FRI,SAT,SUN",
+                }
+            ]
+        )
     header_line, header = records[0]
     day_col: dict[int, int] = {}
     for i, name in enumerate(header[1:], start=1):
@@ -459,8 +538,12 @@ def matrix_parse(data: bytes) -> list[list[float]]:
             day_col[d] = i
     missing = [WEEKDAYS[d] for d in range(DAYS) if d not in day_col]
     if missing:
-        problems.add(header_line, "", f"the header lacks {', '.join(missing)} (expected "
-                     "hour,MON,TUE,WED,THU,FRI,SAT,SUN)", ",".join(header))  # fmt: skip
+        problems.add(
+            header_line,
+            "",
+            f"the header lacks {', '.join(missing)} (expected hour,MON,TUE,WED,THU,FRI,SAT,SUN)",
+            ",".join(header),
+        )
     problems.raise_if_any()
     values: list[list[float | None]] = [[None] * DAYS for _ in range(HOURS)]
     seen: dict[int, int] = {}
@@ -474,12 +557,14 @@ def matrix_parse(data: bytes) -> list[list[float]]:
                 seen.setdefault(h, line)  # reported once: not again as a missing hour
             continue
         if h is None:
-            problems.add(line, header[0] or "hour", f"'{row[0]}' is not an hour (0000 to 2300)",
-                         row[0])  # fmt: skip
+            problems.add(
+                line, header[0] or "hour", f"'{row[0]}' is not an hour (0000 to 2300)", row[0]
+            )
             continue
         if h in seen:
-            problems.add(line, header[0] or "hour", f"hour {h:02d}00 is also on line {seen[h]}",
-                         row[0])  # fmt: skip
+            problems.add(
+                line, header[0] or "hour", f"hour {h:02d}00 is also on line {seen[h]}", row[0]
+            )
             continue
         seen[h] = line
         for d in range(DAYS):
@@ -487,8 +572,9 @@ def matrix_parse(data: bytes) -> list[list[float]]:
             try:
                 value = float(raw)
             except ValueError:
-                problems.add(line, WEEKDAYS[d], f"'{raw}' is not a number" if raw else
-                             "empty cell", raw)  # fmt: skip
+                problems.add(
+                    line, WEEKDAYS[d], f"'{raw}' is not a number" if raw else "empty cell", raw
+                )
                 continue
             if not math.isfinite(value) or value < 0:
                 problems.add(line, WEEKDAYS[d], f"{raw} is not a number of hours >= 0", raw)
@@ -496,8 +582,11 @@ def matrix_parse(data: bytes) -> list[list[float]]:
             values[h][d] = value
     absent = [f"{h:02d}00" for h in range(HOURS) if h not in seen]
     if absent:
-        problems.add(records[-1][0] + 1, "hour", f"no row for hour {', '.join(absent)} (24 "
-                     "rows, 0000 to 2300, are needed)")  # fmt: skip
+        problems.add(
+            records[-1][0] + 1,
+            "hour",
+            f"no row for hour {', '.join(absent)} (24 rows, 0000 to 2300, are needed)",
+        )
     problems.raise_if_any()
     return [[float(v) for v in row if v is not None] for row in values]
 
@@ -549,18 +638,27 @@ def _rows_import(
     parsed = parse(data)
     with transaction.atomic():
         imp = WorkloadImport.objects.create(
-            client_uuid=client_uuid or uuid.uuid4(), kind=kind, file_name=file_name[:255],
-            file_sha256=_sha256(data), rows=parsed.rows,
+            client_uuid=client_uuid or uuid.uuid4(),
+            kind=kind,
+            file_name=file_name[:255],
+            file_sha256=_sha256(data),
+            rows=parsed.rows,
             uploaded_by=actor if getattr(actor, "pk", None) else None,
-        )  # fmt: skip
+        )
         imported = _insert_unique(model, parsed.objects, imp)
         imp.imported, imp.duplicates = imported, parsed.rows - imported
         imp.save(update_fields=["imported", "duplicates"])
         audit_record(
-            actor=actor, action=f"workload_import.{kind}", obj=imp,
-            after={"file_name": imp.file_name, "rows": parsed.rows, "imported": imported,
-                   "duplicates": imp.duplicates},
-        )  # fmt: skip
+            actor=actor,
+            action=f"workload_import.{kind}",
+            obj=imp,
+            after={
+                "file_name": imp.file_name,
+                "rows": parsed.rows,
+                "imported": imported,
+                "duplicates": imp.duplicates,
+            },
+        )
     return ImportResult(imp, True)
 
 
@@ -568,16 +666,30 @@ def calls_import(
     *, data: bytes, file_name: str, actor: Any = None, client_uuid: uuid.UUID | None = None
 ) -> ImportResult:
     """Import a CAD export of calls for service (all or nothing; see the module docstring)."""
-    return _rows_import(kind=ImportKind.CALLS, parse=calls_parse, model=CallRecord, data=data,
-                        file_name=file_name, actor=actor, client_uuid=client_uuid)  # fmt: skip
+    return _rows_import(
+        kind=ImportKind.CALLS,
+        parse=calls_parse,
+        model=CallRecord,
+        data=data,
+        file_name=file_name,
+        actor=actor,
+        client_uuid=client_uuid,
+    )
 
 
 def roster_import(
     *, data: bytes, file_name: str, actor: Any = None, client_uuid: uuid.UUID | None = None
 ) -> ImportResult:
     """Import a roster (all or nothing; see the module docstring)."""
-    return _rows_import(kind=ImportKind.ROSTER, parse=roster_parse, model=RosterShift, data=data,
-                        file_name=file_name, actor=actor, client_uuid=client_uuid)  # fmt: skip
+    return _rows_import(
+        kind=ImportKind.ROSTER,
+        parse=roster_parse,
+        model=RosterShift,
+        data=data,
+        file_name=file_name,
+        actor=actor,
+        client_uuid=client_uuid,
+    )
 
 
 def matrix_import(
@@ -600,10 +712,15 @@ def matrix_import(
     import_kind = ImportKind.MATRIX_CFS if kind == MatrixKind.CFS else ImportKind.MATRIX_AVAILABLE
     with transaction.atomic():
         imp = WorkloadImport.objects.create(
-            client_uuid=client_uuid or uuid.uuid4(), kind=import_kind, district=district,
-            file_name=file_name[:255], file_sha256=_sha256(data), rows=HOURS, imported=HOURS,
+            client_uuid=client_uuid or uuid.uuid4(),
+            kind=import_kind,
+            district=district,
+            file_name=file_name[:255],
+            file_sha256=_sha256(data),
+            rows=HOURS,
+            imported=HOURS,
             uploaded_by=actor if getattr(actor, "pk", None) else None,
-        )  # fmt: skip
+        )
         old = (
             WorkloadMatrix.objects.select_for_update().filter(kind=kind, district=district).first()
         )
@@ -616,10 +733,16 @@ def matrix_import(
             old.values, old.source_import = values, imp
             old.save(update_fields=["values", "source_import", "updated_at"])
         audit_record(
-            actor=actor, action=f"workload_import.{import_kind}", obj=imp, before=before,
-            after={"district": district.name if district else CITYWIDE, "total": _total(values),
-                   "file_name": imp.file_name},
-        )  # fmt: skip
+            actor=actor,
+            action=f"workload_import.{import_kind}",
+            obj=imp,
+            before=before,
+            after={
+                "district": district.name if district else CITYWIDE,
+                "total": _total(values),
+                "file_name": imp.file_name,
+            },
+        )
     return ImportResult(imp, True)
 
 
@@ -633,12 +756,24 @@ def read_path(path: Path) -> bytes:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ImportRejected(
-                [{"line": 0, "field": "", "value": "",
-                  "reason": f"the file is over {MAX_FILE_BYTES >> 20} MB"}]
-            )  # fmt: skip
+                [
+                    {
+                        "line": 0,
+                        "field": "",
+                        "value": "",
+                        "reason": f"the file is over {MAX_FILE_BYTES >> 20} MB",
+                    }
+                ]
+            )
         return path.read_bytes()
     except OSError as exc:
         raise ImportRejected(
-            [{"line": 0, "field": "", "value": str(path),
-              "reason": f"cannot read the file: {exc.strerror or exc}"}]
-        ) from exc  # fmt: skip
+            [
+                {
+                    "line": 0,
+                    "field": "",
+                    "value": str(path),
+                    "reason": f"cannot read the file: {exc.strerror or exc}",
+                }
+            ]
+        ) from exc

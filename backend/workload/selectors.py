@@ -37,8 +37,15 @@ from backend.workload.models import (
     WorkloadMatrix,
 )
 
-CSV_HEADER = ("hour", "weekday", "cfs_hours", "available_hours", "pct_consumed", "spare_hours",
-              "flag")  # fmt: skip
+CSV_HEADER = (
+    "hour",
+    "weekday",
+    "cfs_hours",
+    "available_hours",
+    "pct_consumed",
+    "spare_hours",
+    "flag",
+)
 DEFAULT_DAYS = 28  # four whole weeks: every weekday occurs four times
 MAX_DAYS = 400
 SCHEDULE_LOOKBACK_DAYS = 28  # a shift is planned against the four weeks before its day
@@ -130,15 +137,17 @@ def _imported(kind: str, district: District | None) -> tuple[np.ndarray[Any, Any
         if m is None:
             return None
         return np.asarray(m.values, dtype=np.float64), Source(
-            "matrix", f"the {MatrixKind(kind).label.lower()} matrix imported for {district.name} "
-            f"(a typical week, import {m.source_import_id}): the dates do not apply"
-        )  # fmt: skip
+            "matrix",
+            f"the {MatrixKind(kind).label.lower()} matrix imported for {district.name} "
+            f"(a typical week, import {m.source_import_id}): the dates do not apply",
+        )
     city = WorkloadMatrix.objects.filter(kind=kind, district__isnull=True).first()
     if city is not None:
         return np.asarray(city.values, dtype=np.float64), Source(
-            "matrix", f"the citywide {MatrixKind(kind).label.lower()} matrix (a typical week, "
-            f"import {city.source_import_id}): the dates do not apply"
-        )  # fmt: skip
+            "matrix",
+            f"the citywide {MatrixKind(kind).label.lower()} matrix (a typical week, "
+            f"import {city.source_import_id}): the dates do not apply",
+        )
     parts = list(
         WorkloadMatrix.objects.filter(kind=kind, district__isnull=False).select_related("district")
     )
@@ -147,9 +156,10 @@ def _imported(kind: str, district: District | None) -> tuple[np.ndarray[Any, Any
     total = sum((np.asarray(p.values, dtype=np.float64) for p in parts), np.zeros(wl.SHAPE))
     names = ", ".join(sorted(p.district.name for p in parts if p.district))
     return total, Source(
-        "sum", f"the sum of the districts' imported {MatrixKind(kind).label.lower()} matrices "
-        f"({names}; a typical week): the dates do not apply"
-    )  # fmt: skip
+        "sum",
+        f"the sum of the districts' imported {MatrixKind(kind).label.lower()} matrices "
+        f"({names}; a typical week): the dates do not apply",
+    )
 
 
 def workload_for(
@@ -161,10 +171,14 @@ def workload_for(
     empty = np.full(wl.SHAPE, np.nan)
     calls = list(
         _calls(district, first, last).values_list(
-            "call_id", "call_district_id", "unit_district_id", "en_route_at", "cleared_at",
+            "call_id",
+            "call_district_id",
+            "unit_district_id",
+            "en_route_at",
+            "cleared_at",
             "self_initiated",
         )
-    )  # fmt: skip
+    )
     own: list[dict[str, Any]] = []
     self_hours = 0.0
     if calls:
@@ -177,26 +191,37 @@ def workload_for(
         )
         n_self = int(self_mask.sum())
         cfs_source = Source(
-            "records", f"{len(calls) - n_self} unit responses to calls from the CAD records of "
+            "records",
+            f"{len(calls) - n_self} unit responses to calls from the CAD records of "
             f"these days (en route to clear, every unit counted; {n_self} self-initiated "
-            "activities left out)"
-        )  # fmt: skip
+            "activities left out)",
+        )
         keys = {k: i for i, k in enumerate(sorted(set(call_id)))}
         shares = wl.own_district_share(
-            [keys[c] for c in call_id], call_d, [u if u is not None else -1 for u in unit_d],
-            start_s, end_s, self_mask,
-        )  # fmt: skip
+            [keys[c] for c in call_id],
+            call_d,
+            [u if u is not None else -1 for u in unit_d],
+            start_s,
+            end_s,
+            self_mask,
+        )
         names = dict(District.objects.values_list("pk", "name"))
         for s in shares:
-            own.append({
-                "district": names.get(s.district, "?"), "calls": s.calls,
-                "own_calls": s.own_calls, "pct_calls": s.pct_calls,
-                "unit_hours": s.unit_hours, "own_unit_hours": s.own_unit_hours,
-                "pct_unit_hours": s.pct_unit_hours,
-                "in_target": targets.own_min_pct <= s.pct_calls <= targets.own_max_pct
-                if s.calls else None,
-                "below_target": s.calls > 0 and s.pct_calls < targets.own_min_pct,
-            })  # fmt: skip
+            own.append(
+                {
+                    "district": names.get(s.district, "?"),
+                    "calls": s.calls,
+                    "own_calls": s.own_calls,
+                    "pct_calls": s.pct_calls,
+                    "unit_hours": s.unit_hours,
+                    "own_unit_hours": s.own_unit_hours,
+                    "pct_unit_hours": s.pct_unit_hours,
+                    "in_target": targets.own_min_pct <= s.pct_calls <= targets.own_max_pct
+                    if s.calls
+                    else None,
+                    "below_target": s.calls > 0 and s.pct_calls < targets.own_min_pct,
+                }
+            )
     else:
         found = _imported(MatrixKind.CFS, district)
         cfs, cfs_source = found if found else (empty, Source("none", "no calls for service"))
@@ -211,9 +236,10 @@ def workload_for(
             _utc_seconds(s_start), _utc_seconds(s_end), meal, court, bins
         )
         available_source = Source(
-            "records", f"{len(shifts)} roster shifts of these days (on duty minus meal and court "
-            "minutes, spread evenly over each shift)"
-        )  # fmt: skip
+            "records",
+            f"{len(shifts)} roster shifts of these days (on duty minus meal and court "
+            "minutes, spread evenly over each shift)",
+        )
     else:
         found = _imported(MatrixKind.AVAILABLE, district)
         available, available_source = (
@@ -221,10 +247,17 @@ def workload_for(
         )
     w = wl.workload(cfs, available)
     return WorkloadView(
-        district=district, first=first, last=last, workload=w, flags=wl.flags(w, targets),
-        targets=targets, cfs_source=cfs_source, available_source=available_source,
-        own_share=own, self_initiated_hours=self_hours,
-    )  # fmt: skip
+        district=district,
+        first=first,
+        last=last,
+        workload=w,
+        flags=wl.flags(w, targets),
+        targets=targets,
+        cfs_source=cfs_source,
+        available_source=available_source,
+        own_share=own,
+        self_initiated_hours=self_hours,
+    )
 
 
 def _weeks(bins: wl.HourBins) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -250,9 +283,14 @@ def report_csv_rows(view: WorkloadView) -> Iterable[list[str]]:
     for d in range(wl.DAYS):
         for h in range(wl.HOURS):
             yield [
-                str(h), wl.WEEKDAYS[d], _fmt(w.cfs[h, d], 2), _fmt(w.available[h, d], 2),
-                _fmt(w.pct[h, d], 1), _fmt(w.spare[h, d], 2), labels[h][d],
-            ]  # fmt: skip
+                str(h),
+                wl.WEEKDAYS[d],
+                _fmt(w.cfs[h, d], 2),
+                _fmt(w.available[h, d], 2),
+                _fmt(w.pct[h, d], 1),
+                _fmt(w.spare[h, d], 2),
+                labels[h][d],
+            ]
 
 
 def matrix_csv_rows(view: WorkloadView, matrix: str) -> Iterable[list[str]]:
@@ -260,23 +298,40 @@ def matrix_csv_rows(view: WorkloadView, matrix: str) -> Iterable[list[str]]:
     values = getattr(view.workload, matrix)
     yield ["hour", *wl.WEEKDAYS]
     for h in range(wl.HOURS):
-        yield [f"{h:02d}00", *(_fmt(values[h, d], 1 if matrix == "pct" else 2)
-                               for d in range(wl.DAYS))]  # fmt: skip
+        yield [
+            f"{h:02d}00",
+            *(_fmt(values[h, d], 1 if matrix == "pct" else 2) for d in range(wl.DAYS)),
+        ]
 
 
 def own_share_csv_rows(view: WorkloadView) -> Iterable[list[object]]:
-    yield ["district", "calls", "own_calls", "pct_calls", "unit_hours", "own_unit_hours",
-           "pct_unit_hours"]  # fmt: skip
+    yield [
+        "district",
+        "calls",
+        "own_calls",
+        "pct_calls",
+        "unit_hours",
+        "own_unit_hours",
+        "pct_unit_hours",
+    ]
     for r in view.own_share:
-        yield [spreadsheet_safe(r["district"]), r["calls"], r["own_calls"],
-               _fmt(r["pct_calls"], 1), _fmt(r["unit_hours"], 2), _fmt(r["own_unit_hours"], 2),
-               _fmt(r["pct_unit_hours"], 1)]  # fmt: skip
+        yield [
+            spreadsheet_safe(r["district"]),
+            r["calls"],
+            r["own_calls"],
+            _fmt(r["pct_calls"], 1),
+            _fmt(r["unit_hours"], 2),
+            _fmt(r["own_unit_hours"], 2),
+            _fmt(r["pct_unit_hours"], 1),
+        ]
 
 
 def workload_imports_for(*, user: Any) -> QuerySet[WorkloadImport]:
     """Imports ``user`` may see: analysts, supervisors and admins all; anyone else none."""
-    if not (getattr(user, "is_authenticated", False)
-            and (user.has_role(Role.ANALYST) or user.has_role(Role.SUPERVISOR))):  # fmt: skip
+    if not (
+        getattr(user, "is_authenticated", False)
+        and (user.has_role(Role.ANALYST) or user.has_role(Role.SUPERVISOR))
+    ):
         return WorkloadImport.objects.none()
     return WorkloadImport.objects.select_related("district", "uploaded_by")
 
@@ -320,10 +375,13 @@ class ShiftCapacity:
         s, e = int(self.start.timestamp()), int(self.end.timestamp())
         out: list[Tier] = []
         for label, ceiling in (
-            (f"hours with spare capacity (calls under {self.targets.high_pct:g}% of available "
-             "time)", self.targets.high_pct),
+            (
+                f"hours with spare capacity (calls under {self.targets.high_pct:g}% of available "
+                "time)",
+                self.targets.high_pct,
+            ),
             ("hours with spare capacity (calls under 100% of available time)", 100.0),
-        ):  # fmt: skip
+        ):
             mask = wl.minutes_below(self.hours, s, e, ceiling)
             if mask.any() and not any(
                 t.minutes is not None and np.array_equal(mask, t.minutes) for t in out
@@ -366,9 +424,10 @@ def shift_capacity(*, district: District, start: datetime, end: datetime) -> Shi
     tz = _tz()
     day = start.astimezone(tz).date()
     view = workload_for(
-        district=district, first=day - timedelta(days=SCHEDULE_LOOKBACK_DAYS),
+        district=district,
+        first=day - timedelta(days=SCHEDULE_LOOKBACK_DAYS),
         last=day - timedelta(days=1),
-    )  # fmt: skip
+    )
     if not view.complete:
         return None
     bins = wl.local_hour_bins(day, end.astimezone(tz).date(), tz)
@@ -379,6 +438,10 @@ def shift_capacity(*, district: District, start: datetime, end: datetime) -> Shi
         else f"{view.cfs_source.text}; {view.available_source.text}"
     )
     return ShiftCapacity(
-        district=district, start=start, end=end, hours=hours, source=source,
+        district=district,
+        start=start,
+        end=end,
+        hours=hours,
+        source=source,
         targets=view.targets,
-    )  # fmt: skip
+    )

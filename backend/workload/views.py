@@ -66,8 +66,9 @@ def _value(x: float, digits: int) -> str:
 
 def _heatmaps(view: WorkloadView) -> list[dict[str, Any]]:
     w, f, t = view.workload, view.flags, view.targets
-    bands = [[_band(float(w.pct[h, d]), bool(f.peak[h, d]), t) for d in range(7)]
-             for h in range(24)]  # fmt: skip
+    bands = [
+        [_band(float(w.pct[h, d]), bool(f.peak[h, d]), t) for d in range(7)] for h in range(24)
+    ]
     out = []
     for key, title in MATRICES.items():
         values = getattr(w, key)
@@ -78,19 +79,28 @@ def _heatmaps(view: WorkloadView) -> list[dict[str, Any]]:
                 cls, words = bands[h][d]
                 marks = []
                 if f.long_run[h, d]:
-                    marks.append(("▲", f"part of a run above {t.run_pct:g}% for more than "
-                                 f"{t.run_max_hours} hours"))  # fmt: skip
+                    marks.append(
+                        (
+                            "▲",
+                            f"part of a run above {t.run_pct:g}% for more than "
+                            f"{t.run_max_hours} hours",
+                        )
+                    )
                 if f.over_100[h, d]:
                     marks.append(("!", "over 100%"))
                 text = _value(float(values[h, d]), MATRIX_DIGITS[key])
                 if key == "pct" and text not in {"—", "∞"}:
                     text += "%"
-                cells.append({
-                    "text": text, "cls": cls, "marks": marks,
-                    "title": f"{wl.WEEKDAY_NAMES[d]} {h:02d}:00 — "
-                             f"{_value(float(w.pct[h, d]), 1)}% consumed, {words}"
-                             + "".join(f"; {m[1]}" for m in marks),
-                })  # fmt: skip
+                cells.append(
+                    {
+                        "text": text,
+                        "cls": cls,
+                        "marks": marks,
+                        "title": f"{wl.WEEKDAY_NAMES[d]} {h:02d}:00 — "
+                        f"{_value(float(w.pct[h, d]), 1)}% consumed, {words}"
+                        + "".join(f"; {m[1]}" for m in marks),
+                    }
+                )
             rows.append({"hour": f"{h:02d}:00", "cells": cells})
         total = float(values.sum()) if key != "pct" else float("nan")
         out.append({"key": key, "title": title, "rows": rows, "total": total})
@@ -101,11 +111,15 @@ def _summary(view: WorkloadView) -> dict[str, Any]:
     w, f = view.workload, view.flags
     cfs, avail = float(w.cfs.sum()), float(w.available.sum())
     return {
-        "cfs": cfs, "available": avail, "spare": avail - cfs,
+        "cfs": cfs,
+        "available": avail,
+        "spare": avail - cfs,
         "pct": 100 * cfs / avail if avail > 0 and math.isfinite(cfs) else None,
-        "high": int(f.high.sum()), "low": int(f.low.sum()), "over": int(f.over_100.sum()),
+        "high": int(f.high.sum()),
+        "low": int(f.low.sum()),
+        "over": int(f.over_100.sum()),
         "runs": [r.label() for r in f.runs],
-    }  # fmt: skip
+    }
 
 
 def _query(form: WorkloadFilterForm) -> str:
@@ -141,9 +155,10 @@ def export_csv(request: HttpRequest, what: str) -> HttpResponse:
     form = WorkloadFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponse(
-            "Choose a district and days: " + form.errors.as_text(), status=400,
+            "Choose a district and days: " + form.errors.as_text(),
+            status=400,
             content_type="text/plain",
-        )  # fmt: skip
+        )
     district = district_find(form.cleaned_data["district"])
     first, last = form.cleaned_data["from"], form.cleaned_data["to"]
     view = workload_for(district=district, first=first, last=last)
@@ -171,48 +186,68 @@ def imports(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             d = form.cleaned_data
             data = d["file"].read()
-            common = {"data": data, "file_name": d["file"].name, "actor": request.user,
-                      "client_uuid": d["client_uuid"]}  # fmt: skip
+            common = {
+                "data": data,
+                "file_name": d["file"].name,
+                "actor": request.user,
+                "client_uuid": d["client_uuid"],
+            }
             try:
                 if d["kind"] == ImportKind.CALLS:
                     result = calls_import(**common)
                 elif d["kind"] == ImportKind.ROSTER:
                     result = roster_import(**common)
                 else:
-                    kind = MatrixKind.CFS if d["kind"] == ImportKind.MATRIX_CFS else (
-                        MatrixKind.AVAILABLE
-                    )  # fmt: skip
+                    kind = (
+                        MatrixKind.CFS
+                        if d["kind"] == ImportKind.MATRIX_CFS
+                        else (MatrixKind.AVAILABLE)
+                    )
                     result = matrix_import(
                         kind=kind, district=district_find(d["district"] or CITYWIDE), **common
                     )
             except ImportRejected as exc:
                 problems, problems_total = exc.problems, exc.total
                 messages.error(
-                    request, f"{d['file'].name} was not imported: {problems_total} "
+                    request,
+                    f"{d['file'].name} was not imported: {problems_total} "
                     f"problem{'s' if problems_total != 1 else ''} (listed below). Fix them and "
-                    "upload the file again."
-                )  # fmt: skip
+                    "upload the file again.",
+                )
             else:
                 imp = result.imp
                 if result.created:
                     messages.success(
-                        request, f"{imp.file_name}: {imp.rows} rows read, {imp.imported} "
-                        f"imported, {imp.duplicates} already stored."
-                    )  # fmt: skip
+                        request,
+                        f"{imp.file_name}: {imp.rows} rows read, {imp.imported} "
+                        f"imported, {imp.duplicates} already stored.",
+                    )
                 else:
-                    messages.info(request, f"{imp.file_name} was already imported (import "
-                                  f"{imp.pk}); nothing was stored twice.")  # fmt: skip
+                    messages.info(
+                        request,
+                        f"{imp.file_name} was already imported (import "
+                        f"{imp.pk}); nothing was stored twice.",
+                    )
                 return redirect("workload:imports")
         if problems:
             # A fresh form (and UUID): the corrected file is a new upload, not a retry.
-            form = WorkloadUploadForm(initial={
-                "client_uuid": uuid.uuid4(), "kind": request.POST.get("kind"),
-                "district": request.POST.get("district") or CITYWIDE,
-            })  # fmt: skip
+            form = WorkloadUploadForm(
+                initial={
+                    "client_uuid": uuid.uuid4(),
+                    "kind": request.POST.get("kind"),
+                    "district": request.POST.get("district") or CITYWIDE,
+                }
+            )
     else:
         form = WorkloadUploadForm(initial={"client_uuid": uuid.uuid4(), "district": CITYWIDE})
     listed = workload_imports_for(user=request.user)[:IMPORTS_PAGE_SIZE]
-    return render(request, "workload/imports.html", {
-        "form": form, "imports": listed, "problems": problems,
-        "problems_total": problems_total,
-    })  # fmt: skip
+    return render(
+        request,
+        "workload/imports.html",
+        {
+            "form": form,
+            "imports": listed,
+            "problems": problems,
+            "problems_total": problems_total,
+        },
+    )

@@ -89,9 +89,13 @@ def test_the_demo_logins_work_for_every_role(client: Client) -> None:
     from django.core.management import call_command
 
     call_command("seed_demo", "--incidents=0", "--end=2026-01-01", stdout=io.StringIO())
-    for username, role in [("officer01", Role.OFFICER), ("sergeant2", Role.SERGEANT),
-                           ("supervisor", Role.SUPERVISOR), ("analyst", Role.ANALYST),
-                           ("admin", Role.ADMIN)]:  # fmt: skip
+    for username, role in [
+        ("officer01", Role.OFFICER),
+        ("sergeant2", Role.SERGEANT),
+        ("supervisor", Role.SUPERVISOR),
+        ("analyst", Role.ANALYST),
+        ("admin", Role.ADMIN),
+    ]:
         c = Client()
         assert login(c, username, "presence-demo").status_code == 302, username
         page = c.get(reverse("home")).content.decode()
@@ -103,8 +107,9 @@ def test_an_officer_with_a_next_page_goes_there_and_signed_in_visits_to_login_go
     client: Client,
 ) -> None:
     UserFactory(username="walker", role=Role.OFFICER)
-    r = client.post(reverse("login") + "?next=/missions/mine/",
-                    {"username": "walker", "password": PASSWORD})  # fmt: skip
+    r = client.post(
+        reverse("login") + "?next=/missions/mine/", {"username": "walker", "password": PASSWORD}
+    )
     assert r["Location"] == "/missions/mine/"
     assert client.get(reverse("login"))["Location"] == "/app/"
 

@@ -23,7 +23,7 @@ BOWTIE = {"type": "Polygon", "coordinates": [[[W, S], [E, N], [E, S], [W, N], [W
 FAR_AWAY = {  # Chicago, 1,900 km from the demo agency
     "type": "Polygon",
     "coordinates": [[[-87.7, 41.8], [-87.6, 41.8], [-87.6, 41.9], [-87.7, 41.9], [-87.7, 41.8]]],
-}  # fmt: skip
+}
 
 
 def test_geodjango_loads_gdal_and_geos_without_a_system_package() -> None:
@@ -37,14 +37,22 @@ def test_geodjango_loads_gdal_and_geos_without_a_system_package() -> None:
 def test_map_config_comes_from_leaflet_config(settings: Any) -> None:
     settings.LEAFLET_CONFIG = {
         **settings.LEAFLET_CONFIG,
-        "TILES": [("Streets", "https://tiles.example.org/{z}/{x}/{y}.png",
-                   {"attribution": "© Example", "maxZoom": 17})],
-    }  # fmt: skip
+        "TILES": [
+            (
+                "Streets",
+                "https://tiles.example.org/{z}/{x}/{y}.png",
+                {"attribution": "© Example", "maxZoom": 17},
+            )
+        ],
+    }
     cfg = map_config()
     assert cfg["tiles"] == [
-        {"url": "https://tiles.example.org/{z}/{x}/{y}.png", "attribution": "© Example",
-         "max_zoom": 17}
-    ]  # fmt: skip
+        {
+            "url": "https://tiles.example.org/{z}/{x}/{y}.png",
+            "attribution": "© Example",
+            "max_zoom": 17,
+        }
+    ]
     west, south, east, north = cfg["extent"]
     assert west < -80.21 < east and south < 25.80 < north  # the agency area round its origin
 
@@ -58,8 +66,13 @@ def settings_in_a_fresh_process(**env: str) -> dict[str, Any]:
 
     from tests.conftest import REPO
 
-    drop = {"PRESENCE_TILE_URL", "PRESENCE_TILE_ATTRIBUTION", "PRESENCE_TILE_MAX_ZOOM",
-            "GDAL_LIBRARY_PATH", "GEOS_LIBRARY_PATH"}  # fmt: skip
+    drop = {
+        "PRESENCE_TILE_URL",
+        "PRESENCE_TILE_ATTRIBUTION",
+        "PRESENCE_TILE_MAX_ZOOM",
+        "GDAL_LIBRARY_PATH",
+        "GEOS_LIBRARY_PATH",
+    }
     code = (
         "import json; from backend.config import settings as s; print(json.dumps({"
         "'tiles': s.LEAFLET_CONFIG['TILES'], 'extent': s.LEAFLET_CONFIG['SPATIAL_EXTENT'], "
@@ -67,8 +80,15 @@ def settings_in_a_fresh_process(**env: str) -> dict[str, Any]:
         "'gdal': s.GDAL_LIBRARY_PATH, 'geos': s.GEOS_LIBRARY_PATH}))"
     )
     base = {k: v for k, v in os.environ.items() if k not in drop}
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**base, **env},
-                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return dict(json.loads(out.stdout))
 
 
@@ -84,11 +104,15 @@ def test_default_tiles_are_openstreetmap_with_its_attribution_and_the_csp_allows
 def test_a_tile_setting_changes_every_map_and_none_turns_tiles_off() -> None:
     got = settings_in_a_fresh_process(
         PRESENCE_TILE_URL="https://tiles.example.org/{z}/{x}/{y}.png",
-        PRESENCE_TILE_ATTRIBUTION="© Example", PRESENCE_TILE_MAX_ZOOM="17",
-    )  # fmt: skip
+        PRESENCE_TILE_ATTRIBUTION="© Example",
+        PRESENCE_TILE_MAX_ZOOM="17",
+    )
     [[_name, url, opts]] = got["tiles"]
     assert (url, opts["attribution"], opts["maxZoom"]) == (
-        "https://tiles.example.org/{z}/{x}/{y}.png", "© Example", 17)  # fmt: skip
+        "https://tiles.example.org/{z}/{x}/{y}.png",
+        "© Example",
+        17,
+    )
     assert "https://tiles.example.org" in got["img"]
     assert settings_in_a_fresh_process(PRESENCE_TILE_URL="none")["tiles"] == []
 
@@ -144,8 +168,9 @@ def test_a_district_drawn_in_the_admin_is_saved_with_its_bbox_and_audited(
     assert AuditEvent.objects.filter(action="district.create").count() == 1
 
 
-@pytest.mark.parametrize(("shape", "message"), [(BOWTIE, "crosses itself"),
-                                                (FAR_AWAY, "outside the agency area")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("shape", "message"), [(BOWTIE, "crosses itself"), (FAR_AWAY, "outside the agency area")]
+)
 def test_the_admin_refuses_an_invalid_or_distant_district(
     admin_client: Client, shape: dict[str, Any], message: str
 ) -> None:
@@ -172,10 +197,19 @@ def test_a_hand_drawn_hotspot_joins_the_active_analysis_flagged_and_ranked_last(
     admin_client: Client,
 ) -> None:
     version, _ = HarmWeightVersion.objects.get_or_create(number=1)
-    run = AnalysisRun.objects.create(as_of="2026-01-01", weights_version=version,
-                                     is_active=True, status="done")  # fmt: skip
-    Hotspot.objects.create(run=run, rank=1, geometry=SQUARE, centroid_lat=25.8,
-                           centroid_lon=-80.21, harm=5, incident_count=2, gi_z_max=3)  # fmt: skip
+    run = AnalysisRun.objects.create(
+        as_of="2026-01-01", weights_version=version, is_active=True, status="done"
+    )
+    Hotspot.objects.create(
+        run=run,
+        rank=1,
+        geometry=SQUARE,
+        centroid_lat=25.8,
+        centroid_lon=-80.21,
+        harm=5,
+        incident_count=2,
+        gi_z_max=3,
+    )
     response = admin_client.post(
         "/admin/hotspots/handdrawnhotspot/add/",
         {"geometry": json.dumps(SQUARE), "note": "Known drug market behind the mall"},
@@ -218,8 +252,9 @@ def test_one_copy_of_leaflet_django_leaflets_serves_every_page_and_the_phone() -
 
     from tests.conftest import REPO
 
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.split()  # fmt: skip
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert [f for f in tracked if f.endswith(("leaflet.js", "leaflet.css"))] == []
     assert "site-packages/leaflet/static" in str(finders.find("leaflet/leaflet.js"))
     from django.test import Client

@@ -80,11 +80,23 @@ def strings_used() -> set[str]:
     for js in (APP / "js").glob("*.js"):
         # Every key-shaped literal ("st.on", "scene.moveon"): keys are also picked by ternaries.
         keys |= set(re.findall(r'"([a-z]+(?:\.[\w-]+)+)"', js.read_text()))
-    keys |= {f"status.{s}" for s in ("assigned", "accepted", "on_scene", "completed", "declined",
-                                     "interrupted", "cancelled")}  # fmt: skip
+    keys |= {
+        f"status.{s}"
+        for s in (
+            "assigned",
+            "accepted",
+            "on_scene",
+            "completed",
+            "declined",
+            "interrupted",
+            "cancelled",
+        )
+    }
     keys |= {f"dir.{d}" for d in ("N", "NE", "E", "SE", "S", "SW", "W", "NW")}
-    keys |= {f"kind.{k}" for k in ("ping", "session-start", "session-end", "activity",
-                                   "activity-undo", "mission")}  # fmt: skip
+    keys |= {
+        f"kind.{k}"
+        for k in ("ping", "session-start", "session-end", "activity", "activity-undo", "mission")
+    }
     keys |= {f"near.{k}" for k in ("due", "done")}
     keys |= {f"dose.day.{k}" for k in ("met", "missed", "today", "none")}
     return keys

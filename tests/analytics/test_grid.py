@@ -237,9 +237,15 @@ def merge_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     harm, z, count = np.zeros((6, 6)), np.zeros((6, 6)), np.zeros((6, 6), dtype=np.int64)
     for (r, c), h, zz, n in [
-        ((1, 1), 10, 3.0, 3), ((2, 2), 8, 4.0, 2), ((2, 3), 5, 2.5, 1), ((4, 5), 7, 3.0, 4),
-        ((3, 4), 0.5, 3.0, 1), ((0, 5), 1, 3.0, 1), ((5, 0), 20, 1.5, 9), ((0, 0), 0, 5.0, 0),
-    ]:  # fmt: skip
+        ((1, 1), 10, 3.0, 3),
+        ((2, 2), 8, 4.0, 2),
+        ((2, 3), 5, 2.5, 1),
+        ((4, 5), 7, 3.0, 4),
+        ((3, 4), 0.5, 3.0, 1),
+        ((0, 5), 1, 3.0, 1),
+        ((5, 0), 20, 1.5, 9),
+        ((0, 0), 0, 5.0, 0),
+    ]:
         harm[r, c], z[r, c], count[r, c] = h, zz, n
     return z, harm, count
 
@@ -427,8 +433,17 @@ def test_analyze_with_no_significant_cell_returns_no_hotspots() -> None:
     x = np.array([0.0, 200.0, 400.0, 0.0, 200.0, 400.0])
     y = np.array([0.0, 0.0, 0.0, 200.0, 200.0, 200.0])
     n = x.size
-    result = analyze(x, y, np.ones(n), np.zeros(n, int), 1, np.zeros(n, int), np.zeros(n, int),
-                     np.zeros(n), cell_size=150.0)  # fmt: skip
+    result = analyze(
+        x,
+        y,
+        np.ones(n),
+        np.zeros(n, int),
+        1,
+        np.zeros(n, int),
+        np.zeros(n, int),
+        np.zeros(n),
+        cell_size=150.0,
+    )
     assert result.hotspots == ()
     assert result.category_counts.shape == (0, 1) and result.profile_count.shape == (0, 7, 24)
     assert (result.member == -1).all()
@@ -437,9 +452,14 @@ def test_analyze_with_no_significant_cell_returns_no_hotspots() -> None:
 
 @pytest.mark.parametrize(
     ("field", "bad", "message"),
-    [("hour", 24, "hour"), ("weekday", -1, "weekday"), ("category_idx", 3, "category_idx"),
-     ("harm", -1.0, "harm"), ("harm", np.nan, "harm")],
-)  # fmt: skip
+    [
+        ("hour", 24, "hour"),
+        ("weekday", -1, "weekday"),
+        ("category_idx", 3, "category_idx"),
+        ("harm", -1.0, "harm"),
+        ("harm", np.nan, "harm"),
+    ],
+)
 def test_analyze_rejects_out_of_range_inputs(field: str, bad: float, message: str) -> None:
     d = synthetic(3)
     d[field] = d[field].astype(float if field == "harm" else int)

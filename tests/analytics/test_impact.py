@@ -184,9 +184,15 @@ def test_wdd_on_wheeler_and_ratcliffes_worked_example() -> None:
     figures as checked by the "Est & Variance Paper" test of Wheeler's R package ptools
     (tests/testthat/test-wdd.R, which rounds Z to 2 decimals and the CI to integers)."""
     r = wdd(
-        t_before=207, t_after=110, c_before=308, c_after=318,
-        d_before=178, d_after=157, cd_before=150, cd_after=140,
-    )  # fmt: skip
+        t_before=207,
+        t_after=110,
+        c_before=308,
+        c_after=318,
+        d_before=178,
+        d_after=157,
+        cd_before=150,
+        cd_after=140,
+    )
     assert r.estimate == -118
     assert r.variance == 1568 and r.se == pytest.approx(math.sqrt(1568))
     assert round(r.z, 2) == -2.98
@@ -245,9 +251,13 @@ def test_randomization_p_is_within_sampling_error_of_the_exact_permutation_p() -
 
     n = 20_000
     r = impact_counts(
-        before=TINY_BEFORE, during=TINY_DURING, treated=TINY_TREATED, blocks=TINY_BLOCKS,
-        permutations=n, rng=np.random.default_rng(2024),
-    )  # fmt: skip
+        before=TINY_BEFORE,
+        during=TINY_DURING,
+        treated=TINY_TREATED,
+        blocks=TINY_BLOCKS,
+        permutations=n,
+        rng=np.random.default_rng(2024),
+    )
     se = math.sqrt(exact * (1 - exact) / n)
     # 4.5 standard errors: a correct implementation fails with probability ~1e-5.
     assert abs(r.p_randomization - exact) < 4.5 * se + 1 / n
@@ -257,9 +267,13 @@ def test_randomization_p_is_within_sampling_error_of_the_exact_permutation_p() -
 def test_hits_equal_a_plain_loop_over_the_same_draws() -> None:
     n = 3_000
     r = impact_counts(
-        before=TINY_BEFORE, during=TINY_DURING, treated=TINY_TREATED, blocks=TINY_BLOCKS,
-        permutations=n, rng=np.random.default_rng(77),
-    )  # fmt: skip
+        before=TINY_BEFORE,
+        during=TINY_DURING,
+        treated=TINY_TREATED,
+        blocks=TINY_BLOCKS,
+        permutations=n,
+        rng=np.random.default_rng(77),
+    )
     draws = np.concatenate(
         list(
             permutation_assignments(
@@ -313,10 +327,13 @@ def test_pairs_are_swapped_within_each_pair() -> None:
 def test_chunked_draws_give_the_requested_number_of_rows() -> None:
     chunks = list(
         permutation_assignments(
-            treated=TINY_TREATED, blocks=TINY_BLOCKS, draws=1001, rng=np.random.default_rng(1),
+            treated=TINY_TREATED,
+            blocks=TINY_BLOCKS,
+            draws=1001,
+            rng=np.random.default_rng(1),
             chunk_elements=800,
         )
-    )  # fmt: skip
+    )
     assert [c.shape[0] for c in chunks] == [100] * 10 + [1]
 
 
@@ -335,9 +352,13 @@ def _simulate(rate_ratio: float, seed: int, experiments: int = 100) -> tuple[int
         before = nb_counts(rng, mean)
         during = nb_counts(rng, mean * 1.1 * np.where(treated, rate_ratio, 1.0))
         r = impact_counts(
-            before=before, during=during, treated=treated, blocks=blocks,
-            permutations=2_000, rng=rng,
-        )  # fmt: skip
+            before=before,
+            during=during,
+            treated=treated,
+            blocks=blocks,
+            permutations=2_000,
+            rng=rng,
+        )
         covered += r.ci95[0] <= rate_ratio <= r.ci95[1]
         significant += r.p_randomization < 0.05
     return covered, significant
@@ -377,9 +398,12 @@ def test_zero_total_uses_haldane_on_all_four_totals_and_poisson_variance_floor()
     during = [0, 0, 0, 2, 3, 1]
     treated = [True, True, True, False, False, False]
     r = impact_counts(
-        before=before, during=during, treated=treated, permutations=200,
+        before=before,
+        during=during,
+        treated=treated,
+        permutations=200,
         rng=np.random.default_rng(1),
-    )  # fmt: skip
+    )
     assert r.haldane
     assert r.rate_ratio == pytest.approx((0.5 / 9.5) / (6.5 / 8.5))
     woolf = 1 / 9.5 + 1 / 0.5 + 1 / 8.5 + 1 / 6.5
@@ -390,9 +414,12 @@ def test_zero_total_uses_haldane_on_all_four_totals_and_poisson_variance_floor()
 
 def test_no_incidents_at_all_says_there_is_nothing_to_compare() -> None:
     r = impact_counts(
-        before=[0, 0, 0, 0], during=[0, 0, 0, 0], treated=[True, False, True, False],
-        permutations=50, rng=np.random.default_rng(1),
-    )  # fmt: skip
+        before=[0, 0, 0, 0],
+        during=[0, 0, 0, 0],
+        treated=[True, False, True, False],
+        permutations=50,
+        rng=np.random.default_rng(1),
+    )
     assert math.isnan(r.rate_ratio) and r.to_dict()["rate_ratio"] is None
     assert r.to_dict()["ci95"] == [None, None]
     assert "nothing to compare" in r.sentence
@@ -400,9 +427,12 @@ def test_no_incidents_at_all_says_there_is_nothing_to_compare() -> None:
 
 def test_interval_needs_two_informative_places_per_arm() -> None:
     r = impact_counts(
-        before=[5, 0, 4, 6], during=[2, 0, 3, 7], treated=[True, True, False, False],
-        permutations=0, rng=np.random.default_rng(1),
-    )  # fmt: skip
+        before=[5, 0, 4, 6],
+        during=[2, 0, 3, 7],
+        treated=[True, True, False, False],
+        permutations=0,
+        rng=np.random.default_rng(1),
+    )
     assert math.isfinite(r.rate_ratio) and math.isnan(r.ci95[0])
     assert "too few hot spots" in r.sentence
 
@@ -410,10 +440,12 @@ def test_interval_needs_two_informative_places_per_arm() -> None:
 def test_a_block_with_all_places_in_one_arm_is_refused() -> None:
     with pytest.raises(ValueError, match=r"block .b. has all of its 2 place\(s\) in the treatment"):
         impact_counts(
-            before=[1, 2, 3, 4, 5, 6], during=[1, 2, 3, 4, 5, 6],
-            treated=[True, False, False, True, True, True], blocks=["a", "a", "a", "a", "b", "b"],
+            before=[1, 2, 3, 4, 5, 6],
+            during=[1, 2, 3, 4, 5, 6],
+            treated=[True, False, False, True, True, True],
+            blocks=["a", "a", "a", "a", "b", "b"],
             rng=np.random.default_rng(1),
-        )  # fmt: skip
+        )
 
 
 @pytest.mark.parametrize(
@@ -502,9 +534,15 @@ def test_residual_deterrence_matches_a_brute_force_loop_and_statsmodels_km() -> 
     horizon, data_end = 7 * DAY, 61 * DAY
     edges = (0, 5, 10, 16, math.inf)
     bins = residual_deterrence(
-        visit_hotspot=v_hs, visit_end_s=v_end, visit_dwell_s=v_dwell, incident_hotspot=i_hs,
-        incident_t_s=i_t, horizon_s=horizon, edges_min=edges, data_end_s=data_end,
-    )  # fmt: skip
+        visit_hotspot=v_hs,
+        visit_end_s=v_end,
+        visit_dwell_s=v_dwell,
+        incident_hotspot=i_hs,
+        incident_t_s=i_t,
+        horizon_s=horizon,
+        edges_min=edges,
+        data_end_s=data_end,
+    )
     per_bin: list[tuple[list[float], list[bool]]] = [([], []) for _ in bins]
     for h, end, dwell in zip(v_hs.tolist(), v_end.tolist(), v_dwell.tolist(), strict=True):
         later = [
@@ -533,14 +571,23 @@ def test_residual_deterrence_matches_a_brute_force_loop_and_statsmodels_km() -> 
 def test_residual_deterrence_rejects_bad_edges_and_lengths() -> None:
     with pytest.raises(ValueError, match="edges_min"):
         residual_deterrence(
-            visit_hotspot=[1], visit_end_s=[0], visit_dwell_s=[60], incident_hotspot=[],
-            incident_t_s=[], horizon_s=DAY, edges_min=(0, 10, 5),
-        )  # fmt: skip
+            visit_hotspot=[1],
+            visit_end_s=[0],
+            visit_dwell_s=[60],
+            incident_hotspot=[],
+            incident_t_s=[],
+            horizon_s=DAY,
+            edges_min=(0, 10, 5),
+        )
     with pytest.raises(ValueError, match="same length"):
         residual_deterrence(
-            visit_hotspot=[1, 2], visit_end_s=[0], visit_dwell_s=[60], incident_hotspot=[],
-            incident_t_s=[], horizon_s=DAY,
-        )  # fmt: skip
+            visit_hotspot=[1, 2],
+            visit_end_s=[0],
+            visit_dwell_s=[60],
+            incident_hotspot=[],
+            incident_t_s=[],
+            horizon_s=DAY,
+        )
 
 
 # --- place-day designs ------------------------------------------------------------------------
@@ -569,9 +616,11 @@ def glm_placeday_oracle(y: np.ndarray, treated: np.ndarray) -> tuple[float, floa
     x[np.arange(yy.size), place] = 1.0
     x[:, -1] = tt
     fit = sm.GLM(yy, x, family=sm.families.Poisson()).fit(
-        cov_type="cluster", cov_kwds={"groups": place, "use_correction": False},
-        tol=1e-14, maxiter=300,
-    )  # fmt: skip
+        cov_type="cluster",
+        cov_kwds={"groups": place, "use_correction": False},
+        tol=1e-14,
+        maxiter=300,
+    )
     return float(np.exp(fit.params[-1])), float(fit.bse[-1] ** 2)
 
 
@@ -617,11 +666,16 @@ def test_placeday_hits_equal_a_plain_loop_over_the_same_draws() -> None:
     treated, blocks = placeday_design(rng, 6, 2, 4)
     y = rng.poisson(1.5, treated.shape).astype(float)
     n = 300
-    r = impact_placeday(counts=y, treated=treated, blocks=blocks, permutations=n,
-                        rng=np.random.default_rng(41))  # fmt: skip
-    draws = np.concatenate(list(placeday_assignments(
-        treated=treated, blocks=blocks, draws=n, rng=np.random.default_rng(41)
-    )))  # fmt: skip
+    r = impact_placeday(
+        counts=y, treated=treated, blocks=blocks, permutations=n, rng=np.random.default_rng(41)
+    )
+    draws = np.concatenate(
+        list(
+            placeday_assignments(
+                treated=treated, blocks=blocks, draws=n, rng=np.random.default_rng(41)
+            )
+        )
+    )
     assert draws.shape == (n, 6, 8)
     observed = abs(_fe_log_rr_by_bisection(y.tolist(), treated.tolist()))
     assert math.log(r.rate_ratio) == pytest.approx(
@@ -641,9 +695,13 @@ def test_placeday_draws_are_uniform_within_each_day() -> None:
     treated = np.array([[True, True, False, False, True, False]])
     blocks = ["a", "a", "a", "a", "b", "b"]
     n = 24_000
-    draws = np.concatenate(list(placeday_assignments(
-        treated=treated, blocks=blocks, draws=n, rng=np.random.default_rng(8)
-    )))[:, 0, :]  # fmt: skip
+    draws = np.concatenate(
+        list(
+            placeday_assignments(
+                treated=treated, blocks=blocks, draws=n, rng=np.random.default_rng(8)
+            )
+        )
+    )[:, 0, :]
     counts = Counter(map(tuple, draws.tolist()))
     assert len(counts) == 6 * 2  # C(4,2) x C(2,1)
     chi2 = sum((c - n / 12) ** 2 / (n / 12) for c in counts.values())
@@ -672,10 +730,12 @@ def test_placeday_rejects_bad_shapes_and_one_arm() -> None:
         impact_placeday(counts=np.ones((3, 4)), treated=np.ones((3, 4), bool), rng=rng)
     with pytest.raises(ValueError, match=">= 0"):
         impact_placeday(counts=-np.ones((1, 2)), treated=np.array([[True, False]]), rng=rng)
-    none = impact_placeday(counts=np.zeros((2, 2)), treated=np.array([[True, False]] * 2),
-                           permutations=10, rng=rng)  # fmt: skip
+    none = impact_placeday(
+        counts=np.zeros((2, 2)), treated=np.array([[True, False]] * 2), permutations=10, rng=rng
+    )
     assert math.isnan(none.rate_ratio) and "nothing to compare" in none.sentence
-    fixed = impact_placeday(counts=np.ones((2, 2)), treated=np.array([[True, False]] * 2),
-                            permutations=10, rng=rng)  # fmt: skip
+    fixed = impact_placeday(
+        counts=np.ones((2, 2)), treated=np.array([[True, False]] * 2), permutations=10, rng=rng
+    )
     assert math.isnan(fixed.rate_ratio) and math.isnan(fixed.p_randomization)
     assert "both treated and control days" in fixed.sentence

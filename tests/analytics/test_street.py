@@ -68,9 +68,12 @@ def test_the_sentence_of_the_issue() -> None:
 def test_a_flat_profile_says_no_time_of_day_and_no_incidents_says_no_peak() -> None:
     # 0.2 of incidents in the busiest 4 hours is close to the uniform 4/24 = 0.167: no peak.
     flat = street_sentence(
-        offence="Burglary", address="41.88300, -87.63100", peak_start_hour=9,
-        peak_label="Mon-Tue 09:00-13:00", peak_share=0.2,
-    )  # fmt: skip
+        offence="Burglary",
+        address="41.88300, -87.63100",
+        peak_start_hour=9,
+        peak_label="Mon-Tue 09:00-13:00",
+        peak_share=0.2,
+    )
     assert flat == "Burglaries near 41.88300, -87.63100; busiest Mon-Tue 09:00-13:00"
     none = street_sentence(offence="", address="41.88300, -87.63100")
     assert none == "Marked by an analyst near 41.88300, -87.63100"
@@ -84,10 +87,16 @@ def test_from_a_stored_briefing_the_offence_behind_most_harm_leads() -> None:
     profile[4, 21] = 5
     profile[5, 22] = 3
     b = make_briefing(
-        rank=1, n_hotspots=3, harm=760.0, count=8, harm_share=0.5,
-        counts_by_offence={"Theft / larceny (other)": 6, "Robbery": 2}, profile=profile,
-        lookback_days=365, harm_by_offence={"Theft / larceny (other)": 30.0, "Robbery": 730.0},
-    )  # fmt: skip
+        rank=1,
+        n_hotspots=3,
+        harm=760.0,
+        count=8,
+        harm_share=0.5,
+        counts_by_offence={"Theft / larceny (other)": 6, "Robbery": 2},
+        profile=profile,
+        lookback_days=365,
+        harm_by_offence={"Theft / larceny (other)": 30.0, "Robbery": 730.0},
+    )
     stored = b.as_dict()
     assert stored["lead_offence"] == "Robbery"
     assert street_brief(stored, "0 block of W Madison St") == (

@@ -40,13 +40,16 @@ def start_session(client: Client) -> int:
 
 def ping_json(lat: str = "25.8") -> str:
     when = (timezone.now() - timedelta(minutes=1)).isoformat()
-    return (f'{{"client_uuid": "{uuid.uuid4()}", "recorded_at": "{when}", "lat": {lat}, '
-            f'"lon": -80.21, "accuracy_m": 8}}')  # fmt: skip
+    return (
+        f'{{"client_uuid": "{uuid.uuid4()}", "recorded_at": "{when}", "lat": {lat}, '
+        f'"lon": -80.21, "accuracy_m": 8}}'
+    )
 
 
 def test_json_nested_100000_deep_is_a_400_naming_the_depth_even_without_login() -> None:
-    response = post_raw(Client(raise_request_exception=False), "/api/v1/auth/token",
-                        "[" * 100_000 + "]" * 100_000)  # fmt: skip
+    response = post_raw(
+        Client(raise_request_exception=False), "/api/v1/auth/token", "[" * 100_000 + "]" * 100_000
+    )
     assert response.status_code == 400
     assert "nested more than 32 levels" in response.json()["detail"]
     # Under the interpreter's recursion limit but over the bound: refused the same way.
@@ -89,8 +92,11 @@ def test_positions_nearer_a_pole_than_the_projection_allows_are_a_400_naming_lat
     client = officer_client()
     nearby = client.get("/api/v1/hotspots/nearby", {"lat": lat, "lon": 0})
     assert nearby.status_code == 400 and "lat" in nearby.json()
-    draw = client.post("/api/v1/missions/draw", {"lat": lat, "lon": 0, "client_uuid": str(
-        uuid.uuid4())}, content_type="application/json")  # fmt: skip
+    draw = client.post(
+        "/api/v1/missions/draw",
+        {"lat": lat, "lon": 0, "client_uuid": str(uuid.uuid4())},
+        content_type="application/json",
+    )
     assert draw.status_code == 400 and "lat" in draw.json()
 
 
@@ -102,5 +108,6 @@ def test_bodies_over_the_size_limit_get_a_json_413(megabytes: int, settings: Any
     assert response.status_code == 413
     assert response["Content-Type"] == "application/json"
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    assert response.json() == {"detail": f"request body larger than {limit} bytes: send smaller "
-                                          "batches"}  # fmt: skip
+    assert response.json() == {
+        "detail": f"request body larger than {limit} bytes: send smaller batches"
+    }

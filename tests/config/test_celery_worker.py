@@ -25,10 +25,12 @@ def test_snapshot_task_runs_in_a_real_worker_and_stores_its_result(
     robbery = OffenceType.objects.get(code="robbery-personal")  # 365 days in the default index
     larceny = OffenceType.objects.get(code="larceny")  # 5 days
     # 2026-03-10 in New York (EDT from 2026-03-08) runs 04:00 UTC to 04:00 UTC next day.
-    IncidentFactory(occurred_at=datetime(2026, 3, 10, 4, 0, tzinfo=UTC), offence=robbery,
-                    district=district)  # fmt: skip
-    IncidentFactory(occurred_at=datetime(2026, 3, 11, 3, 59, tzinfo=UTC), offence=larceny,
-                    district=district)  # fmt: skip
+    IncidentFactory(
+        occurred_at=datetime(2026, 3, 10, 4, 0, tzinfo=UTC), offence=robbery, district=district
+    )
+    IncidentFactory(
+        occurred_at=datetime(2026, 3, 11, 3, 59, tzinfo=UTC), offence=larceny, district=district
+    )
     IncidentFactory(occurred_at=datetime(2026, 3, 11, 4, 0, tzinfo=UTC), offence=robbery)
     IncidentFactory(occurred_at=datetime(2026, 3, 10, 3, 59, tzinfo=UTC), offence=robbery)
 

@@ -101,8 +101,9 @@ def test_a_hand_drawn_hotspot_drawn_on_the_admin_map_is_saved(
     live_server: Any, desktop: Any
 ) -> None:
     version, _ = HarmWeightVersion.objects.get_or_create(number=1)
-    AnalysisRun.objects.create(as_of="2026-01-01", weights_version=version, is_active=True,
-                               status="done")  # fmt: skip
+    AnalysisRun.objects.create(
+        as_of="2026-01-01", weights_version=version, is_active=True, status="done"
+    )
     sign_in_admin(desktop, live_server.url)
     desktop.goto(f"{live_server.url}/admin/hotspots/handdrawnhotspot/add/")
     desktop.wait_for_selector("#id_geometry-map.leaflet-container")

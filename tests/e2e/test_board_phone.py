@@ -26,8 +26,12 @@ from tests.reports.test_compliance_api import _ping
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 PASSWORD = "correct-horse-battery"
 SIZES = [(360, 640), (390, 844)]
-ADDRESSES = ["0 block of W Madison St", "6300 block of S Martin Luther King Jr Dr",
-             "N State St & W Washington Blvd", "1200 block of NW 62nd St"]  # fmt: skip
+ADDRESSES = [
+    "0 block of W Madison St",
+    "6300 block of S Martin Luther King Jr Dr",
+    "N State St & W Washington Blvd",
+    "1200 block of NW 62nd St",
+]
 
 # What a phone user can press: buttons, submit inputs and links styled as buttons.
 TARGETS_JS = """() => [...document.querySelectorAll('button, input[type=submit], a.button')]
@@ -56,25 +60,38 @@ def squad_on_shift(db: None) -> dict[str, Any]:
         h.address = address
     running_experiment(run, treated=spots[:3], control=spots[3:])
     squad, sergeant, officers = squad_with_officers(district=districts[0], officers=4)
-    names = [("Maria Guadalupe", "Fernandez-Castellanos", "40417"), ("Ana", "Diaz", "4471"),
-             ("Ana", "Diaz", "5102"), ("Jo", "Li", "77")]  # fmt: skip
+    names = [
+        ("Maria Guadalupe", "Fernandez-Castellanos", "40417"),
+        ("Ana", "Diaz", "4471"),
+        ("Ana", "Diaz", "5102"),
+        ("Jo", "Li", "77"),
+    ]
     for o, (first, last, badge) in zip(officers, names, strict=True):
         User.objects.filter(pk=o.pk).update(first_name=first, last_name=last, badge_number=badge)
-    User.objects.filter(pk=sergeant.pk).update(username="sarge", first_name="Sam",
-                                               last_name="Sarge", badge_number="1000")  # fmt: skip
+    User.objects.filter(pk=sergeant.pk).update(
+        username="sarge", first_name="Sam", last_name="Sarge", badge_number="1000"
+    )
     now = timezone.now()
-    states = [MissionStatus.ASSIGNED, MissionStatus.ACCEPTED, MissionStatus.ON_SCENE,
-              MissionStatus.COMPLETED, MissionStatus.DECLINED, MissionStatus.CANCELLED]  # fmt: skip
+    states = [
+        MissionStatus.ASSIGNED,
+        MissionStatus.ACCEPTED,
+        MissionStatus.ON_SCENE,
+        MissionStatus.COMPLETED,
+        MissionStatus.DECLINED,
+        MissionStatus.CANCELLED,
+    ]
     for k, status in enumerate(states):
         start = now - timedelta(minutes=30) + timedelta(minutes=20 * k)
         mission(spots[k % 3], officer=officers[k % 4], status=status, start=start, minutes=15)
     # On patrol: the first officer inside hot spot 1 for the last 9 minutes, the second outside.
-    s1 = PatrolSession.objects.create(officer=officers[0], client_uuid=uuid.uuid4(),
-                                      started_at=now - timedelta(minutes=45))  # fmt: skip
+    s1 = PatrolSession.objects.create(
+        officer=officers[0], client_uuid=uuid.uuid4(), started_at=now - timedelta(minutes=45)
+    )
     for k in range(9, 0, -1):
         _ping(s1, now - timedelta(minutes=k), 5 * k, 0)  # hot spot 1: the 150 m square at 0, 0
-    s2 = PatrolSession.objects.create(officer=officers[1], client_uuid=uuid.uuid4(),
-                                      started_at=now - timedelta(minutes=15))  # fmt: skip
+    s2 = PatrolSession.objects.create(
+        officer=officers[1], client_uuid=uuid.uuid4(), started_at=now - timedelta(minutes=15)
+    )
     _ping(s2, now - timedelta(minutes=1), 2000, 2000)
     return {"squad": squad, "officers": officers, "spots": spots, "sergeant": sergeant}
 
@@ -143,8 +160,9 @@ def test_the_live_squad_view_refreshes_itself_and_audits_each_read(
     assert reads.count() == 2  # one per officer shown
     assert set(reads.values_list("subject_id", flat=True)) == {officers[0].pk, officers[1].pk}
     # A third officer starts a patrol; 15 s later the page shows them without a reload.
-    PatrolSession.objects.create(officer=officers[3], client_uuid=uuid.uuid4(),
-                                 started_at=timezone.now())  # fmt: skip
+    PatrolSession.objects.create(
+        officer=officers[3], client_uuid=uuid.uuid4(), started_at=timezone.now()
+    )
     page.clock.run_for(16_000)
     expect(page.locator("#presence-status")).to_contain_text("3 officers on patrol")
     expect(page.locator(f'#presence-list li[data-officer="{officers[3].pk}"]')).to_contain_text(

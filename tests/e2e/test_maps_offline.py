@@ -25,8 +25,9 @@ def test_with_tiles_that_fail_the_district_map_still_draws_and_says_streets_are_
         **settings.LEAFLET_CONFIG,
         "TILES": [("Streets", "/no-tiles/{z}/{x}/{y}.png", {"attribution": "Test tiles"})],
     }
-    district_upsert(name="Downtown", code="downtown",
-                    boundary={"type": "Polygon", "coordinates": [RING]})  # fmt: skip
+    district_upsert(
+        name="Downtown", code="downtown", boundary={"type": "Polygon", "coordinates": [RING]}
+    )
     UserFactory(username="sup", role=Role.SUPERVISOR)
     sign_in(desktop, live_server.url, "sup", "correct-horse-battery")
     desktop.wait_for_selector("#district-map path.leaflet-interactive")

@@ -47,10 +47,16 @@ def make_hotspots() -> list[Hotspot]:
             "tactics": ["Stand at the bus stop", "Talk to the shop owners"],
         }
         spot = Hotspot.objects.create(
-            run=run, rank=rank, geometry=mapping(square), centroid_lat=float(lat),
-            centroid_lon=float(lon), harm=10.0 / rank, incident_count=5, gi_z_max=3,
+            run=run,
+            rank=rank,
+            geometry=mapping(square),
+            centroid_lat=float(lat),
+            centroid_lon=float(lon),
+            harm=10.0 / rank,
+            incident_count=5,
+            gi_z_max=3,
             briefing=briefing,
-        )  # fmt: skip
+        )
         spots.append(spot)
     return spots
 
@@ -58,9 +64,11 @@ def make_hotspots() -> list[Hotspot]:
 @pytest.fixture
 def app_page(browser: Any, live_server: Any) -> Iterator[tuple[Any, Any, list[str]]]:
     context = browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2,
-        geolocation=HERE, permissions=["geolocation"],
-    )  # fmt: skip
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        geolocation=HERE,
+        permissions=["geolocation"],
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -26,10 +26,14 @@ from tests.factories import SquadFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "Chrome/125.0 Mobile Safari/537.36")  # fmt: skip
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-          "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")  # fmt: skip
+ANDROID = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/125.0 Mobile Safari/537.36"
+)
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
 # navigator.vibrate records its calls (headless Chromium has no vibration motor).
 VIBRATE_SPY = (
     "window.__buzz = []; navigator.vibrate = (p) => { window.__buzz.push(p); return true; };"
@@ -88,9 +92,12 @@ def phone(
     browser: Any, ua: str, viewport: dict[str, int] | None = None
 ) -> tuple[Any, Any, list[str]]:
     context = browser.new_context(
-        viewport=viewport or {"width": 390, "height": 844}, device_scale_factor=2,
-        geolocation=latlon(*START_XY), permissions=["geolocation"], user_agent=ua,
-    )  # fmt: skip
+        viewport=viewport or {"width": 390, "height": 844},
+        device_scale_factor=2,
+        geolocation=latlon(*START_XY),
+        permissions=["geolocation"],
+        user_agent=ua,
+    )
     context.add_init_script(VIBRATE_SPY)
     page = context.new_page()
     errors: list[str] = []

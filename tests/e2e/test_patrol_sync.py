@@ -69,9 +69,10 @@ def test_five_minutes_offline_with_a_reload_delivers_every_ping_once_and_in_orde
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(page.locator("#st-unsent")).to_have_attribute("data-count", "0", timeout=15000)
     arrived = list(
-        Ping.objects.filter(officer=officer, client_uuid__in=queued).order_by("id")
+        Ping.objects.filter(officer=officer, client_uuid__in=queued)
+        .order_by("id")
         .values_list("client_uuid", "recorded_at")
-    )  # fmt: skip
+    )
     # Exactly once: every queued ping, no duplicate; in order: stored in the order queued,
     # which is the order of their times.
     assert [str(u) for u, _ in arrived] == queued
@@ -248,9 +249,11 @@ def test_the_app_in_spanish_shows_no_english_string_of_its_catalogue(
     make_hotspots()
     officer = UserFactory(username="off", role=Role.OFFICER)
     context = browser.new_context(
-        viewport={"width": 360, "height": 640}, locale="es-ES", geolocation=latlon(*START_XY),
+        viewport={"width": 360, "height": 640},
+        locale="es-ES",
+        geolocation=latlon(*START_XY),
         permissions=["geolocation"],
-    )  # fmt: skip
+    )
     page = context.new_page()
     open_app(page, live_server.url)
     assert page.evaluate("document.documentElement.lang") == "es"
@@ -271,15 +274,16 @@ def test_the_app_in_spanish_shows_no_english_string_of_its_catalogue(
             "[...document.querySelectorAll('[aria-label],[placeholder]')]"
             ".map(e => (e.getAttribute('aria-label') || '') + ' ' + (e.placeholder || ''))"
         )
-    )  # fmt: skip
+    )
     # Each English string's literal parts (around its {placeholders}) of 4+ characters, as
     # whole words ("Cancel" is not a leak inside "Cancelar").
     leaks = sorted(
         (k, part.strip())
-        for k, v in en.items() if v != es[k]
+        for k, v in en.items()
+        if v != es[k]
         for part in re.split(r"\{\w+\}", v)
         if len(part.strip()) >= 4 and re.search(rf"(?<!\w){re.escape(part.strip())}(?!\w)", text)
-    )  # fmt: skip
+    )
     assert leaks == []
     page.get_by_role("button", name="Enviado a un aviso").click()
     mission = Mission.objects.get(officer=officer)

@@ -91,12 +91,14 @@ def test_a_sergeant_watches_the_live_presence_map(
     o1.first_name, o1.last_name = "Ana", "Lopez"
     o1.save()
     now = timezone.now()
-    session = PatrolSession.objects.create(officer=o1, client_uuid=uuid.uuid4(),
-                                           started_at=now - timedelta(minutes=40))  # fmt: skip
+    session = PatrolSession.objects.create(
+        officer=o1, client_uuid=uuid.uuid4(), started_at=now - timedelta(minutes=40)
+    )
     for k in range(12, 0, -1):
         _ping(session, now - timedelta(minutes=k), 4.0 * k, 0)
-    s2 = PatrolSession.objects.create(officer=o2, client_uuid=uuid.uuid4(),
-                                      started_at=now - timedelta(minutes=20))  # fmt: skip
+    s2 = PatrolSession.objects.create(
+        officer=o2, client_uuid=uuid.uuid4(), started_at=now - timedelta(minutes=20)
+    )
     _ping(s2, now - timedelta(minutes=1), 250, 180)
     visit(hand_built_day["h"][0], officer=o1)
     shift_start, _ = _current_shift(squad)  # the shift the page shows (maybe yesterday's)
@@ -139,8 +141,9 @@ def test_an_officer_sees_their_dose_and_streak_in_the_app(
     mission(h1, officer=o1, target_minutes=15)
     mission(h1, officer=o1, target_minutes=15)
     visit(h1, officer=o1)  # one of today's two visits
-    context = browser.new_context(viewport={"width": width, "height": height},
-                                  device_scale_factor=2)  # fmt: skip
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, device_scale_factor=2
+    )
     page = context.new_page()
     errors = console_errors(page)
     sign_in(page, live_server.url, "off", "/app/")

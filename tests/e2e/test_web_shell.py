@@ -26,8 +26,9 @@ def sign_in(page: Any, base: str, username: str, password: str) -> None:
 def test_a_supervisor_signs_in_sees_their_areas_and_the_district_map(
     live_server: Any, desktop: Any
 ) -> None:
-    district_upsert(name="Downtown", code="downtown",
-                    boundary={"type": "Polygon", "coordinates": [RING]})  # fmt: skip
+    district_upsert(
+        name="Downtown", code="downtown", boundary={"type": "Polygon", "coordinates": [RING]}
+    )
     UserFactory(username="sup", role=Role.SUPERVISOR, first_name="Rosa")
     errors: list[str] = []
     desktop.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

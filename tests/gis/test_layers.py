@@ -38,12 +38,14 @@ def read_gpkg(path: Path) -> dict[str, Any]:
         ).fetchone()
         (geom_col, geom_type, g_srs) = con.execute(
             "SELECT column_name, geometry_type_name, srs_id FROM gpkg_geometry_columns "
-            "WHERE table_name = ?", (table,),
-        ).fetchone()  # fmt: skip
+            "WHERE table_name = ?",
+            (table,),
+        ).fetchone()
         (organization, org_id) = con.execute(
             "SELECT organization, organization_coordsys_id FROM gpkg_spatial_ref_sys "
-            "WHERE srs_id = ?", (srs_id,),
-        ).fetchone()  # fmt: skip
+            "WHERE srs_id = ?",
+            (srs_id,),
+        ).fetchone()
         columns = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
         rows = con.execute(f'SELECT * FROM "{table}" ORDER BY fid').fetchall()
     finally:
@@ -60,9 +62,14 @@ def read_gpkg(path: Path) -> dict[str, Any]:
         record.pop("fid")
         features.append((geom, record))
     return {
-        "table": table, "data_type": data_type, "crs": f"{organization.upper()}:{org_id}",
-        "geometry_type": geom_type, "geometry_srs": g_srs, "fields": columns, "features": features,
-    }  # fmt: skip
+        "table": table,
+        "data_type": data_type,
+        "crs": f"{organization.upper()}:{org_id}",
+        "geometry_type": geom_type,
+        "geometry_srs": g_srs,
+        "fields": columns,
+        "features": features,
+    }
 
 
 SQUARE = box(-80.22, 25.79, -80.20, 25.81)
@@ -113,14 +120,22 @@ def test_geojson_and_csv_carry_the_same_fields_and_shapes(tmp_path: Path) -> Non
 def active_run(db: None) -> AnalysisRun:
     district = DistrictFactory(name="Central", code="central")
     version, _ = HarmWeightVersion.objects.get_or_create(number=1)
-    run = AnalysisRun.objects.create(as_of=date(2026, 1, 1), weights_version=version,
-                                     is_active=True, status="done")  # fmt: skip
+    run = AnalysisRun.objects.create(
+        as_of=date(2026, 1, 1), weights_version=version, is_active=True, status="done"
+    )
     for rank, g in ((1, SQUARE), (2, box(-80.23, 25.80, -80.225, 25.805))):
         Hotspot.objects.create(
-            run=run, rank=rank, district=district, geometry=shapely.geometry.mapping(g),
-            centroid_lat=g.centroid.y, centroid_lon=g.centroid.x, harm=10.0 / rank,
-            incident_count=5, gi_z_max=3.1, hand_drawn=rank == 2,
-        )  # fmt: skip
+            run=run,
+            rank=rank,
+            district=district,
+            geometry=shapely.geometry.mapping(g),
+            centroid_lat=g.centroid.y,
+            centroid_lon=g.centroid.x,
+            harm=10.0 / rank,
+            incident_count=5,
+            gi_z_max=3.1,
+            hand_drawn=rank == 2,
+        )
     return run
 
 
@@ -164,13 +179,20 @@ def test_export_gis_districts_and_arms(active_run: AnalysisRun, tmp_path: Path) 
     with pytest.raises(CommandError, match="none is running"):
         call_command("export_gis", "arms", "--out", str(tmp_path / "a.gpkg"))
     e = Experiment.objects.create(
-        name="Trial", run=active_run, design="blocked", status="running",
-        starts_on=date(2026, 1, 5), ends_on=date(2026, 3, 5), seed=42,
-        started_at=timezone.now(), created_by=UserFactory(),
-    )  # fmt: skip
+        name="Trial",
+        run=active_run,
+        design="blocked",
+        status="running",
+        starts_on=date(2026, 1, 5),
+        ends_on=date(2026, 3, 5),
+        seed=42,
+        started_at=timezone.now(),
+        created_by=UserFactory(),
+    )
     for h in active_run.hotspots.all():
-        Allocation.objects.create(experiment=e, hotspot=h, arm="treatment" if h.rank == 1
-                                  else "control", block="central")  # fmt: skip
+        Allocation.objects.create(
+            experiment=e, hotspot=h, arm="treatment" if h.rank == 1 else "control", block="central"
+        )
     call_command("export_gis", "arms", "--format", "gpkg", "--out", str(tmp_path / "a.gpkg"))
     arms = read_gpkg(tmp_path / "a.gpkg")
     assert arms["table"] == "arms"
@@ -185,8 +207,12 @@ def feature(name: str, geom: Any, **props: Any) -> dict[str, Any]:
     return {"type": "Feature", "properties": {"name": name, **props}, "geometry": geometry}
 
 
-BOWTIE = {"type": "Polygon", "coordinates": [[[-80.22, 25.79], [-80.20, 25.81], [-80.20, 25.79],
-                                              [-80.22, 25.81], [-80.22, 25.79]]]}  # fmt: skip
+BOWTIE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[-80.22, 25.79], [-80.20, 25.81], [-80.20, 25.79], [-80.22, 25.81], [-80.22, 25.79]]
+    ],
+}
 
 
 @pytest.mark.django_db
@@ -194,12 +220,19 @@ def test_boundary_import_from_geojson_reports_every_bad_feature_and_saves_nothin
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "districts.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        feature("North", SQUARE),
-        feature("Crossed", BOWTIE),
-        feature("Chicago", box(-87.7, 41.8, -87.6, 41.9)),
-        feature("", SQUARE),
-    ]}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    feature("North", SQUARE),
+                    feature("Crossed", BOWTIE),
+                    feature("Chicago", box(-87.7, 41.8, -87.6, 41.9)),
+                    feature("", SQUARE),
+                ],
+            }
+        )
+    )
     with pytest.raises(CommandError, match="3 bad feature"):
         call_command("import_boundaries", str(path), "--kind", "district")
     assert not District.objects.exists()
@@ -223,8 +256,12 @@ def test_districts_import_from_a_geopackage_and_beats_from_a_zipped_shapefile(
     from pyogrio.raw import write
 
     gpkg = tmp_path / "districts.gpkg"
-    gpkg_write(gpkg, layer="districts", fields=["name", "code"],
-               features=[(SQUARE, {"name": "North", "code": "N1"})])  # fmt: skip
+    gpkg_write(
+        gpkg,
+        layer="districts",
+        fields=["name", "code"],
+        features=[(SQUARE, {"name": "North", "code": "N1"})],
+    )
     call_command("import_boundaries", str(gpkg), "--kind", "district")
     north = District.objects.get()
     assert (north.name, north.code) == ("North", "n1")
@@ -235,10 +272,15 @@ def test_districts_import_from_a_geopackage_and_beats_from_a_zipped_shapefile(
     beats = [box(-80.22, 25.79, -80.21, 25.80), box(-80.21, 25.79, -80.20, 25.80)]
     import numpy as np
 
-    write(str(shp_dir / "beats.shp"), np.array([shapely.to_wkb(b) for b in beats], dtype=object),
-          [np.array(["Beat A", "Beat B"], dtype=object), np.array(["North", "n1"], dtype=object)],
-          ["name", "district"], driver="ESRI Shapefile", crs="EPSG:4326",
-          geometry_type="Polygon")  # fmt: skip
+    write(
+        str(shp_dir / "beats.shp"),
+        np.array([shapely.to_wkb(b) for b in beats], dtype=object),
+        [np.array(["Beat A", "Beat B"], dtype=object), np.array(["North", "n1"], dtype=object)],
+        ["name", "district"],
+        driver="ESRI Shapefile",
+        crs="EPSG:4326",
+        geometry_type="Polygon",
+    )
     archive = tmp_path / "beats.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for part in shp_dir.iterdir():
@@ -257,9 +299,15 @@ def test_a_boundary_file_in_another_crs_is_refused_naming_it(tmp_path: Path) -> 
     import numpy as np
     from pyogrio.raw import write
 
-    write(str(path), np.array([shapely.to_wkb(box(580000, 2850000, 581000, 2851000))],
-          dtype=object), [np.array(["X"], dtype=object)], ["name"], driver="GPKG",
-          crs="EPSG:32617", geometry_type="Polygon")  # fmt: skip
+    write(
+        str(path),
+        np.array([shapely.to_wkb(box(580000, 2850000, 581000, 2851000))], dtype=object),
+        [np.array(["X"], dtype=object)],
+        ["name"],
+        driver="GPKG",
+        crs="EPSG:32617",
+        geometry_type="Polygon",
+    )
     with pytest.raises(CommandError, match="EPSG:32617"):
         call_command("import_boundaries", str(path), "--kind", "district")
 

@@ -41,8 +41,15 @@ def test_block_addresses_read_as_words(block: str, words: str) -> None:
 
 def test_the_most_frequent_block_wins_spelling_and_spaces_aside() -> None:
     # 3 x Madison (two spellings, one with double spaces), 2 x State, 2 blank: Madison.
-    blocks = ["000XX W MADISON ST", "002XX S STATE ST", "000XX  W MADISON ST", "",
-              "000xx w madison st", "002XX S STATE ST", "  "]  # fmt: skip
+    blocks = [
+        "000XX W MADISON ST",
+        "002XX S STATE ST",
+        "000XX  W MADISON ST",
+        "",
+        "000xx w madison st",
+        "002XX S STATE ST",
+        "  ",
+    ]
     assert hotspot_address(blocks, lat=41.883, lon=-87.631) == "0 block of W Madison St"
 
 
@@ -79,10 +86,12 @@ def test_the_import_maps_block_and_intersection_like_any_other_field(tmp_path: P
         encoding="utf-8",
     )
     call_command(
-        "import_incidents", str(path),
-        "--map", "id=id,occurred_at=when,lat=lat,lon=lon,offence=type,block=BLOCK,"
-        "intersection=CROSS", stdout=io.StringIO(),
-    )  # fmt: skip
+        "import_incidents",
+        str(path),
+        "--map",
+        "id=id,occurred_at=when,lat=lat,lon=lon,offence=type,block=BLOCK,intersection=CROSS",
+        stdout=io.StringIO(),
+    )
     stored = dict(Incident.objects.values_list("source_id", "block"))
     assert stored == {
         "B1": "000XX W MADISON ST",
@@ -95,9 +104,12 @@ def test_the_import_maps_block_and_intersection_like_any_other_field(tmp_path: P
 def _incident(x: float, y: float, block: str) -> None:
     lat, lon = _at(x, y)
     IncidentFactory(
-        lat=lat, lon=lon, occurred_at=datetime(2026, 2, 6, 22, 30, tzinfo=UTC),
-        offence=OffenceType.objects.get(code="robbery-personal"), block=block,
-    )  # fmt: skip
+        lat=lat,
+        lon=lon,
+        occurred_at=datetime(2026, 2, 6, 22, 30, tzinfo=UTC),
+        offence=OffenceType.objects.get(code="robbery-personal"),
+        block=block,
+    )
 
 
 @pytest.mark.django_db
@@ -107,9 +119,11 @@ def test_an_analysis_stores_each_hot_spots_address_or_its_coordinates() -> None:
         for j in range(10):
             lat, lon = _at(150 * i + 75, 150 * j + 75)
             IncidentFactory(
-                lat=lat, lon=lon, occurred_at=datetime(2026, 2, 6, 12, tzinfo=UTC),
+                lat=lat,
+                lon=lon,
+                occurred_at=datetime(2026, 2, 6, 12, tzinfo=UTC),
                 offence=OffenceType.objects.get(code="larceny"),
-            )  # fmt: skip
+            )
     # Hot spot A, cell (1, 1): 5 x Madison, 4 x State (and the background's blank one).
     for _ in range(5):
         _incident(150 + 75, 150 + 75, "000XX W MADISON ST")

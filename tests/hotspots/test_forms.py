@@ -62,9 +62,16 @@ def test_an_analysis_with_empty_numbers_takes_the_usual_defaults(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = analyst().post(
             reverse("hotspots:analysis-new"),
-            {"as_of": "2026-03-01", "lookback_days": "", "cell_size_m": "", "top_k": "",
-             "window": "", "district": "", "publish": "1"},
-        )  # fmt: skip
+            {
+                "as_of": "2026-03-01",
+                "lookback_days": "",
+                "cell_size_m": "",
+                "top_k": "",
+                "window": "",
+                "district": "",
+                "publish": "1",
+            },
+        )
     run = AnalysisRun.objects.get()
     assert response["Location"] == reverse("hotspots:run", args=[run.pk])
     # The page's documented defaults: a year's look-back, 150 m cells, the top 20 per district.
@@ -105,8 +112,13 @@ def test_a_sergeant_cannot_post_the_harm_index() -> None:
 
 @pytest.mark.parametrize("min_z", ["high", "1,5"])
 def test_the_cells_api_refuses_a_threshold_that_is_not_a_number(min_z: str) -> None:
-    run = AnalysisRun.objects.create(as_of="2026-03-01", lookback_days=60, cell_size_m=150,
-                                     top_k=3, weights_version=harm_version_current())  # fmt: skip
+    run = AnalysisRun.objects.create(
+        as_of="2026-03-01",
+        lookback_days=60,
+        cell_size_m=150,
+        top_k=3,
+        weights_version=harm_version_current(),
+    )
     url = reverse("api-analysis-cells-geojson", args=[run.pk])
     response = analyst().get(url, {"min_z": min_z})
     assert response.status_code == 400

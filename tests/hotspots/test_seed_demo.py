@@ -66,10 +66,20 @@ def test_the_demo_force_has_three_squads_of_ten_and_every_role() -> None:
     seed("--incidents=0", "--end=2026-06-01")
     assert District.objects.count() == 5
     assert set(District.objects.values_list("name", flat=True)) == {
-        "Little Haiti", "Downtown", "Allapattah", "Little Havana", "Liberty City"}  # fmt: skip
+        "Little Haiti",
+        "Downtown",
+        "Allapattah",
+        "Little Havana",
+        "Liberty City",
+    }
     roles = Counter(User.objects.values_list("role", flat=True))
-    assert roles == {Role.OFFICER: 30, Role.SERGEANT: 3, Role.SUPERVISOR: 1, Role.ANALYST: 1,
-                     Role.ADMIN: 1}  # fmt: skip
+    assert roles == {
+        Role.OFFICER: 30,
+        Role.SERGEANT: 3,
+        Role.SUPERVISOR: 1,
+        Role.ANALYST: 1,
+        Role.ADMIN: 1,
+    }
     for squad in Squad.objects.all():
         assert squad.members.filter(role=Role.OFFICER).count() == 10
         assert squad.sergeant is not None and squad.sergeant.role == Role.SERGEANT
@@ -79,8 +89,9 @@ def test_the_demo_force_has_three_squads_of_ten_and_every_role() -> None:
 def test_default_demo_city_concentrates_harm_like_real_crime() -> None:
     seed("--seed=1", "--end=2026-06-01")
     weights = dict(HarmWeight.objects.filter(version__number=1).values_list("offence_id", "days"))
-    rows = list(Incident.objects.values_list("lat", "lon", "offence_id", "occurred_at",
-                                             "offence__group"))  # fmt: skip
+    rows = list(
+        Incident.objects.values_list("lat", "lon", "offence_id", "occurred_at", "offence__group")
+    )
     assert len(rows) == 200_000
     # The demo city comes with its hot spots published, as a new user expects on the map.
     active = AnalysisRun.objects.get(is_active=True)
@@ -92,8 +103,9 @@ def test_default_demo_city_concentrates_harm_like_real_crime() -> None:
     # Independent of the app's projection: UTM zone 17N (metres) from PROJ, 150 m cells.
     x, y = Transformer.from_crs("EPSG:4326", "EPSG:32617", always_xy=True).transform(lon, lat)
     cells: dict[tuple[int, int], float] = {}
-    for cx, cy, h in zip(np.floor(x / 150).astype(int), np.floor(y / 150).astype(int), harm,
-                         strict=True):  # fmt: skip
+    for cx, cy, h in zip(
+        np.floor(x / 150).astype(int), np.floor(y / 150).astype(int), harm, strict=True
+    ):
         cells[(cx, cy)] = cells.get((cx, cy), 0.0) + h
     per_cell = sorted(cells.values(), reverse=True)
     total = sum(per_cell)

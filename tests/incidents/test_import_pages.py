@@ -40,10 +40,15 @@ def upload_form(client: Client, **fields: Any) -> dict[str, Any]:
     return {
         "client_uuid": client_uuid.group(1),
         "file": SimpleUploadedFile("rms.csv", BAD_FILE.encode(), content_type="text/csv"),
-        "col_id": "id", "col_occurred_at": "when", "col_lat": "lat", "col_lon": "lon",
-        "col_offence": "type", "col_premise": "place", "tz": "America/New_York",
+        "col_id": "id",
+        "col_occurred_at": "when",
+        "col_lat": "lat",
+        "col_lon": "lon",
+        "col_offence": "type",
+        "col_premise": "place",
+        "tz": "America/New_York",
         **fields,
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.django_db
@@ -71,9 +76,15 @@ def test_upload_shows_counts_and_rejections_and_mapping_an_offence_imports_those
 
     status = client.get(reverse("incidents:import-status", args=[imp.pk])).json()
     assert (status["status"], status["rows_done"], status["rows_total"]) == ("done", 11, 11)
-    rows = list(csv.reader(io.StringIO(
-        client.get(reverse("incidents:import-rejections-csv", args=[imp.pk])).content.decode()
-    )))  # fmt: skip
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get(
+                    reverse("incidents:import-rejections-csv", args=[imp.pk])
+                ).content.decode()
+            )
+        )
+    )
     assert rows[0] == ["line", "field", "reason", "value"]
     assert [r[0] for r in rows[1:]] == ["3", "4", "5", "6", "7", "8", "10"]
     assert rows[5] == ["7", "offence", "unknown offence 'jaywalking'", "jaywalking"]
@@ -134,8 +145,14 @@ def test_an_upload_naming_a_missing_column_says_which_and_imports_nothing(media:
 @pytest.mark.django_db
 def test_an_import_in_progress_polls_its_status(media: Path) -> None:
     client = analyst_client()
-    imp = IncidentImport.objects.create(source="rms", file_name="rms.csv", file_sha256="0" * 64,
-                                        status="running", rows_total=200, rows_done=50)  # fmt: skip
+    imp = IncidentImport.objects.create(
+        source="rms",
+        file_name="rms.csv",
+        file_sha256="0" * 64,
+        status="running",
+        rows_total=200,
+        rows_done=50,
+    )
     page = client.get(reverse("incidents:import-detail", args=[imp.pk])).content.decode()
     assert '<progress id="import-bar" max="200" value="50">50 of 200</progress>' in page
     assert 'data-status-url="' + reverse("incidents:import-status", args=[imp.pk]) in page
@@ -151,14 +168,17 @@ def test_api_upload_is_accepted_once_per_client_uuid(
     client_uuid = str(uuid.uuid4())
 
     def post() -> Any:
-        return client.post(reverse("api-imports"), {
-            "file": SimpleUploadedFile("rms.csv", BAD_FILE.encode(), content_type="text/csv"),
-            "client_uuid": client_uuid,
-            "columns": '{"id": "id", "occurred_at": "when", "lat": "lat", "lon": "lon"}',
-            "column_offence": "type",
-            "tz": "America/New_York",
-            "source": "city-rms",
-        })  # fmt: skip
+        return client.post(
+            reverse("api-imports"),
+            {
+                "file": SimpleUploadedFile("rms.csv", BAD_FILE.encode(), content_type="text/csv"),
+                "client_uuid": client_uuid,
+                "columns": '{"id": "id", "occurred_at": "when", "lat": "lat", "lon": "lon"}',
+                "column_offence": "type",
+                "tz": "America/New_York",
+                "source": "city-rms",
+            },
+        )
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         first = post()
@@ -178,12 +198,17 @@ def test_api_upload_is_accepted_once_per_client_uuid(
 
     status = client.get(reverse("api-import", args=[body["id"]])).json()
     assert (status["status"], status["imported"], status["duplicates"], status["rejected"]) == (
-        "done", 3, 1, 7
-    )  # fmt: skip
+        "done",
+        3,
+        1,
+        7,
+    )
     assert status["rejections"][0] == {
-        "line": 3, "field": "occurred_at", "value": "yesterday evening",
+        "line": 3,
+        "field": "occurred_at",
+        "value": "yesterday evening",
         "reason": status["rejections"][0]["reason"],
-    }  # fmt: skip
+    }
     assert status["unknown_offences"] == {"jaywalking": 1}
 
 
@@ -193,11 +218,14 @@ def test_api_upload_is_accepted_once_per_client_uuid(
     [
         ({"columns": '{"occurred_at": "when", "lat": "lat"}'}, "map", "map a column to lon"),
         ({"columns": "[1, 2]"}, "columns", "must be a JSON object"),
-        ({"columns": '{"occurred_at": "when", "lat": "lat", "lon": "lon"}', "tz": "Nowhere"},
-         "tz", "unknown time zone"),
+        (
+            {"columns": '{"occurred_at": "when", "lat": "lat", "lon": "lon"}', "tz": "Nowhere"},
+            "tz",
+            "unknown time zone",
+        ),
         ({"client_uuid": "not-a-uuid"}, "client_uuid", "valid UUID"),
     ],
-)  # fmt: skip
+)
 def test_api_validation_errors_name_the_field(
     media: Path, fields: dict[str, str], key: str, message: str
 ) -> None:
@@ -220,10 +248,13 @@ def test_only_analysts_and_admins_use_imports(media: Path, role: str) -> None:
     imp = IncidentImport.objects.create(source="rms", file_name="rms.csv", file_sha256="0" * 64)
     client = Client()
     client.force_login(UserFactory(role=role))
-    for name, args in [("incidents:imports", []), ("incidents:import-detail", [imp.pk]),
-                       ("incidents:import-status", [imp.pk]),
-                       ("incidents:import-rejections-csv", [imp.pk]),
-                       ("api-import", [imp.pk])]:  # fmt: skip
+    for name, args in [
+        ("incidents:imports", []),
+        ("incidents:import-detail", [imp.pk]),
+        ("incidents:import-status", [imp.pk]),
+        ("incidents:import-rejections-csv", [imp.pk]),
+        ("api-import", [imp.pk]),
+    ]:
         assert client.get(reverse(name, args=args)).status_code == 403, name
     upload = client.post(reverse("api-imports"), {"client_uuid": str(uuid.uuid4())})
     assert upload.status_code == 403

@@ -86,8 +86,17 @@ def test_importing_the_chicago_file_twice_stores_each_row_once(settings: Any) ->
     inside, outside_lines = chicago_expected()
     assert len(outside_lines) == CHICAGO_ROWS - inside == 322
 
-    args = [str(CHICAGO), "--map", CHICAGO_MAP, "--offence", "aggravated-assault",
-            "--tz", "America/Chicago", "--source", "chicago"]  # fmt: skip
+    args = [
+        str(CHICAGO),
+        "--map",
+        CHICAGO_MAP,
+        "--offence",
+        "aggravated-assault",
+        "--tz",
+        "America/Chicago",
+        "--source",
+        "chicago",
+    ]
     out = run_command(*args)
     first = IncidentImport.objects.get()
     assert (first.status, first.rows_total, first.imported, first.duplicates, first.rejected) == (
@@ -100,8 +109,10 @@ def test_importing_the_chicago_file_twice_stores_each_row_once(settings: Any) ->
     assert first.imported + first.rejected == CHICAGO_ROWS
     assert f"imported {inside:,} · duplicates 0 · rejected {CHICAGO_ROWS - inside:,}" in out
     assert {r["line"] for r in first.rejections} == outside_lines
-    assert all("outside the agency area (more than 23.05 km from 41.84,-87.68)" in r["reason"]
-               for r in first.rejections)  # fmt: skip
+    assert all(
+        "outside the agency area (more than 23.05 km from 41.84,-87.68)" in r["reason"]
+        for r in first.rejections
+    )
     expected_method = "COPY" if connection.vendor == "postgresql" else "INSERT .. ON CONFLICT"
     assert f"written by {expected_method}." in out
     assert Incident.objects.count() == inside
@@ -111,22 +122,28 @@ def test_importing_the_chicago_file_twice_stores_each_row_once(settings: Any) ->
         offence="aggravated-assault",
         time_zone="America/Chicago",
     )
-    again, _ = incident_import_create(path=CHICAGO, file_name=CHICAGO.name, spec=spec,
-                                      source="chicago")  # fmt: skip
+    again, _ = incident_import_create(
+        path=CHICAGO, file_name=CHICAGO.name, spec=spec, source="chicago"
+    )
     outcome = incident_import_run(import_id=again.pk, path=CHICAGO)
     assert outcome.method == ("copy" if connection.vendor == "postgresql" else "executemany")
     assert (outcome.imported, outcome.duplicates, outcome.rejected) == (
-        0, inside, CHICAGO_ROWS - inside
-    )  # fmt: skip
+        0,
+        inside,
+        CHICAGO_ROWS - inside,
+    )
     assert Incident.objects.count() == inside
 
     # The first row (line 2): 2010-01-01 00:05 Chicago time (CST, UTC-6), a residence.
-    row = Incident.objects.get(lat=41.7922, lon=-87.6277, occurred_at__year=2010,
-                               occurred_at__month=1, occurred_at__day=1)  # fmt: skip
+    row = Incident.objects.get(
+        lat=41.7922, lon=-87.6277, occurred_at__year=2010, occurred_at__month=1, occurred_at__day=1
+    )
     assert row.occurred_at == datetime(2010, 1, 1, 6, 5, tzinfo=UTC)
     assert (row.premise, row.offence.code, row.imported_by_id) == (
-        "residence", "aggravated-assault", first.pk
-    )  # fmt: skip
+        "residence",
+        "aggravated-assault",
+        first.pk,
+    )
 
 
 @pytest.mark.django_db
@@ -165,12 +182,17 @@ def test_a_file_with_bad_rows_reports_each_by_line_and_reason_and_keeps_the_good
     a1, a7, a8 = stored["A1"], stored["A7"], stored["A8"]
     # A1: the first of two rows with that id; 21:30 EDT is 01:30Z the next day.
     assert (a1.occurred_at, a1.offence.code, a1.lat) == (
-        datetime(2024, 5, 2, 1, 30, tzinfo=UTC), "robbery-personal", 25.80
-    )  # fmt: skip
+        datetime(2024, 5, 2, 1, 30, tzinfo=UTC),
+        "robbery-personal",
+        25.80,
+    )
     # A7: US date format with PM; the offence by its alias in another case; a quoted comma.
     assert (a7.occurred_at, a7.offence.code, a7.premise, a7.district_id) == (
-        datetime(2024, 5, 3, 2, 15, tzinfo=UTC), "aggravated-assault", "corner, store", district.pk
-    )  # fmt: skip
+        datetime(2024, 5, 3, 2, 15, tzinfo=UTC),
+        "aggravated-assault",
+        "corner, store",
+        district.pk,
+    )
     # A8: the time carries its offset (Z); 25.70 is inside the area but south of the district.
     assert (a8.occurred_at, a8.district_id) == (datetime(2024, 5, 3, 8, 0, tzinfo=UTC), None)
     assert all(i.source == "rms" for i in stored.values())  # --source defaults to the stem
@@ -182,8 +204,9 @@ def test_mapping_an_unknown_offence_and_running_again_adds_only_those_rows(
 ) -> None:
     path = write(tmp_path, "rms.csv", BAD_FILE)
     run_command(str(path), "--map", BAD_MAP, "--save-mapping", "city-rms")
-    out = run_command(str(path), "--mapping", "city-rms",
-                      "--offence-map", "jaywalking=disorderly-conduct")  # fmt: skip
+    out = run_command(
+        str(path), "--mapping", "city-rms", "--offence-map", "jaywalking=disorderly-conduct"
+    )
     second = IncidentImport.objects.order_by("-pk").first()
     assert second is not None
     assert (second.imported, second.duplicates, second.rejected) == (1, 4, 6)
@@ -199,8 +222,9 @@ def test_an_import_that_fails_while_writing_stores_nothing_and_can_be_retried(
 ) -> None:
     # 25,000 good rows, then one the database refuses (a trigger, as a constraint the row
     # checks do not know about): the failure comes in the third batch, mid-write.
-    lines = ["id,t,lat,lon"] + [f"r{i},2024-01-01 10:{i % 60:02d},25.80,-80.21"
-                                for i in range(25_000)]  # fmt: skip
+    lines = ["id,t,lat,lon"] + [
+        f"r{i},2024-01-01 10:{i % 60:02d},25.80,-80.21" for i in range(25_000)
+    ]
     path = write(tmp_path, "big.csv", "\n".join([*lines, "poison,2024-01-01 11:00,25.8,-80.2"]))
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
@@ -209,12 +233,16 @@ def test_an_import_that_fails_while_writing_stores_nothing_and_can_be_retried(
                 "IF NEW.source_id = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; "
                 "RETURN NEW; END $$"
             )
-            cur.execute("CREATE TRIGGER poison BEFORE INSERT ON hotspots_incident FOR EACH ROW "
-                        "EXECUTE FUNCTION refuse_poison()")  # fmt: skip
+            cur.execute(
+                "CREATE TRIGGER poison BEFORE INSERT ON hotspots_incident FOR EACH ROW "
+                "EXECUTE FUNCTION refuse_poison()"
+            )
         else:
-            cur.execute("CREATE TRIGGER poison BEFORE INSERT ON hotspots_incident "
-                        "WHEN NEW.source_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned row'); "
-                        "END")  # fmt: skip
+            cur.execute(
+                "CREATE TRIGGER poison BEFORE INSERT ON hotspots_incident "
+                "WHEN NEW.source_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned row'); "
+                "END"
+            )
     args = [str(path), "--map", "id=id,occurred_at=t,lat=lat,lon=lon", "--offence", "larceny"]
     with pytest.raises(CommandError, match=r"nothing was imported.*poisoned row"):
         run_command(*args)
@@ -233,16 +261,27 @@ def test_an_import_that_fails_while_writing_stores_nothing_and_can_be_retried(
 
 @pytest.mark.django_db
 def test_local_times_follow_dst_as_documented(tmp_path: Path) -> None:
-    path = write(tmp_path, "dst.csv", (
-        "id,t,lat,lon\n"
-        "fall-first,2021-11-07 01:30,25.8,-80.21\n"  # repeated hour: the first (EDT) occurrence
-        "fall-after,2021-11-07 02:30,25.8,-80.21\n"  # EST
-        "fall-offset,2021-11-07T01:30:00-05:00,25.8,-80.21\n"  # the second 01:30, by offset
-        "spring-gap,2021-03-14 02:30,25.8,-80.21\n"  # skipped hour: offset before the change
-        "spring-after,2021-03-14 03:30,25.8,-80.21\n"  # EDT
-    ))  # fmt: skip
-    run_command(str(path), "--map", "id=id,occurred_at=t,lat=lat,lon=lon", "--offence",
-                "larceny", "--tz", "America/New_York")  # fmt: skip
+    path = write(
+        tmp_path,
+        "dst.csv",
+        (
+            "id,t,lat,lon\n"
+            "fall-first,2021-11-07 01:30,25.8,-80.21\n"  # repeated hour: the first (EDT) occurrence
+            "fall-after,2021-11-07 02:30,25.8,-80.21\n"  # EST
+            "fall-offset,2021-11-07T01:30:00-05:00,25.8,-80.21\n"  # the second 01:30, by offset
+            "spring-gap,2021-03-14 02:30,25.8,-80.21\n"  # skipped hour: offset before the change
+            "spring-after,2021-03-14 03:30,25.8,-80.21\n"  # EDT
+        ),
+    )
+    run_command(
+        str(path),
+        "--map",
+        "id=id,occurred_at=t,lat=lat,lon=lon",
+        "--offence",
+        "larceny",
+        "--tz",
+        "America/New_York",
+    )
     got = dict(Incident.objects.values_list("source_id", "occurred_at"))
     assert got == {
         "fall-first": datetime(2021, 11, 7, 5, 30, tzinfo=UTC),
@@ -258,15 +297,26 @@ def test_tz_reads_local_times_but_a_time_with_an_offset_keeps_it(
     tmp_path: Path, settings: Any
 ) -> None:
     settings.PRESENCE_ORIGIN = (51.5, -0.12)
-    path = write(tmp_path, "met.csv", (
-        "id,t,lat,lon\n"
-        "summer,2021-07-01 12:00,51.5,-0.12\n"  # BST: 11:00Z
-        "winter,2021-01-01 12:00,51.5,-0.12\n"  # GMT: 12:00Z
-        "paris,2021-07-01T12:00:00+02:00,51.5,-0.12\n"  # 10:00Z whatever --tz says
-        "seconds,2021-07-01T12:00:59,51.5,-0.12\n"
-    ))  # fmt: skip
-    out = run_command(str(path), "--map", "id=id,occurred_at=t,lat=lat,lon=lon", "--offence",
-                      "larceny", "--tz", "Europe/London")  # fmt: skip
+    path = write(
+        tmp_path,
+        "met.csv",
+        (
+            "id,t,lat,lon\n"
+            "summer,2021-07-01 12:00,51.5,-0.12\n"  # BST: 11:00Z
+            "winter,2021-01-01 12:00,51.5,-0.12\n"  # GMT: 12:00Z
+            "paris,2021-07-01T12:00:00+02:00,51.5,-0.12\n"  # 10:00Z whatever --tz says
+            "seconds,2021-07-01T12:00:59,51.5,-0.12\n"
+        ),
+    )
+    out = run_command(
+        str(path),
+        "--map",
+        "id=id,occurred_at=t,lat=lat,lon=lon",
+        "--offence",
+        "larceny",
+        "--tz",
+        "Europe/London",
+    )
     assert "agency's time zone" not in out
     got = dict(Incident.objects.values_list("source_id", "occurred_at"))
     assert got == {
@@ -282,8 +332,13 @@ def test_without_tz_local_times_are_read_in_the_agency_zone_and_the_output_says_
     tmp_path: Path,
 ) -> None:
     path = write(tmp_path, "x.csv", "id,t,lat,lon\na,2024-01-15 09:00,25.8,-80.21\n")
-    out = run_command(str(path), "--map", "id=id,occurred_at=t,lat=lat,lon=lon", "--offence",
-                      "Theft / larceny (other)")  # fmt: skip
+    out = run_command(
+        str(path),
+        "--map",
+        "id=id,occurred_at=t,lat=lat,lon=lon",
+        "--offence",
+        "Theft / larceny (other)",
+    )
     assert "Local times are read in America/New_York, the agency's time zone" in out
     assert Incident.objects.get().occurred_at == datetime(2024, 1, 15, 14, 0, tzinfo=UTC)
 
@@ -298,8 +353,9 @@ def test_hash_ids_keep_identical_rows_apart_and_map_the_same_file_to_the_same_id
     ids = sorted(Incident.objects.values_list("source_id", flat=True))
     assert len(ids) == 2 and ids[0].endswith("#1") and ids[1].endswith("#2")
     assert ids[0][:-2] == ids[1][:-2]
-    out = run_command(str(path), "--map", "id=@hash,occurred_at=t,lat=lat,lon=lon",
-                      "--offence", "larceny")  # fmt: skip
+    out = run_command(
+        str(path), "--map", "id=@hash,occurred_at=t,lat=lat,lon=lon", "--offence", "larceny"
+    )
     assert "imported 0 · duplicates 2 · rejected 0" in out
     assert sorted(Incident.objects.values_list("source_id", flat=True)) == ids
 
@@ -366,8 +422,9 @@ def test_the_import_task_is_idempotent(tmp_path: Path, settings: Any) -> None:
     spec = import_spec_build(
         columns={"id": "id", "occurred_at": "when", "lat": "lat", "lon": "lon", "offence": "type"}
     )
-    imp, created = incident_import_create(path=path, file_name="rms.csv", spec=spec,
-                                          client_uuid=uuid.uuid4(), store="copy")  # fmt: skip
+    imp, created = incident_import_create(
+        path=path, file_name="rms.csv", spec=spec, client_uuid=uuid.uuid4(), store="copy"
+    )
     assert created
     assert import_run_task.delay(imp.pk).get() == "done"
     assert import_run_task.delay(imp.pk).get() == "done"  # a no-op: nothing counted twice
@@ -390,10 +447,17 @@ def test_local_to_utc_matches_zoneinfo_around_every_change() -> None:
 
 def test_parse_times_reports_each_bad_value_and_keeps_the_good() -> None:
     parsed = parse_times(
-        ["2024-05-01 21:30", "", "now", "2024-02-30 10:00", "13/01/2024 10:00",
-         "01/13/2024 12:05 AM", "2024-05-01T21:30:15.9-04:00"],
+        [
+            "2024-05-01 21:30",
+            "",
+            "now",
+            "2024-02-30 10:00",
+            "13/01/2024 10:00",
+            "01/13/2024 12:05 AM",
+            "2024-05-01T21:30:15.9-04:00",
+        ],
         ZoneInfo("America/New_York"),
-    )  # fmt: skip
+    )
     assert parsed.ok.tolist() == [True, False, False, False, False, True, True]
     assert parsed.missing.tolist() == [False, True, False, False, False, False, False]
     assert parsed.naive.tolist() == [True, False, False, False, False, True, False]
@@ -407,13 +471,17 @@ def test_parse_times_reports_each_bad_value_and_keeps_the_good() -> None:
 @pytest.mark.django_db
 def test_offence_values_match_codes_names_and_aliases_in_any_case(tmp_path: Path) -> None:
     OffenceType.objects.filter(code="larceny").update(aliases=["larceny", "THEFT OTHER"])
-    path = write(tmp_path, "o.csv", (
-        "id,t,lat,lon,o\n"
-        "1,2024-01-01 10:00,25.8,-80.21,LARCENY\n"
-        "2,2024-01-01 10:00,25.8,-80.21,Theft / Larceny (other)\n"
-        "3,2024-01-01 10:00,25.8,-80.21,  theft   other \n"
-        "4,2024-01-01 10:00,25.8,-80.21,\n"
-    ))  # fmt: skip
+    path = write(
+        tmp_path,
+        "o.csv",
+        (
+            "id,t,lat,lon,o\n"
+            "1,2024-01-01 10:00,25.8,-80.21,LARCENY\n"
+            "2,2024-01-01 10:00,25.8,-80.21,Theft / Larceny (other)\n"
+            "3,2024-01-01 10:00,25.8,-80.21,  theft   other \n"
+            "4,2024-01-01 10:00,25.8,-80.21,\n"
+        ),
+    )
     run_command(str(path), "--map", "id=id,occurred_at=t,lat=lat,lon=lon,offence=o")
     assert set(Incident.objects.values_list("offence__code", flat=True)) == {"larceny"}
     assert Incident.objects.count() == 3
@@ -424,15 +492,24 @@ def test_offence_values_match_codes_names_and_aliases_in_any_case(tmp_path: Path
 
 @pytest.mark.django_db
 def test_line_numbers_count_line_breaks_inside_quoted_fields(tmp_path: Path) -> None:
-    path = write(tmp_path, "q.csv", (
-        'id,t,lat,lon,place\n'
-        'a,2024-01-01 10:00,25.8,-80.21,"a place\non two lines"\n'
-        'b,not a time,25.8,-80.21,x\n'
-        'c,2024-01-01 10:00,25.8,-80.21,"three\n\nlines"\n'
-        'd,2024-01-01 10:00,95,-80.21,x\n'
-    ))  # fmt: skip
-    run_command(str(path), "--map", "id=id,occurred_at=t,lat=lat,lon=lon,premise=place",
-                "--offence", "larceny")  # fmt: skip
+    path = write(
+        tmp_path,
+        "q.csv",
+        (
+            "id,t,lat,lon,place\n"
+            'a,2024-01-01 10:00,25.8,-80.21,"a place\non two lines"\n'
+            "b,not a time,25.8,-80.21,x\n"
+            'c,2024-01-01 10:00,25.8,-80.21,"three\n\nlines"\n'
+            "d,2024-01-01 10:00,95,-80.21,x\n"
+        ),
+    )
+    run_command(
+        str(path),
+        "--map",
+        "id=id,occurred_at=t,lat=lat,lon=lon,premise=place",
+        "--offence",
+        "larceny",
+    )
     imp = IncidentImport.objects.get()
     assert [(r["line"], r["field"]) for r in imp.rejections] == [(4, "occurred_at"), (8, "lat")]
     assert imp.rejections[1]["reason"] == "latitude 95 is outside -90..90"

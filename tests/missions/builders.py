@@ -53,9 +53,13 @@ def analysis_run(*, active: bool = True, lookback_days: int = 365) -> AnalysisRu
     if active:
         AnalysisRun.objects.filter(is_active=True).update(is_active=False)
     return AnalysisRun.objects.create(
-        as_of=date(2026, 1, 1), lookback_days=lookback_days, status="done", is_active=active,
-        weights_version=harm_version_current(), published_at=timezone.now() if active else None,
-    )  # fmt: skip
+        as_of=date(2026, 1, 1),
+        lookback_days=lookback_days,
+        status="done",
+        is_active=active,
+        weights_version=harm_version_current(),
+        published_at=timezone.now() if active else None,
+    )
 
 
 def hotspot(
@@ -75,11 +79,20 @@ def hotspot(
     )
     lat, lon = at_metres(x, y)
     return Hotspot.objects.create(
-        run=run, rank=rank, district=district, geometry=mapping(box(lon0, lat0, lon1, lat1)),
-        centroid_lat=lat, centroid_lon=lon, cells=[[0, 0]], harm=harm, incident_count=count,
-        counts_by_offence={}, profile_24x7=[], gi_z_max=3.0,
+        run=run,
+        rank=rank,
+        district=district,
+        geometry=mapping(box(lon0, lat0, lon1, lat1)),
+        centroid_lat=lat,
+        centroid_lon=lon,
+        cells=[[0, 0]],
+        harm=harm,
+        incident_count=count,
+        counts_by_offence={},
+        profile_24x7=[],
+        gi_z_max=3.0,
         briefing={"one_line": f"Hot spot {rank}"},
-    )  # fmt: skip
+    )
 
 
 def city(
@@ -128,20 +141,31 @@ def running_experiment(
 ) -> Experiment:
     """A running experiment on ``run`` with the arms given (place-day: on ``day``)."""
     experiment = Experiment.objects.create(
-        name=f"Experiment {uuid.uuid4().hex[:8]}", design=design, run=run,
-        status=ExperimentStatus.RUNNING, seed=1, started_at=timezone.now(),
-        starts_on=date(2020, 1, 1), ends_on=date(2040, 1, 1), created_by=someone(Role.ANALYST),
-        visits_per_shift=visits_per_shift, minutes_per_visit=minutes_per_visit,
-    )  # fmt: skip
+        name=f"Experiment {uuid.uuid4().hex[:8]}",
+        design=design,
+        run=run,
+        status=ExperimentStatus.RUNNING,
+        seed=1,
+        started_at=timezone.now(),
+        starts_on=date(2020, 1, 1),
+        ends_on=date(2040, 1, 1),
+        created_by=someone(Role.ANALYST),
+        visits_per_shift=visits_per_shift,
+        minutes_per_visit=minutes_per_visit,
+    )
     placeday = design == Design.PLACEDAY
     Allocation.objects.bulk_create(
         [
-            Allocation(experiment=experiment, hotspot=h, arm=arm,
-                       day=(day or timezone.localdate()) if placeday else None)
+            Allocation(
+                experiment=experiment,
+                hotspot=h,
+                arm=arm,
+                day=(day or timezone.localdate()) if placeday else None,
+            )
             for arms, arm in ((treated, Arm.TREATMENT), (control, Arm.CONTROL))
             for h in arms
         ]
-    )  # fmt: skip
+    )
     return experiment
 
 
@@ -150,10 +174,15 @@ def visit(hotspot: Hotspot, *, officer: User | None = None, day: date | None = N
     day = day or timezone.localdate()
     entered = timezone.make_aware(datetime.combine(day, time(9, 0)))
     return Visit.objects.create(
-        officer=officer or someone(), hotspot=hotspot, day=day, entered_at=entered,
-        exited_at=entered + timedelta(minutes=12), dwell_s=720, mode=TravelMode.FOOT,
+        officer=officer or someone(),
+        hotspot=hotspot,
+        day=day,
+        entered_at=entered,
+        exited_at=entered + timedelta(minutes=12),
+        dwell_s=720,
+        mode=TravelMode.FOOT,
         koper_compliant=True,
-    )  # fmt: skip
+    )
 
 
 def mission(
@@ -173,6 +202,11 @@ def mission(
         ended = {"ended_at": timezone.now(), "decline_reason": "unsafe"}
     officer = officer or UserFactory()
     return Mission.objects.create(
-        hotspot=hotspot, officer=officer, squad_id=officer.squad_id, status=status,
-        window_start=start, window_end=start + timedelta(minutes=minutes), **{**ended, **extra},
-    )  # fmt: skip
+        hotspot=hotspot,
+        officer=officer,
+        squad_id=officer.squad_id,
+        status=status,
+        window_start=start,
+        window_end=start + timedelta(minutes=minutes),
+        **{**ended, **extra},
+    )

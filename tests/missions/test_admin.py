@@ -27,9 +27,12 @@ def started_experiment() -> Experiment:
     city(n=6, districts=1)
     analyst = UserFactory(role=Role.ANALYST)
     e = experiment_create(
-        actor=analyst, name="Locked", design="blocked", starts_on=date(2026, 6, 1),
+        actor=analyst,
+        name="Locked",
+        design="blocked",
+        starts_on=date(2026, 6, 1),
         ends_on=date(2026, 6, 30),
-    )  # fmt: skip
+    )
     experiment_randomize(experiment_id=e.pk, actor=analyst)
     return experiment_start(experiment_id=e.pk, actor=analyst)
 
@@ -37,21 +40,34 @@ def started_experiment() -> Experiment:
 def change_form(e: Experiment, allocations: list[Allocation], **overrides: str) -> dict[str, str]:
     """What a tampered admin form would post: new fields and flipped inline arms."""
     data = {
-        "name": e.name, "design": "paired", "seed": "1", "starts_on": "2026-01-01",
-        "ends_on": "2026-12-31", "blocking": "none", "harm_tiers": "3", "visits_per_shift": "9",
-        "minutes_per_visit": "30", "status": "draft", "run": str(e.run_id),
+        "name": e.name,
+        "design": "paired",
+        "seed": "1",
+        "starts_on": "2026-01-01",
+        "ends_on": "2026-12-31",
+        "blocking": "none",
+        "harm_tiers": "3",
+        "visits_per_shift": "9",
+        "minutes_per_visit": "30",
+        "status": "draft",
+        "run": str(e.run_id),
         "created_by": str(e.created_by_id),
         "allocations-TOTAL_FORMS": str(len(allocations)),
         "allocations-INITIAL_FORMS": str(len(allocations)),
-        "allocations-MIN_NUM_FORMS": "0", "allocations-MAX_NUM_FORMS": "1000",
-    }  # fmt: skip
+        "allocations-MIN_NUM_FORMS": "0",
+        "allocations-MAX_NUM_FORMS": "1000",
+    }
     for i, a in enumerate(allocations):
         flipped = Arm.CONTROL if a.arm == Arm.TREATMENT else Arm.TREATMENT
-        data.update({
-            f"allocations-{i}-id": str(a.pk), f"allocations-{i}-experiment": str(e.pk),
-            f"allocations-{i}-hotspot": str(a.hotspot_id), f"allocations-{i}-arm": flipped,
-            f"allocations-{i}-block": "tampered",
-        })  # fmt: skip
+        data.update(
+            {
+                f"allocations-{i}-id": str(a.pk),
+                f"allocations-{i}-experiment": str(e.pk),
+                f"allocations-{i}-hotspot": str(a.hotspot_id),
+                f"allocations-{i}-arm": flipped,
+                f"allocations-{i}-block": "tampered",
+            }
+        )
     data.update(overrides)
     return data
 
@@ -68,8 +84,11 @@ def test_the_admin_change_view_cannot_change_a_started_experiments_allocation() 
     assert list(Allocation.objects.filter(experiment=e).order_by("pk").values()) == before
     e2 = Experiment.objects.get(pk=e.pk)
     assert (e2.design, e2.seed, e2.status, e2.visits_per_shift) == (
-        e.design, e.seed, "running", e.visits_per_shift,
-    )  # fmt: skip
+        e.design,
+        e.seed,
+        "running",
+        e.visits_per_shift,
+    )
     assert client.get(reverse("admin:missions_experiment_delete", args=[e.pk])).status_code == 403
 
 
@@ -77,9 +96,12 @@ def test_the_admin_may_edit_a_draft_allocation_but_not_its_seed_or_status() -> N
     city(n=4, districts=1)
     analyst = UserFactory(role=Role.ANALYST)
     e = experiment_create(
-        actor=analyst, name="Draft", design="blocked", starts_on=date(2026, 6, 1),
+        actor=analyst,
+        name="Draft",
+        design="blocked",
+        starts_on=date(2026, 6, 1),
         ends_on=date(2026, 6, 30),
-    )  # fmt: skip
+    )
     experiment_randomize(experiment_id=e.pk, actor=analyst)
     page = admin_client().get(reverse("admin:missions_experiment_change", args=[e.pk]))
     html = page.content.decode()

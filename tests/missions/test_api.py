@@ -159,9 +159,13 @@ def test_a_sergeant_assigns_by_hand_and_an_overlap_is_a_409() -> None:
     _, sergeant, (officer, *_) = squad_with_officers(district=district)
     h = hotspot(analysis_run(), rank=1, district=district)
     start = timezone.now() + timedelta(hours=1)
-    body = {"officer": officer.pk, "hotspot": h.pk, "window_start": start.isoformat(),
-            "window_end": (start + timedelta(minutes=15)).isoformat(),
-            "client_uuid": str(uuid.uuid4())}  # fmt: skip
+    body = {
+        "officer": officer.pk,
+        "hotspot": h.pk,
+        "window_start": start.isoformat(),
+        "window_end": (start + timedelta(minutes=15)).isoformat(),
+        "client_uuid": str(uuid.uuid4()),
+    }
     client = client_for(sergeant)
     first = post(client, "api-mission-assign", body)
     assert first.status_code == 201 and first.json()["officer"] == officer.pk
@@ -199,10 +203,15 @@ def test_the_schedule_api_makes_one_plan_per_squad_and_day() -> None:
 
 def create_experiment(client: Client, design: str = "blocked") -> dict[str, Any]:
     response = post(
-        client, "api-experiments",
-        {"name": f"Trial {uuid.uuid4().hex[:6]}", "design": design, "starts_on": "2026-06-01",
-         "ends_on": "2026-08-29"},
-    )  # fmt: skip
+        client,
+        "api-experiments",
+        {
+            "name": f"Trial {uuid.uuid4().hex[:6]}",
+            "design": design,
+            "starts_on": "2026-06-01",
+            "ends_on": "2026-08-29",
+        },
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -222,9 +231,10 @@ def test_an_analyst_creates_randomizes_starts_and_exports_an_experiment() -> Non
     n_t, n_c = summary["treated_units"], summary["control_units"]
     assert n_t + n_c == 20 and abs(n_t - n_c) <= 4  # four blocks of five: each odd one by coin
     assert {b["block"] for b in summary["balance"]["blocks"]} == {
-        f"{d}|{t}" for d in {a.hotspot.district.name for a in Allocation.objects.all()}
+        f"{d}|{t}"
+        for d in {a.hotspot.district.name for a in Allocation.objects.all()}
         for t in (1, 2)
-    }  # fmt: skip
+    }
     assert summary["balance"]["overall"]["treatment"]["n"] == n_t
     assert "can detect a" in summary["mde_sentence"] and "90 days" in summary["mde_sentence"]
 
@@ -276,10 +286,16 @@ def test_a_placeday_experiment_exports_one_row_per_hot_spot_and_day() -> None:
     city(n=6, districts=1)
     client = client_for(UserFactory(role=Role.ANALYST))
     e = post(
-        client, "api-experiments",
-        {"name": "Place-days", "design": "placeday", "starts_on": "2026-06-01",
-         "ends_on": "2026-06-07", "blocking": "none"},
-    ).json()  # fmt: skip
+        client,
+        "api-experiments",
+        {
+            "name": "Place-days",
+            "design": "placeday",
+            "starts_on": "2026-06-01",
+            "ends_on": "2026-06-07",
+            "blocking": "none",
+        },
+    ).json()
     post(client, "api-experiment-randomize", pk=e["id"])
     rows = list(
         csv.reader(

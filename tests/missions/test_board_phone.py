@@ -31,20 +31,35 @@ def _squad() -> dict[str, Any]:
     """Squad A (sergeant S, officers: two "Ana Diaz" with badges 4471 and 5102), and squad B of
     the same sergeant (officer "Bo Chen" 7000); an officer of another sergeant (8000)."""
     district = DistrictFactory()
-    sergeant = UserFactory(role=Role.SERGEANT, first_name="Sam", last_name="Sarge",
-                           badge_number="1000")  # fmt: skip
+    sergeant = UserFactory(
+        role=Role.SERGEANT, first_name="Sam", last_name="Sarge", badge_number="1000"
+    )
     a = SquadFactory(district=district, sergeant=sergeant)
     b = SquadFactory(district=district, sergeant=sergeant)
     User.objects.filter(pk=sergeant.pk).update(squad=a)
     ana1 = UserFactory(first_name="Ana", last_name="Diaz", badge_number="4471", squad=a)
     ana2 = UserFactory(first_name="Ana", last_name="Diaz", badge_number="5102", squad=a)
     bo = UserFactory(first_name="Bo", last_name="Chen", badge_number="7000", squad=b)
-    other = UserFactory(first_name="Cy", last_name="Other", badge_number="8000",
-                        squad=SquadFactory(district=district))  # fmt: skip
+    other = UserFactory(
+        first_name="Cy",
+        last_name="Other",
+        badge_number="8000",
+        squad=SquadFactory(district=district),
+    )
     run = analysis_run()
     h = hotspot(run, rank=1, district=district)
-    return {"district": district, "sergeant": sergeant, "a": a, "b": b, "ana1": ana1,
-            "ana2": ana2, "bo": bo, "other": other, "run": run, "hotspot": h}  # fmt: skip
+    return {
+        "district": district,
+        "sergeant": sergeant,
+        "a": a,
+        "b": b,
+        "ana1": ana1,
+        "ana2": ana2,
+        "bo": bo,
+        "other": other,
+        "run": run,
+        "hotspot": h,
+    }
 
 
 def _assign_options(html: str) -> list[tuple[str, str, bool]]:
@@ -66,8 +81,9 @@ def test_assign_to_lists_the_squads_officers_only_with_badges_and_none_chosen() 
     # nobody of squad B or of another sergeant's squad.
     assert options[0] == ("", "Choose an officer", True)
     people = sorted((v, label) for v, label, _ in options[1:])
-    assert people == sorted([(str(w["ana1"].pk), "Ana Diaz · #4471"),
-                             (str(w["ana2"].pk), "Ana Diaz · #5102")])  # fmt: skip
+    assert people == sorted(
+        [(str(w["ana1"].pk), "Ana Diaz · #4471"), (str(w["ana2"].pk), "Ana Diaz · #5102")]
+    )
     assert not any(chosen for _, _, chosen in options[1:])
 
 
@@ -79,10 +95,16 @@ def test_the_server_refuses_an_officer_outside_the_squad() -> None:
     for outsider in (w["bo"], w["other"], w["sergeant"]):
         response = client.post(
             reverse("missions:board-assign"),
-            {"squad": w["a"].pk, "date": day, "officer": outsider.pk,
-             "hotspot": w["hotspot"].pk, "window_start": start, "minutes": 15},
+            {
+                "squad": w["a"].pk,
+                "date": day,
+                "officer": outsider.pk,
+                "hotspot": w["hotspot"].pk,
+                "window_start": start,
+                "minutes": 15,
+            },
             follow=True,
-        )  # fmt: skip
+        )
         assert response.status_code == 200
         text = " ".join(str(m) for m in response.context["messages"])
         assert "Assign to:" in text, text
@@ -90,15 +112,28 @@ def test_the_server_refuses_an_officer_outside_the_squad() -> None:
     # No officer chosen (the default) is refused too, and a squad officer is accepted.
     response = client.post(
         reverse("missions:board-assign"),
-        {"squad": w["a"].pk, "date": day, "officer": "", "hotspot": w["hotspot"].pk,
-         "window_start": start, "minutes": 15}, follow=True,
-    )  # fmt: skip
+        {
+            "squad": w["a"].pk,
+            "date": day,
+            "officer": "",
+            "hotspot": w["hotspot"].pk,
+            "window_start": start,
+            "minutes": 15,
+        },
+        follow=True,
+    )
     assert Mission.objects.count() == 0
     client.post(
         reverse("missions:board-assign"),
-        {"squad": w["a"].pk, "date": day, "officer": w["ana2"].pk, "hotspot": w["hotspot"].pk,
-         "window_start": start, "minutes": 15},
-    )  # fmt: skip
+        {
+            "squad": w["a"].pk,
+            "date": day,
+            "officer": w["ana2"].pk,
+            "hotspot": w["hotspot"].pk,
+            "window_start": start,
+            "minutes": 15,
+        },
+    )
     assert list(Mission.objects.values_list("officer_id", flat=True)) == [w["ana2"].pk]
 
 
@@ -126,8 +161,9 @@ def test_a_squad_with_no_treated_hot_spot_sees_why_and_no_schedule_button() -> N
     # And the server refuses a schedule anyway (a form kept open from before).
     response = client.post(
         reverse("missions:board-schedule"),
-        {"squad": w["a"].pk, "date": timezone.localdate().isoformat()}, follow=True,
-    )  # fmt: skip
+        {"squad": w["a"].pk, "date": timezone.localdate().isoformat()},
+        follow=True,
+    )
     assert "no treated active hot spot" in " ".join(str(m) for m in response.context["messages"])
     assert Mission.objects.count() == 0
 

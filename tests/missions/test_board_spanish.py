@@ -126,8 +126,14 @@ def test_the_board_in_spanish_leaves_no_english_text_of_the_catalogue() -> None:
                 left.append(english)
     assert left == []
     # The Spanish is there: the headings, the form and the statuses.
-    for spanish in ("Asignar una misión a mano", "Asignar a", "Elija un agente", "Asignada",
-                    "Puntos calientes de Norte hoy", "Cerrar sesión"):  # fmt: skip
+    for spanish in (
+        "Asignar una misión a mano",
+        "Asignar a",
+        "Elija un agente",
+        "Asignada",
+        "Puntos calientes de Norte hoy",
+        "Cerrar sesión",
+    ):
         assert spanish in text, spanish
 
 

@@ -40,8 +40,9 @@ def import_workload(district: Any, weekday: int, full_hours: set[int]) -> None:
     of ``weekday``."""
     cfs = matrix_csv({(h, weekday): 12.0 for h in full_hours}, 5.0)
     matrix_import(kind="cfs", district=district, data=cfs, file_name="cfs.csv")
-    matrix_import(kind="available", district=district, data=matrix_csv({}, 10.0),
-                  file_name="avail.csv")  # fmt: skip
+    matrix_import(
+        kind="available", district=district, data=matrix_csv({}, 10.0), file_name="avail.csv"
+    )
 
 
 def local_hours_touched(m: Mission) -> set[int]:

@@ -28,10 +28,14 @@ def add_visit(
     officer: Any, spot: Any, start: datetime, minutes: float, dwell_s: float | None = None
 ) -> Visit:
     return Visit.objects.create(
-        officer=officer, hotspot=spot, day=start.date(), entered_at=start,
+        officer=officer,
+        hotspot=spot,
+        day=start.date(),
+        entered_at=start,
         exited_at=start + timedelta(minutes=minutes),
-        dwell_s=minutes * 60 if dwell_s is None else dwell_s, mode=TravelMode.FOOT,
-    )  # fmt: skip
+        dwell_s=minutes * 60 if dwell_s is None else dwell_s,
+        mode=TravelMode.FOOT,
+    )
 
 
 @pytest.mark.django_db
@@ -40,8 +44,14 @@ def test_dwell_inside_the_mission_span_decides_delivery_not_the_done_button() ->
     spot, other = hotspot(run, rank=1), hotspot(run, rank=2, x=600)
     _, _, (officer, someone_else) = squad_with_officers(district=DistrictFactory(), officers=2)
     # Mission from 14:00, completed ("Done") at 14:30; target 15 minutes.
-    done = mission(spot, officer=officer, status=MissionStatus.COMPLETED, start=T0,
-                   target_minutes=15, ended_at=T0 + timedelta(minutes=30))  # fmt: skip
+    done = mission(
+        spot,
+        officer=officer,
+        status=MissionStatus.COMPLETED,
+        start=T0,
+        target_minutes=15,
+        ended_at=T0 + timedelta(minutes=30),
+    )
     # 13:50-14:06 in the hot spot: only 14:00-14:06 lies in the mission = 6 of 16 min.
     add_visit(officer, spot, T0 - timedelta(minutes=10), 16)
     # 14:20-14:40: 14:20-14:30 counts = 10 min. Total 16 min >= 15: delivered.
@@ -58,8 +68,14 @@ def test_done_after_one_minute_is_completed_but_short() -> None:
     run = analysis_run()
     spot = hotspot(run, rank=1)
     _, _, (officer,) = squad_with_officers(district=DistrictFactory(), officers=1)
-    short = mission(spot, officer=officer, status=MissionStatus.COMPLETED, start=T0,
-                    target_minutes=15, ended_at=T0 + timedelta(minutes=3))  # fmt: skip
+    short = mission(
+        spot,
+        officer=officer,
+        status=MissionStatus.COMPLETED,
+        start=T0,
+        target_minutes=15,
+        ended_at=T0 + timedelta(minutes=3),
+    )
     add_visit(officer, spot, T0 + timedelta(minutes=1), 1.5)  # 90 s on scene, then Done
     d = mission_deliveries([short])[short.pk]
     assert (d.delivered, d.dwell_minutes, d.outcome, d.label) == (
@@ -78,11 +94,20 @@ def test_a_gap_inside_a_visit_is_not_dwell_and_open_or_declined_missions_are_not
     # A 20-minute visit with 8 minutes of device gap: dwell_s 720 s. The mission span covers
     # its second half (14:10-14:20 of 14:00-14:20): 720 * 10/20 = 360 s = 6 min.
     add_visit(officer, spot, T0, 20, dwell_s=720)
-    open_m = mission(spot, officer=officer, status=MissionStatus.ON_SCENE,
-                     start=T0 + timedelta(minutes=10), target_minutes=10)  # fmt: skip
-    declined = mission(spot, officer=officer, status=MissionStatus.DECLINED,
-                       start=T0 + timedelta(minutes=10),
-                       ended_at=T0 + timedelta(minutes=11))  # fmt: skip
+    open_m = mission(
+        spot,
+        officer=officer,
+        status=MissionStatus.ON_SCENE,
+        start=T0 + timedelta(minutes=10),
+        target_minutes=10,
+    )
+    declined = mission(
+        spot,
+        officer=officer,
+        status=MissionStatus.DECLINED,
+        start=T0 + timedelta(minutes=10),
+        ended_at=T0 + timedelta(minutes=11),
+    )
     out = mission_deliveries([open_m, declined], now=T0 + timedelta(minutes=40))
     assert out[open_m.pk].dwell_s == pytest.approx(360)
     assert out[open_m.pk].outcome == "open"
@@ -112,8 +137,11 @@ def test_done_rolls_up_the_pings_and_the_api_and_board_show_completed_apart_from
     squad, sergeant, (officer,) = squad_with_officers(district=DistrictFactory(), officers=1)
     phone = _client(officer)
     start = timezone.now() - timedelta(minutes=40)
-    r = _post(phone, reverse("api-session-start"),
-              {"client_uuid": str(uuid.uuid4()), "started_at": start.isoformat()})  # fmt: skip
+    r = _post(
+        phone,
+        reverse("api-session-start"),
+        {"client_uuid": str(uuid.uuid4()), "started_at": start.isoformat()},
+    )
     assert r.status_code == 201
     lat, lon = at_metres(0, 0)
     m = mission(
@@ -122,11 +150,15 @@ def test_done_rolls_up_the_pings_and_the_api_and_board_show_completed_apart_from
     arrive = start + timedelta(minutes=5)
     # 5 minutes inside: pings at 0, 30, ..., 300 s = 11 pings; dwell 300 s = 5 min < 15.
     pings = [
-        {"client_uuid": str(uuid.uuid4()),
-         "recorded_at": (arrive + timedelta(seconds=30 * i)).isoformat(),
-         "lat": lat, "lon": lon, "accuracy_m": 5.0}
+        {
+            "client_uuid": str(uuid.uuid4()),
+            "recorded_at": (arrive + timedelta(seconds=30 * i)).isoformat(),
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": 5.0,
+        }
         for i in range(11)
-    ]  # fmt: skip
+    ]
     assert _post(phone, reverse("api-pings-batch"), {"pings": pings}).status_code == 200
     at = arrive + timedelta(minutes=5, seconds=10)
     with django_capture_on_commit_callbacks(execute=True):

@@ -33,9 +33,12 @@ def test_the_command_writes_the_same_csv_as_the_experiments_export(
     city(n=18, districts=3)
     analyst = UserFactory(role=Role.ANALYST)
     e = experiment_create(
-        actor=analyst, name="Stored", design=design, starts_on=date(2026, 6, 1),
+        actor=analyst,
+        name="Stored",
+        design=design,
+        starts_on=date(2026, 6, 1),
         ends_on=date(2026, 6, 14),
-    )  # fmt: skip
+    )
     e = experiment_randomize(experiment_id=e.pk, actor=analyst)
     client = Client()
     client.force_login(analyst)
@@ -43,9 +46,19 @@ def test_the_command_writes_the_same_csv_as_the_experiments_export(
 
     out_file = tmp_path / "allocation.csv"
     printed = run_command(
-        "--design", design, "--seed", str(e.seed), "--blocks", "district+tier",
-        "--start", "2026-06-01", "--end", "2026-06-14", "--csv", str(out_file),
-    )  # fmt: skip
+        "--design",
+        design,
+        "--seed",
+        str(e.seed),
+        "--blocks",
+        "district+tier",
+        "--start",
+        "2026-06-01",
+        "--end",
+        "2026-06-14",
+        "--csv",
+        str(out_file),
+    )
     assert out_file.read_text().splitlines() == exported.splitlines()
     assert f"seed {e.seed}" in printed and "count T" in printed and "(all)" in printed
     rows = list(csv.reader(io.StringIO(exported)))
@@ -56,9 +69,12 @@ def test_the_command_reproduces_a_stored_experiment_and_prints_its_balance() -> 
     city(n=12, districts=2)
     analyst = UserFactory(role=Role.ANALYST)
     e = experiment_create(
-        actor=analyst, name="Audit me", design="blocked", starts_on=date(2026, 6, 1),
+        actor=analyst,
+        name="Audit me",
+        design="blocked",
+        starts_on=date(2026, 6, 1),
         ends_on=date(2026, 8, 29),
-    )  # fmt: skip
+    )
     experiment_randomize(experiment_id=e.pk, actor=analyst)
     printed = run_command("--experiment", str(e.pk))
     assert "Identical to the stored allocation (12 rows)." in printed

@@ -36,9 +36,14 @@ def test_dose_counts_todays_officer_gps_visits_only() -> None:
     visit(h, day=today - timedelta(days=1))  # yesterday: not today's dose
     unit = AvlUnit.objects.create(call_sign="Car 7")
     Visit.objects.create(
-        unit=unit, hotspot=h, day=today, entered_at=timezone.now(), exited_at=timezone.now(),
-        dwell_s=30, mode="vehicle",
-    )  # fmt: skip  # an AVL drive-by is background presence, not dose
+        unit=unit,
+        hotspot=h,
+        day=today,
+        entered_at=timezone.now(),
+        exited_at=timezone.now(),
+        dwell_s=30,
+        mode="vehicle",
+    )  # an AVL drive-by is background presence, not dose
     mission(h, status=MissionStatus.COMPLETED)
     old = mission(h, status=MissionStatus.COMPLETED)
     old.ended_at = timezone.now() - timedelta(days=2)
@@ -60,11 +65,15 @@ def test_a_control_hot_spot_has_no_prescribed_dose_and_a_treated_one_the_experim
     running_experiment(run, treated=[t], control=[c], visits_per_shift=4)
     doses = hotspot_dose_today(hotspot_ids=[t.pk, c.pk])
     assert (doses[t.pk].arm, doses[t.pk].prescribed, doses[t.pk].visit_due) == (
-        "treatment", 4, "due",
-    )  # fmt: skip
+        "treatment",
+        4,
+        "due",
+    )
     assert (doses[c.pk].arm, doses[c.pk].prescribed, doses[c.pk].visit_due) == (
-        "control", 0, "control",
-    )  # fmt: skip
+        "control",
+        0,
+        "control",
+    )
 
 
 def test_an_experiment_on_an_inactive_run_does_not_decide_treatment() -> None:

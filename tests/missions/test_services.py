@@ -208,9 +208,11 @@ def test_a_placeday_experiment_treats_only_todays_treated_hot_spots() -> None:
     yesterday = timezone.localdate() - timedelta(days=1)
     Allocation.objects.filter(hotspot=a).update(day=yesterday)  # a was treated yesterday only
     Allocation.objects.create(
-        experiment=Allocation.objects.first().experiment, hotspot=a, day=timezone.localdate(),  # type: ignore[union-attr]
+        experiment=Allocation.objects.first().experiment,
+        hotspot=a,
+        day=timezone.localdate(),  # type: ignore[union-attr]
         arm=Arm.CONTROL,
-    )  # fmt: skip
+    )
     result = mission_draw(
         officer=UserFactory(), lat=ORIGIN[0], lon=ORIGIN[1], client_uuid=uuid.uuid4()
     )
@@ -286,8 +288,10 @@ def test_a_mission_goes_assigned_accepted_on_scene_completed_and_each_step_is_au
     assert [e.action for e in events] == ["mission.accept", "mission.arrive", "mission.complete"]
     assert all(e.actor == officer and e.subject == officer for e in events)
     assert [(e.before["status"], e.after["status"]) for e in events] == [
-        ("assigned", "accepted"), ("accepted", "on_scene"), ("on_scene", "completed"),
-    ]  # fmt: skip
+        ("assigned", "accepted"),
+        ("accepted", "on_scene"),
+        ("on_scene", "completed"),
+    ]
 
 
 def test_an_illegal_transition_is_refused_with_a_clear_message_and_changes_nothing() -> None:
@@ -374,18 +378,24 @@ def test_a_sergeant_assigns_their_officer_but_not_someone_elses() -> None:
     h = hotspot(analysis_run(), rank=1, district=district)
     start = timezone.now() + timedelta(hours=1)
     written = mission_assign(
-        actor=sergeant, officer_id=officer.pk, hotspot_id=h.pk, window_start=start,
+        actor=sergeant,
+        officer_id=officer.pk,
+        hotspot_id=h.pk,
+        window_start=start,
         window_end=start + timedelta(minutes=15),
-    )  # fmt: skip
+    )
     assert written.created and written.mission.squad == squad
     assert written.mission.source == MissionSource.HAND
     assert AuditEvent.objects.get(action="mission.assign").actor == sergeant
     stranger = UserFactory(role=Role.OFFICER)
     with pytest.raises(ValidationError):
         mission_assign(
-            actor=sergeant, officer_id=stranger.pk, hotspot_id=h.pk, window_start=start,
+            actor=sergeant,
+            officer_id=stranger.pk,
+            hotspot_id=h.pk,
+            window_start=start,
             window_end=start + timedelta(minutes=15),
-        )  # fmt: skip
+        )
 
 
 def test_hand_assignment_refuses_overlaps_and_control_hot_spots() -> None:
@@ -421,8 +431,15 @@ def schedule_world(*, experiment: bool = True) -> dict[str, Any]:
         exp = running_experiment(
             run, treated=treated, control=control, visits_per_shift=3, minutes_per_visit=15
         )
-    return {"squad": squad, "sergeant": sergeant, "officers": officers, "treated": treated,
-            "control": control, "experiment": exp, "spots": spots}  # fmt: skip
+    return {
+        "squad": squad,
+        "sergeant": sergeant,
+        "officers": officers,
+        "treated": treated,
+        "control": control,
+        "experiment": exp,
+        "spots": spots,
+    }
 
 
 def test_a_generated_schedule_gives_each_treated_hot_spot_three_visits_two_hours_apart() -> None:
@@ -540,9 +557,13 @@ def test_a_schedule_that_cannot_fit_says_why() -> None:
 
 def new_experiment(design: str = Design.BLOCKED, **kwargs: Any) -> Any:
     return experiment_create(
-        actor=UserFactory(role=Role.ANALYST), name=f"E {uuid.uuid4().hex[:6]}", design=design,
-        starts_on=date(2026, 6, 1), ends_on=date(2026, 6, 28), **kwargs,
-    )  # fmt: skip
+        actor=UserFactory(role=Role.ANALYST),
+        name=f"E {uuid.uuid4().hex[:6]}",
+        design=design,
+        starts_on=date(2026, 6, 1),
+        ends_on=date(2026, 6, 28),
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("design", [Design.BLOCKED, Design.PAIRED, Design.PLACEDAY])

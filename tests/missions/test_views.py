@@ -84,10 +84,16 @@ def test_a_sergeant_assigns_and_cancels_by_hand_on_the_board() -> None:
     start = timezone.localtime() + timedelta(hours=1)
     response = client.post(
         reverse("missions:board-assign"),
-        {"squad": squad.pk, "date": start.date().isoformat(), "officer": officer.pk,
-         "hotspot": h.pk, "window_start": start.strftime("%Y-%m-%dT%H:%M"), "minutes": 20},
+        {
+            "squad": squad.pk,
+            "date": start.date().isoformat(),
+            "officer": officer.pk,
+            "hotspot": h.pk,
+            "window_start": start.strftime("%Y-%m-%dT%H:%M"),
+            "minutes": 20,
+        },
         follow=True,
-    )  # fmt: skip
+    )
     m = Mission.objects.get()
     assert (m.officer, m.hotspot, m.created_by) == (officer, h, sergeant)
     assert m.window_end - m.window_start == timedelta(minutes=20)
@@ -128,8 +134,11 @@ def test_the_board_shows_an_empty_state_without_a_squad_and_is_closed_to_officer
 
 def test_the_landing_page_links_the_built_mission_areas() -> None:
     html = client_for(UserFactory(role=Role.SUPERVISOR)).get(reverse("home")).content.decode()
-    for area, url in (("board", "missions:board"), ("menu", "missions:menu"),
-                      ("experiments", "missions:experiments")):  # fmt: skip
+    for area, url in (
+        ("board", "missions:board"),
+        ("menu", "missions:menu"),
+        ("experiments", "missions:experiments"),
+    ):
         item = html.split(f'data-area="{area}"')[1].split("</li>")[0]
         assert f'href="{reverse(url)}"' in item and "Not built yet" not in item
 
@@ -143,9 +152,14 @@ def test_a_sergeant_adds_and_edits_a_mission_type_and_both_are_audited() -> None
     assert "The Mission Menu is empty" in client.get(reverse("missions:menu")).content.decode()
     client.post(
         reverse("missions:menu"),
-        {"name": "Foot patrol", "objective": "Be seen", "target_minutes": 15,
-         "tactics": "Walk\nTalk", "is_active": "1"},
-    )  # fmt: skip
+        {
+            "name": "Foot patrol",
+            "objective": "Be seen",
+            "target_minutes": 15,
+            "tactics": "Walk\nTalk",
+            "is_active": "1",
+        },
+    )
     t = MissionType.objects.get(name="Foot patrol")
     assert (t.target_minutes, t.tactics, t.is_active) == (15, "Walk\nTalk", True)
     client.post(
@@ -182,11 +196,18 @@ def test_an_analyst_sets_up_randomizes_starts_and_reproduces_an_experiment_on_th
     assert "No experiments yet" in client.get(reverse("missions:experiments")).content.decode()
     response = client.post(
         reverse("missions:experiments"),
-        {"name": "Summer trial", "design": "blocked", "starts_on": "2026-06-01",
-         "ends_on": "2026-08-29", "visits_per_shift": 3, "minutes_per_visit": 15,
-         "blocking": "district+tier", "harm_tiers": 2},
+        {
+            "name": "Summer trial",
+            "design": "blocked",
+            "starts_on": "2026-06-01",
+            "ends_on": "2026-08-29",
+            "visits_per_shift": 3,
+            "minutes_per_visit": 15,
+            "blocking": "district+tier",
+            "harm_tiers": 2,
+        },
         follow=True,
-    )  # fmt: skip
+    )
     e = Experiment.objects.get()
     assert "Not randomized yet" in response.content.decode()
 

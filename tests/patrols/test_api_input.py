@@ -31,8 +31,13 @@ def officer_on_patrol() -> Client:
 
 
 def ping() -> dict[str, Any]:
-    return {"client_uuid": str(uuid.uuid4()), "lat": 25.8, "lon": -80.21, "accuracy_m": 8.0,
-            "recorded_at": (timezone.now() - timedelta(minutes=1)).isoformat()}  # fmt: skip
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "lat": 25.8,
+        "lon": -80.21,
+        "accuracy_m": 8.0,
+        "recorded_at": (timezone.now() - timedelta(minutes=1)).isoformat(),
+    }
 
 
 def post_batch(client: Client, body: Any) -> Any:

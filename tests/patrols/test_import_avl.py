@@ -52,9 +52,15 @@ def test_importing_a_bus_track_twice_stores_each_fix_once_and_rolls_up_visits() 
     version, _ = HarmWeightVersion.objects.get_or_create(number=1)
     run_ = AnalysisRun.objects.create(as_of="2019-02-18", weights_version=version, is_active=True)
     Hotspot.objects.create(
-        run=run_, rank=1, geometry=mapping(proj.geometry_to_lonlat(box(-75, -75, 75, 75))),
-        centroid_lat=lat, centroid_lon=lon, harm=1, incident_count=1, gi_z_max=3,
-    )  # fmt: skip
+        run=run_,
+        rank=1,
+        geometry=mapping(proj.geometry_to_lonlat(box(-75, -75, 75, 75))),
+        centroid_lat=lat,
+        centroid_lon=lon,
+        harm=1,
+        incident_count=1,
+        gi_z_max=3,
+    )
     n = gpx_fix_count()
     assert n == 2144
     first = run(str(GPX), "--unit", "BUS-304")

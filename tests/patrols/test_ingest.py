@@ -31,8 +31,15 @@ def post(client: Client, name: str, body: Any, **kwargs: Any) -> Any:
 
 
 def ping(when: datetime, **overrides: Any) -> dict[str, Any]:
-    body = {"client_uuid": str(uuid.uuid4()), "recorded_at": when.isoformat(), "lat": 25.8,
-            "lon": -80.21, "accuracy_m": 8.0, "speed_mps": 1.2, "heading_deg": 90.0}  # fmt: skip
+    body = {
+        "client_uuid": str(uuid.uuid4()),
+        "recorded_at": when.isoformat(),
+        "lat": 25.8,
+        "lon": -80.21,
+        "accuracy_m": 8.0,
+        "speed_mps": 1.2,
+        "heading_deg": 90.0,
+    }
     body.update(overrides)
     return body
 
@@ -166,8 +173,10 @@ def test_pings_dated_far_in_the_future_are_refused_and_the_rest_of_the_batch_kep
     assert [s for s, _ in statuses] == ["rejected"] * 3 + ["accepted"] * 2
     assert all("after the server's time" in reason for _, reason in statuses[:3])
     stored = dict(Ping.objects.values_list("client_uuid", "clock_skewed"))
-    assert stored == {uuid.UUID(fine["client_uuid"]): False,
-                      uuid.UUID(fast_clock["client_uuid"]): True}  # fmt: skip
+    assert stored == {
+        uuid.UUID(fine["client_uuid"]): False,
+        uuid.UUID(fast_clock["client_uuid"]): True,
+    }
     feed = api_client(UserFactory(role="service"))
     body = post(feed, "api-avl-batch", [{**items[1], "unit": "CAR-1"}]).json()
     assert body["items"][0]["status"] == "rejected"
@@ -193,9 +202,14 @@ def test_session_start_is_retry_safe_and_one_session_is_open_at_a_time() -> None
 def test_activities_are_stored_exactly_once_and_validated() -> None:
     officer = api_client(UserFactory(role="officer"))
     start_session(officer)
-    body = {"client_uuid": str(uuid.uuid4()), "kind": "community-contact",
-            "recorded_at": (timezone.now() - timedelta(minutes=1)).isoformat(),
-            "note": "Spoke to the shop owner", "lat": 25.8, "lon": -80.21}  # fmt: skip
+    body = {
+        "client_uuid": str(uuid.uuid4()),
+        "kind": "community-contact",
+        "recorded_at": (timezone.now() - timedelta(minutes=1)).isoformat(),
+        "note": "Spoke to the shop owner",
+        "lat": 25.8,
+        "lon": -80.21,
+    }
     first = post(officer, "api-activities", body)
     again = post(officer, "api-activities", body)
     assert (first.status_code, again.status_code) == (201, 200)
@@ -226,8 +240,9 @@ def test_one_connection_stores_phone_pings_then_avl_pings_then_phone_pings() -> 
     from backend.patrols.ingest import avl_ingest, pings_ingest
 
     officer = UserFactory(role="officer")
-    PatrolSession.objects.create(officer=officer, client_uuid=uuid.uuid4(),
-                                 started_at=timezone.now() - timedelta(hours=1))  # fmt: skip
+    PatrolSession.objects.create(
+        officer=officer, client_uuid=uuid.uuid4(), started_at=timezone.now() - timedelta(hours=1)
+    )
     at = timezone.now() - timedelta(minutes=5)
     for k in range(2):
         phone = pings_ingest(officer=officer, items=[ping(at + timedelta(seconds=k))])
@@ -270,8 +285,9 @@ def test_track_reads_are_role_scoped_and_audited(settings: Any) -> None:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_ten_thousand_pings_in_repeated_shuffled_batches_from_four_threads(postgres: None) -> None:
     user = UserFactory(role="officer")
-    PatrolSession.objects.create(officer=user, client_uuid=uuid.uuid4(),
-                                 started_at=datetime(2026, 11, 1, tzinfo=UTC))  # fmt: skip
+    PatrolSession.objects.create(
+        officer=user, client_uuid=uuid.uuid4(), started_at=datetime(2026, 11, 1, tzinfo=UTC)
+    )
     base = datetime(2026, 11, 1, 12, tzinfo=UTC)
     pings = [ping(base + timedelta(seconds=i)) for i in range(10_000)]
     random.Random(7).shuffle(pings)
@@ -327,9 +343,15 @@ def test_reading_raw_pings_in_the_admin_is_audited(admin_client: Client) -> None
         officer=officer, client_uuid=uuid.uuid4(), started_at=now - timedelta(hours=1)
     )
     p = Ping.objects.create(
-        officer=officer, session=session, client_uuid=uuid.uuid4(), recorded_at=now,
-        received_at=now, lat=25.8, lon=-80.21, accuracy_m=5,
-    )  # fmt: skip
+        officer=officer,
+        session=session,
+        client_uuid=uuid.uuid4(),
+        recorded_at=now,
+        received_at=now,
+        lat=25.8,
+        lon=-80.21,
+        accuracy_m=5,
+    )
     assert (
         admin_client.get("/admin/patrols/ping/", {"officer__id__exact": officer.pk}).status_code
         == 200
@@ -346,9 +368,14 @@ def test_reading_an_activitys_position_in_the_admin_is_audited(admin_client: Cli
     officer = UserFactory(role="officer")
     now = timezone.now()
     activity = Activity.objects.create(
-        officer=officer, client_uuid=uuid.uuid4(), kind=ActivityType.objects.first(),
-        recorded_at=now, received_at=now, lat=25.8, lon=-80.21,
-    )  # fmt: skip
+        officer=officer,
+        client_uuid=uuid.uuid4(),
+        kind=ActivityType.objects.first(),
+        recorded_at=now,
+        received_at=now,
+        lat=25.8,
+        lon=-80.21,
+    )
     page = admin_client.get(f"/admin/patrols/activity/{activity.pk}/change/")
     assert page.status_code == 200 and "25.8" in page.content.decode()
     event = AuditEvent.objects.get(action="track.read.admin")

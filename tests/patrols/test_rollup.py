@@ -62,16 +62,23 @@ def x_at(t: float) -> float:
 
 
 def patrol(officer: Any) -> PatrolSession:
-    session = PatrolSession.objects.create(officer=officer, client_uuid=uuid.uuid4(),
-                                           started_at=T0 - timedelta(minutes=1))  # fmt: skip
+    session = PatrolSession.objects.create(
+        officer=officer, client_uuid=uuid.uuid4(), started_at=T0 - timedelta(minutes=1)
+    )
     items = []
     for t in range(0, 961, 10):
         lat, lon = PROJ.to_latlon(x_at(t), 0.0)
         when = (T0 + timedelta(seconds=t)).isoformat()
         items.append(
-            {"client_uuid": str(uuid.uuid4()), "recorded_at": when, "lat": float(lat),
-             "lon": float(lon), "accuracy_m": 5.0, "speed_mps": 1.2}
-        )  # fmt: skip
+            {
+                "client_uuid": str(uuid.uuid4()),
+                "recorded_at": when,
+                "lat": float(lat),
+                "lon": float(lon),
+                "accuracy_m": 5.0,
+                "speed_mps": 1.2,
+            }
+        )
     result = pings_ingest(officer=officer, items=items)
     assert result.counts()["accepted"] == 97
     return session
@@ -79,11 +86,20 @@ def patrol(officer: Any) -> PatrolSession:
 
 def visit_rows(officer: Any) -> list[tuple[Any, ...]]:
     return list(
-        Visit.objects.filter(officer=officer).order_by("entered_at").values_list(
-            "hotspot", "day", "entered_at", "exited_at", "dwell_s", "stopped_s", "gaps_s", "mode",
+        Visit.objects.filter(officer=officer)
+        .order_by("entered_at")
+        .values_list(
+            "hotspot",
+            "day",
+            "entered_at",
+            "exited_at",
+            "dwell_s",
+            "stopped_s",
+            "gaps_s",
+            "mode",
             "koper_compliant",
         )
-    )  # fmt: skip
+    )
 
 
 def test_ending_a_session_rolls_up_a_koper_compliant_foot_visit(
@@ -95,9 +111,18 @@ def test_ending_a_session_rolls_up_a_koper_compliant_foot_visit(
         session_end(officer=officer, session_id=session.pk)  # ended now: rolls up every day since
     # Inside fixes run from t = 120 s to t = 840 s: a 720 s dwell, between 600 and 960 s.
     assert visit_rows(officer) == [
-        (hotspot.pk, DAY, T0 + timedelta(seconds=120), T0 + timedelta(seconds=840), 720.0, 0.0,
-         0.0, "foot", True),
-    ]  # fmt: skip
+        (
+            hotspot.pk,
+            DAY,
+            T0 + timedelta(seconds=120),
+            T0 + timedelta(seconds=840),
+            720.0,
+            0.0,
+            0.0,
+            "foot",
+            True,
+        ),
+    ]
 
 
 def test_running_the_rollup_twice_gives_the_same_visits(hotspot: Hotspot) -> None:
@@ -162,8 +187,9 @@ def test_device_gaps_are_stored_with_the_hot_spot_they_hid(hotspot: Hotspot) -> 
     from backend.patrols.models import DeviceGap
 
     officer = UserFactory(role="officer")
-    PatrolSession.objects.create(officer=officer, client_uuid=uuid.uuid4(),
-                                 started_at=T0 - timedelta(minutes=1))  # fmt: skip
+    PatrolSession.objects.create(
+        officer=officer, client_uuid=uuid.uuid4(), started_at=T0 - timedelta(minutes=1)
+    )
     times = [*range(0, 301, 10), *range(660, 961, 10)]
     items = []
     for t in times:
@@ -200,14 +226,21 @@ def test_the_time_between_two_patrol_sessions_is_not_a_device_gap(hotspot: Hotsp
     lat, lon = PROJ.to_latlon(0.0, 0.0)
     for start in (0, 3600 + 300):
         PatrolSession.objects.create(
-            officer=officer, client_uuid=uuid.uuid4(), started_at=T0 + timedelta(seconds=start),
+            officer=officer,
+            client_uuid=uuid.uuid4(),
+            started_at=T0 + timedelta(seconds=start),
             ended_at=T0 + timedelta(seconds=start + 300),
-        )  # fmt: skip
+        )
         items = [
-            {"client_uuid": str(uuid.uuid4()), "lat": float(lat), "lon": float(lon),
-             "recorded_at": (T0 + timedelta(seconds=start + t)).isoformat(), "accuracy_m": 5.0}
+            {
+                "client_uuid": str(uuid.uuid4()),
+                "lat": float(lat),
+                "lon": float(lon),
+                "recorded_at": (T0 + timedelta(seconds=start + t)).isoformat(),
+                "accuracy_m": 5.0,
+            }
             for t in range(0, 301, 10)
-        ]  # fmt: skip
+        ]
         assert pings_ingest(officer=officer, items=items).counts()["accepted"] == 31
     assert visit_rebuild_for_day(officer_id=officer.pk, day=DAY) == 2
     assert not DeviceGap.objects.filter(officer=officer).exists()

@@ -52,9 +52,13 @@ def test_the_sweep_resends_only_rollups_lost_for_five_minutes(db: None) -> None:
     start = now - timedelta(hours=2)
 
     def ended(user: Any, **fields: Any) -> PatrolSession:
-        return PatrolSession.objects.create(officer=user, client_uuid=uuid.uuid4(),
-                                            started_at=start, ended_at=now - timedelta(hours=1),
-                                            **fields)  # fmt: skip
+        return PatrolSession.objects.create(
+            officer=user,
+            client_uuid=uuid.uuid4(),
+            started_at=start,
+            ended_at=now - timedelta(hours=1),
+            **fields,
+        )
 
     never_sent = ended(officer)  # the broker was down when it ended: due at once
     sent_2_min_ago = ended(other, rollup_queued_at=now - timedelta(minutes=2))  # still in flight
@@ -84,10 +88,17 @@ def test_a_session_ended_while_the_broker_is_down_gets_its_visits_from_the_sweep
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     result = subprocess.run(
         [sys.executable, "-c", END_WITH_DEAD_BROKER, str(officer.pk), str(session.pk)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-        env={**env, "DJANGO_SETTINGS_MODULE": "backend.config.settings",
-             "DATABASE_URL": database_url_of_test_db(), "REDIS_URL": "redis://127.0.0.1:1/0"},
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **env,
+            "DJANGO_SETTINGS_MODULE": "backend.config.settings",
+            "DATABASE_URL": database_url_of_test_db(),
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+        },
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer == {"status": 200, "type": "application/json"}

@@ -142,17 +142,25 @@ def test_tracks_analyze_stop_options_change_the_stops(files: tuple[Path, Path]) 
     track, hotspots = files
     out = track.parent / "out.json"
     call_command(
-        "tracks_analyze", str(track), hotspots=str(hotspots), json=str(out),
-        min_stop_s=900, stdout=StringIO(),
-    )  # fmt: skip
+        "tracks_analyze",
+        str(track),
+        hotspots=str(hotspots),
+        json=str(out),
+        min_stop_s=900,
+        stdout=StringIO(),
+    )
     report = json.loads(out.read_text())
     assert report["stops"] == []  # 720 s parked < 900 s
     # Not stopped any more; the parked fixes have no phone speed and derive 0 m/s: foot.
     assert [(v["stopped_s"], v["mode"]) for v in report["visits"]] == [(0.0, "foot"), (0.0, "foot")]
     call_command(
-        "tracks_analyze", str(track), hotspots=str(hotspots), json=str(out),
-        stop_diameter_m=40, stdout=StringIO(),
-    )  # fmt: skip
+        "tracks_analyze",
+        str(track),
+        hotspots=str(hotspots),
+        json=str(out),
+        stop_diameter_m=40,
+        stdout=StringIO(),
+    )
     report = json.loads(out.read_text())
     # Within 40 m, walking 39 m per 30 s makes stops of 30 s... shorter than 120 s: none; the
     # parked stop is unchanged.

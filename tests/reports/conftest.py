@@ -21,10 +21,16 @@ def at(hh: int, mm: int = 0, day: date = DAY) -> datetime:
 
 def make_visit(hotspot, start: datetime, minutes: float, *, officer=None, unit=None, koper=False):
     return Visit.objects.create(
-        officer=officer, unit=unit, hotspot=hotspot, day=start.date(), entered_at=start,
-        exited_at=start + timedelta(minutes=minutes), dwell_s=minutes * 60,
-        mode=TravelMode.FOOT, koper_compliant=koper,
-    )  # fmt: skip
+        officer=officer,
+        unit=unit,
+        hotspot=hotspot,
+        day=start.date(),
+        entered_at=start,
+        exited_at=start + timedelta(minutes=minutes),
+        dwell_s=minutes * 60,
+        mode=TravelMode.FOOT,
+        koper_compliant=koper,
+    )
 
 
 @pytest.fixture
@@ -39,8 +45,9 @@ def hand_built_day(db: None) -> dict:
     make_visit(h2, at(10, 0), 3, officer=o1)  # a drive-by
     make_visit(h3, at(11, 0), 10, officer=o2)  # an officer in a control hot spot
     make_visit(h3, at(11, 5), 10, unit=car)  # and a patrol car, 11:05-11:15
-    DeviceGap.objects.create(officer=o1, hotspot=h2, day=DAY, started_at=at(12, 0),
-                             ended_at=at(12, 6))  # fmt: skip
+    DeviceGap.objects.create(
+        officer=o1, hotspot=h2, day=DAY, started_at=at(12, 0), ended_at=at(12, 6)
+    )
     DeviceGap.objects.create(officer=o2, day=DAY, started_at=at(13, 0), ended_at=at(13, 4))
     mission(h1, officer=o1, start=at(8, 0), target_minutes=15)
     mission(h2, officer=o1, start=at(8, 0), target_minutes=15)

@@ -18,11 +18,19 @@ def _row(**key) -> dict:
     return {
         f: getattr(row, f)
         for f in (
-            "arm", "prescribed_visits", "delivered_visits", "koper_visits", "prescribed_minutes",
-            "delivered_minutes", "officer_minutes", "patrol_minutes", "avl_minutes",
-            "contamination_minutes", "gap_minutes",
+            "arm",
+            "prescribed_visits",
+            "delivered_visits",
+            "koper_visits",
+            "prescribed_minutes",
+            "delivered_minutes",
+            "officer_minutes",
+            "patrol_minutes",
+            "avl_minutes",
+            "contamination_minutes",
+            "gap_minutes",
         )
-    }  # fmt: skip
+    }
 
 
 def test_hot_spot_rows_match_the_hand_count(hand_built_day: dict) -> None:
@@ -31,23 +39,47 @@ def test_hot_spot_rows_match_the_hand_count(hand_built_day: dict) -> None:
     # h1: two Koper visits by two officers, 09:00-09:15 and 09:05-09:20: dose 20 minutes,
     # labour 30 officer-minutes; prescribed 3 x 15.
     assert _row(scope=Scope.HOTSPOT, hotspot=h1) == {
-        "arm": "treatment", "prescribed_visits": 3, "delivered_visits": 2, "koper_visits": 2,
-        "prescribed_minutes": 45, "delivered_minutes": 20, "officer_minutes": 30,
-        "patrol_minutes": 20, "avl_minutes": 0, "contamination_minutes": 0, "gap_minutes": 0,
-    }  # fmt: skip
+        "arm": "treatment",
+        "prescribed_visits": 3,
+        "delivered_visits": 2,
+        "koper_visits": 2,
+        "prescribed_minutes": 45,
+        "delivered_minutes": 20,
+        "officer_minutes": 30,
+        "patrol_minutes": 20,
+        "avl_minutes": 0,
+        "contamination_minutes": 0,
+        "gap_minutes": 0,
+    }
     # h2: a 3-minute drive-by, and a 6-minute device gap with fixes inside h2 on both sides:
     # shown as a gap, not as presence and not as absence.
     assert _row(scope=Scope.HOTSPOT, hotspot=h2) == {
-        "arm": "treatment", "prescribed_visits": 3, "delivered_visits": 1, "koper_visits": 0,
-        "prescribed_minutes": 45, "delivered_minutes": 3, "officer_minutes": 3,
-        "patrol_minutes": 3, "avl_minutes": 0, "contamination_minutes": 0, "gap_minutes": 6,
-    }  # fmt: skip
+        "arm": "treatment",
+        "prescribed_visits": 3,
+        "delivered_visits": 1,
+        "koper_visits": 0,
+        "prescribed_minutes": 45,
+        "delivered_minutes": 3,
+        "officer_minutes": 3,
+        "patrol_minutes": 3,
+        "avl_minutes": 0,
+        "contamination_minutes": 0,
+        "gap_minutes": 6,
+    }
     # h3 (control): officer 11:00-11:10, car 11:05-11:15: contamination 11:00-11:15 = 15 min.
     assert _row(scope=Scope.HOTSPOT, hotspot=h3) == {
-        "arm": "control", "prescribed_visits": 0, "delivered_visits": 0, "koper_visits": 0,
-        "prescribed_minutes": 0, "delivered_minutes": 0, "officer_minutes": 10,
-        "patrol_minutes": 10, "avl_minutes": 10, "contamination_minutes": 15, "gap_minutes": 0,
-    }  # fmt: skip
+        "arm": "control",
+        "prescribed_visits": 0,
+        "delivered_visits": 0,
+        "koper_visits": 0,
+        "prescribed_minutes": 0,
+        "delivered_minutes": 0,
+        "officer_minutes": 10,
+        "patrol_minutes": 10,
+        "avl_minutes": 10,
+        "contamination_minutes": 15,
+        "gap_minutes": 0,
+    }
     assert not ComplianceDay.objects.filter(hotspot=h4).exists()  # outside the experiment
 
 
@@ -56,24 +88,48 @@ def test_officer_and_squad_rows_match_the_hand_count(hand_built_day: dict) -> No
     compliance_day_rebuild(day=DAY)
     # o1: 2 missions (30 min) prescribed; h1 15 min (Koper) + h2 3 min delivered; gap 6 min.
     assert _row(scope=Scope.OFFICER, officer=o1) == {
-        "arm": "", "prescribed_visits": 2, "delivered_visits": 2, "koper_visits": 1,
-        "prescribed_minutes": 30, "delivered_minutes": 18, "officer_minutes": 18,
-        "patrol_minutes": 18, "avl_minutes": 0, "contamination_minutes": 0, "gap_minutes": 6,
-    }  # fmt: skip
+        "arm": "",
+        "prescribed_visits": 2,
+        "delivered_visits": 2,
+        "koper_visits": 1,
+        "prescribed_minutes": 30,
+        "delivered_minutes": 18,
+        "officer_minutes": 18,
+        "patrol_minutes": 18,
+        "avl_minutes": 0,
+        "contamination_minutes": 0,
+        "gap_minutes": 6,
+    }
     # o2: 1 mission (the cancelled one and tomorrow's do not count); h1 15 min; 10 min in a
     # control hot spot (contamination); a 4-minute gap outside any hot spot.
     assert _row(scope=Scope.OFFICER, officer=o2) == {
-        "arm": "", "prescribed_visits": 1, "delivered_visits": 1, "koper_visits": 1,
-        "prescribed_minutes": 15, "delivered_minutes": 15, "officer_minutes": 25,
-        "patrol_minutes": 25, "avl_minutes": 0, "contamination_minutes": 10, "gap_minutes": 4,
-    }  # fmt: skip
+        "arm": "",
+        "prescribed_visits": 1,
+        "delivered_visits": 1,
+        "koper_visits": 1,
+        "prescribed_minutes": 15,
+        "delivered_minutes": 15,
+        "officer_minutes": 25,
+        "patrol_minutes": 25,
+        "avl_minutes": 0,
+        "contamination_minutes": 10,
+        "gap_minutes": 4,
+    }
     # The squad: dose 20 (h1, together) + 3 (h2) = 23 minutes; officer-minutes 18 + 25 = 43;
     # patrol-minutes 20 + 3 + 10 = 33.
     assert _row(scope=Scope.SQUAD, squad=squad) == {
-        "arm": "", "prescribed_visits": 3, "delivered_visits": 3, "koper_visits": 2,
-        "prescribed_minutes": 45, "delivered_minutes": 23, "officer_minutes": 43,
-        "patrol_minutes": 33, "avl_minutes": 0, "contamination_minutes": 10, "gap_minutes": 10,
-    }  # fmt: skip
+        "arm": "",
+        "prescribed_visits": 3,
+        "delivered_visits": 3,
+        "koper_visits": 2,
+        "prescribed_minutes": 45,
+        "delivered_minutes": 23,
+        "officer_minutes": 43,
+        "patrol_minutes": 33,
+        "avl_minutes": 0,
+        "contamination_minutes": 10,
+        "gap_minutes": 10,
+    }
 
 
 def test_by_arm_and_district_sum_the_hot_spots(hand_built_day: dict) -> None:
@@ -143,8 +199,9 @@ def _report(tmp_path, by: str, first: date = DAY, last: date = DAY) -> list[dict
     from django.core.management import call_command
 
     out = tmp_path / f"{by}.csv"
-    call_command("compliance_report", "--from", str(first), "--to", str(last), "--by", by,
-                 "--csv", str(out))  # fmt: skip
+    call_command(
+        "compliance_report", "--from", str(first), "--to", str(last), "--by", by, "--csv", str(out)
+    )
     with out.open(newline="") as f:
         return list(csv.DictReader(f))
 
@@ -220,8 +277,10 @@ def test_the_hot_spot_table_exports_as_a_geopackage(hand_built_day: dict, client
 
     h1 = hand_built_day["h"][0]
     client.force_login(UserFactory(role=Role.SUPERVISOR))
-    response = client.get(reverse("reports:compliance-geojson"),
-                          {"from": DAY, "to": DAY, "by": "hotspot", "format": "gpkg"})  # fmt: skip
+    response = client.get(
+        reverse("reports:compliance-geojson"),
+        {"from": DAY, "to": DAY, "by": "hotspot", "format": "gpkg"},
+    )
     assert response.status_code == 200
     path = tmp_path / "compliance.gpkg"
     path.write_bytes(response.content)
@@ -241,11 +300,26 @@ def test_the_hot_spot_table_exports_as_a_geopackage(hand_built_day: dict, client
 def test_rebuilding_a_range_at_once_equals_rebuilding_day_by_day(hand_built_day: dict) -> None:
     from backend.reports.services import compliance_days_rebuild
 
-    make_visit(hand_built_day["h"][0], at(9, 0, DAY + timedelta(days=1)), 12,
-               officer=hand_built_day["o1"], koper=True)  # fmt: skip
-    fields = ("day", "scope", "hotspot", "officer", "squad", "arm", "prescribed_visits",
-              "delivered_visits", "on_target_visits", "delivered_minutes",
-              "gap_minutes")  # fmt: skip
+    make_visit(
+        hand_built_day["h"][0],
+        at(9, 0, DAY + timedelta(days=1)),
+        12,
+        officer=hand_built_day["o1"],
+        koper=True,
+    )
+    fields = (
+        "day",
+        "scope",
+        "hotspot",
+        "officer",
+        "squad",
+        "arm",
+        "prescribed_visits",
+        "delivered_visits",
+        "on_target_visits",
+        "delivered_minutes",
+        "gap_minutes",
+    )
     compliance_day_rebuild(day=DAY)
     compliance_day_rebuild(day=DAY + timedelta(days=1))
     by_day = sorted(ComplianceDay.objects.values_list(*fields), key=str)

@@ -130,17 +130,20 @@ def test_recompute_creates_one_job_that_completes(
     c = client_for(supervisor)
     payload = {"first_day": DAY.isoformat(), "last_day": (DAY + timedelta(days=1)).isoformat()}
     with django_capture_on_commit_callbacks(execute=True):
-        response = c.post(reverse("api-compliance-recompute"), payload,
-                          content_type="application/json")  # fmt: skip
+        response = c.post(
+            reverse("api-compliance-recompute"), payload, content_type="application/json"
+        )
     assert response.status_code == 202
     assert ComplianceRecompute.objects.count() == 1
     job_id = response.json()["id"]
     status = c.get(reverse("api-compliance-recompute-status", args=[job_id])).json()
     assert (status["status"], status["days_done"], status["days_total"]) == ("done", 2, 2)
     assert status["percent"] == 100
-    bad = c.post(reverse("api-compliance-recompute"),
-                 {"first_day": "2026-11-10", "last_day": "2026-11-01"},
-                 content_type="application/json")  # fmt: skip
+    bad = c.post(
+        reverse("api-compliance-recompute"),
+        {"first_day": "2026-11-10", "last_day": "2026-11-01"},
+        content_type="application/json",
+    )
     assert bad.status_code == 400
     assert ComplianceRecompute.objects.count() == 1
 
@@ -160,13 +163,19 @@ def test_me_gives_todays_dose_and_the_streaks(hand_built_day: dict) -> None:
     visit(h1, officer=o1)
     body = c.get(reverse("api-compliance-me")).json()
     assert body["today"] == {
-        "day": timezone.localdate().isoformat(), "prescribed_visits": 1, "delivered_visits": 1,
-        "prescribed_minutes": 15.0, "delivered_minutes": 12.0, "koper_visits": 1, "met": True,
-    }  # fmt: skip
+        "day": timezone.localdate().isoformat(),
+        "prescribed_visits": 1,
+        "delivered_visits": 1,
+        "prescribed_minutes": 15.0,
+        "delivered_minutes": 12.0,
+        "koper_visits": 1,
+        "met": True,
+    }
     assert body["streak"] == {"current": 2, "longest": 2}
-    assert client_for(UserFactory(role=Role.SUPERVISOR)).get(
-        reverse("api-compliance-me")
-    ).status_code == 403  # fmt: skip
+    assert (
+        client_for(UserFactory(role=Role.SUPERVISOR)).get(reverse("api-compliance-me")).status_code
+        == 403
+    )
 
 
 def test_a_shift_in_progress_does_not_break_the_streak(hand_built_day: dict) -> None:
@@ -185,9 +194,15 @@ def test_a_shift_in_progress_does_not_break_the_streak(hand_built_day: dict) -> 
 def _ping(session: PatrolSession, when: datetime, x: float, y: float, acc: float = 8.0) -> None:
     lat, lon = at_metres(x, y)
     Ping.objects.create(
-        officer=session.officer, session=session, client_uuid=uuid.uuid4(), recorded_at=when,
-        received_at=when, lat=lat, lon=lon, accuracy_m=acc,
-    )  # fmt: skip
+        officer=session.officer,
+        session=session,
+        client_uuid=uuid.uuid4(),
+        recorded_at=when,
+        received_at=when,
+        lat=lat,
+        lon=lon,
+        accuracy_m=acc,
+    )
 
 
 @pytest.fixture
@@ -196,10 +211,12 @@ def on_patrol(hand_built_day: dict) -> dict:
     patrol with no fix yet; an officer of another squad on patrol too."""
     now = timezone.now()
     o1, o2 = hand_built_day["o1"], hand_built_day["o2"]
-    s1 = PatrolSession.objects.create(officer=o1, client_uuid=uuid.uuid4(),
-                                      started_at=now - timedelta(minutes=30))  # fmt: skip
-    PatrolSession.objects.create(officer=o2, client_uuid=uuid.uuid4(),
-                                 started_at=now - timedelta(minutes=5))  # fmt: skip
+    s1 = PatrolSession.objects.create(
+        officer=o1, client_uuid=uuid.uuid4(), started_at=now - timedelta(minutes=30)
+    )
+    PatrolSession.objects.create(
+        officer=o2, client_uuid=uuid.uuid4(), started_at=now - timedelta(minutes=5)
+    )
     _ping(s1, now - timedelta(minutes=10), 1000, 0)
     for k in range(8, 0, -1):
         _ping(s1, now - timedelta(minutes=k), 5 * k, 0)  # walking in from 40 m east
@@ -237,9 +254,12 @@ def test_live_presence_shows_the_last_position_and_writes_audit_rows(on_patrol: 
 def test_live_presence_is_role_scoped(on_patrol: dict) -> None:
     squad = on_patrol["squad"]
     other_sergeant = on_patrol["o3"].squad.sergeant
-    assert client_for(other_sergeant).get(
-        reverse("api-presence-live"), {"squad": squad.pk}
-    ).status_code == 404  # fmt: skip
+    assert (
+        client_for(other_sergeant)
+        .get(reverse("api-presence-live"), {"squad": squad.pk})
+        .status_code
+        == 404
+    )
     own = client_for(other_sergeant).get(reverse("api-presence-live")).json()
     assert [o["id"] for o in own["officers"]] == [on_patrol["o3"].pk]
     analyst = client_for(UserFactory(role=Role.ANALYST))
@@ -269,9 +289,14 @@ def test_the_time_in_a_hot_spot_restarts_after_a_long_gap() -> None:
 
 def test_the_schema_documents_the_new_endpoints(supervisor: Any) -> None:
     schema = client_for(supervisor).get(reverse("api-schema"), {"format": "json"}).json()
-    for path in ("/api/v1/compliance", "/api/v1/compliance/days", "/api/v1/compliance/me",
-                 "/api/v1/compliance/recompute", "/api/v1/compliance/recompute/{id}",
-                 "/api/v1/presence/live"):  # fmt: skip
+    for path in (
+        "/api/v1/compliance",
+        "/api/v1/compliance/days",
+        "/api/v1/compliance/me",
+        "/api/v1/compliance/recompute",
+        "/api/v1/compliance/recompute/{id}",
+        "/api/v1/presence/live",
+    ):
         assert path in schema["paths"], path
     params = {p["name"] for p in schema["paths"]["/api/v1/compliance"]["get"]["parameters"]}
     assert {"from", "to", "by", "limit", "offset"} <= params

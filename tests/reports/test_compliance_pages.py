@@ -65,18 +65,68 @@ def test_hot_spot_table_shows_the_hand_count_and_the_sentence(
     assert response.status_code == 200
     html = response.content.decode()
     # Totals: h1 + h2 prescribed 3 + 3, delivered 2 + 1, Koper 2.
-    assert "On 10 Nov 2026, officers delivered 3 of 6 prescribed visits (50%); 2 were " \
-           "Koper-compliant (10-16 min)." in html  # fmt: skip
+    assert (
+        "On 10 Nov 2026, officers delivered 3 of 6 prescribed visits (50%); 2 were "
+        "Koper-compliant (10-16 min)." in html
+    )
     # prescribed, delivered, on target, %, prescribed min, delivered min, Koper, officer-min,
     # patrol-min, AVL, contamination, gap
-    assert cells(html, f"Hot spot {h1.rank} (") == ["3", "2", "2", "67%", "45", "20", "2", "30",
-                                                    "20", "0", "0", "0"]  # fmt: skip
-    assert cells(html, f"Hot spot {h2.rank} (") == ["3", "1", "1", "33%", "45", "3", "0", "3", "3",
-                                                    "0", "0", "6"]  # fmt: skip
-    assert cells(html, f"Hot spot {h3.rank} (") == ["0", "0", "0", "—", "0", "0", "0", "10", "10",
-                                                    "10", "15", "0"]  # fmt: skip
-    assert cells(html, "All 3 rows") == ["6", "3", "3", "50%", "90", "23", "2", "43", "33", "10",
-                                         "15", "6"]  # fmt: skip
+    assert cells(html, f"Hot spot {h1.rank} (") == [
+        "3",
+        "2",
+        "2",
+        "67%",
+        "45",
+        "20",
+        "2",
+        "30",
+        "20",
+        "0",
+        "0",
+        "0",
+    ]
+    assert cells(html, f"Hot spot {h2.rank} (") == [
+        "3",
+        "1",
+        "1",
+        "33%",
+        "45",
+        "3",
+        "0",
+        "3",
+        "3",
+        "0",
+        "0",
+        "6",
+    ]
+    assert cells(html, f"Hot spot {h3.rank} (") == [
+        "0",
+        "0",
+        "0",
+        "—",
+        "0",
+        "0",
+        "0",
+        "10",
+        "10",
+        "10",
+        "15",
+        "0",
+    ]
+    assert cells(html, "All 3 rows") == [
+        "6",
+        "3",
+        "3",
+        "50%",
+        "90",
+        "23",
+        "2",
+        "43",
+        "33",
+        "10",
+        "15",
+        "6",
+    ]
     assert "<caption>Compliance by hot spot, 10 Nov 2026 to 10 Nov 2026</caption>" in html
     assert "never counted as absence" in html
     assert "Download GeoJSON" in html
@@ -176,12 +226,18 @@ def test_csv_export_neutralizes_formula_cells_and_has_a_totals_row(
     o1 = hand_built_day["o1"]
     o1.first_name, o1.last_name = "=HYPERLINK(1)", "@evil"
     o1.save()
-    response = client_for(supervisor).get(reverse("reports:compliance-csv"),
-                                          {**RANGE, "by": "officer"})  # fmt: skip
+    response = client_for(supervisor).get(
+        reverse("reports:compliance-csv"), {**RANGE, "by": "officer"}
+    )
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0][:5] == ["officer", "label", "prescribed_visits", "delivered_visits",
-                           "pct_delivered"]  # fmt: skip
+    assert rows[0][:5] == [
+        "officer",
+        "label",
+        "prescribed_visits",
+        "delivered_visits",
+        "pct_delivered",
+    ]
     assert rows[0][-2:] == ["streak_current", "streak_longest"]
     evil = next(r for r in rows if "HYPERLINK" in r[1])
     assert evil[1].startswith("'=HYPERLINK(1)")
@@ -248,9 +304,10 @@ def test_staleness_and_recompute_with_progress(
 
 def test_recompute_refuses_a_bad_range(supervisor: Any) -> None:
     response = client_for(supervisor).post(
-        reverse("reports:compliance-recompute"), {"from": "2026-11-10", "to": "2026-11-01"},
+        reverse("reports:compliance-recompute"),
+        {"from": "2026-11-10", "to": "2026-11-01"},
         follow=True,
-    )  # fmt: skip
+    )
     assert "The last day is before the first day." in response.content.decode()
     assert not ComplianceRecompute.objects.exists()
 
@@ -273,8 +330,16 @@ def test_the_squad_page_shows_the_shift_and_links_the_live_map(hand_built_day: d
     # The shift's visits as CSV: an audited export of location data.
     export = client_for(squad.sergeant).get(reverse("reports:squad-csv"), {"squad": squad.pk})
     rows = list(csv.reader(io.StringIO(export.content.decode())))
-    assert rows[0] == ["officer", "badge", "hotspot_id", "hotspot_rank", "arm", "entered_at",
-                       "minutes", "koper"]  # fmt: skip
+    assert rows[0] == [
+        "officer",
+        "badge",
+        "hotspot_id",
+        "hotspot_rank",
+        "arm",
+        "entered_at",
+        "minutes",
+        "koper",
+    ]
     assert [r[3:4] + r[6:] for r in rows[1:]] == [["1", "12.0", "yes"]]
     assert AuditEvent.objects.filter(action="visits.export", actor=squad.sergeant).count() == 1
 
@@ -320,20 +385,38 @@ def test_dose_by_hour_splits_visits_at_the_hour_and_counts_company_once(
 @pytest.mark.parametrize(
     ("totals", "sentence"),
     [
-        ({"prescribed_visits": 300, "delivered_visits": 212, "on_target_visits": 212,
-          "koper_visits": 64},
-         "In the 7 days to 30 Nov 2026, officers delivered 212 of 300 prescribed visits (71%); "
-         "64 were Koper-compliant (10-16 min)."),
+        (
+            {
+                "prescribed_visits": 300,
+                "delivered_visits": 212,
+                "on_target_visits": 212,
+                "koper_visits": 64,
+            },
+            "In the 7 days to 30 Nov 2026, officers delivered 212 of 300 prescribed visits (71%); "
+            "64 were Koper-compliant (10-16 min).",
+        ),
         # 241 visits, but only 98 fell on a hot spot-day that still needed one: 98 of 105.
-        ({"prescribed_visits": 105, "delivered_visits": 241, "on_target_visits": 98,
-          "koper_visits": 1},
-         "In the 7 days to 30 Nov 2026, officers delivered 98 of 105 prescribed visits (93%) "
-         "(143 more went beyond a day's prescription); 1 was Koper-compliant (10-16 min)."),
-        ({"prescribed_visits": 0, "delivered_visits": 0, "on_target_visits": 0,
-          "koper_visits": 0},
-         "In the 7 days to 30 Nov 2026, no visit was prescribed and none was recorded."),
+        (
+            {
+                "prescribed_visits": 105,
+                "delivered_visits": 241,
+                "on_target_visits": 98,
+                "koper_visits": 1,
+            },
+            "In the 7 days to 30 Nov 2026, officers delivered 98 of 105 prescribed visits (93%) "
+            "(143 more went beyond a day's prescription); 1 was Koper-compliant (10-16 min).",
+        ),
+        (
+            {
+                "prescribed_visits": 0,
+                "delivered_visits": 0,
+                "on_target_visits": 0,
+                "koper_visits": 0,
+            },
+            "In the 7 days to 30 Nov 2026, no visit was prescribed and none was recorded.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_sentence_reads_plainly(totals: dict, sentence: str) -> None:
     from datetime import date
 

@@ -44,8 +44,16 @@ def test_ending_a_patrol_updates_that_days_compliance_once(celery_worker: Worker
     for t in range(0, 961, 10):  # 12 minutes walking inside the hot spot (test_rollup.x_at)
         lat, lon = PROJ.to_latlon(x_at(t), 0.0)
         when = (t0 + timedelta(seconds=t)).isoformat()
-        items.append({"client_uuid": str(uuid.uuid4()), "recorded_at": when, "lat": float(lat),
-                      "lon": float(lon), "accuracy_m": 5.0, "speed_mps": 1.2})  # fmt: skip
+        items.append(
+            {
+                "client_uuid": str(uuid.uuid4()),
+                "recorded_at": when,
+                "lat": float(lat),
+                "lon": float(lon),
+                "accuracy_m": 5.0,
+                "speed_mps": 1.2,
+            }
+        )
     assert pings_ingest(officer=officer, items=items).counts()["accepted"] == 97
     assert not ComplianceDay.objects.exists()
 

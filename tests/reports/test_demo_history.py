@@ -157,10 +157,11 @@ def test_missions_end_in_plausible_states_and_dose_varies_by_officer(history: st
     # (give or take the minutes an officer runs late).
     for m in missions.filter(status=MissionStatus.COMPLETED):
         assert Visit.objects.filter(
-            officer=m.officer_id, hotspot=m.hotspot_id,
+            officer=m.officer_id,
+            hotspot=m.hotspot_id,
             entered_at__lt=m.window_end + timedelta(minutes=20),
             exited_at__gt=m.window_start - timedelta(minutes=10),
-        ).exists(), m.pk  # fmt: skip
+        ).exists(), m.pk
         assert (
             m.accepted_at <= m.on_scene_at <= m.ended_at <= local_midnight(END) + timedelta(hours=8)
         )

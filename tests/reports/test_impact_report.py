@@ -68,12 +68,29 @@ def test_counts_csv_gives_the_glm_rate_ratio_and_the_direct_did(tmp_path: Path) 
         arms = rng.permutation(["treatment"] * 3 + ["control"] * 3)
         for k, arm in enumerate(arms):
             mean = rng.gamma(2.0, 3.0)
-            rows.append([f"hs{block}-{k}", f"B{block}", arm, rng.poisson(mean),
-                         rng.poisson(mean * (0.7 if arm == "treatment" else 1.0))])  # fmt: skip
+            rows.append(
+                [
+                    f"hs{block}-{k}",
+                    f"B{block}",
+                    arm,
+                    rng.poisson(mean),
+                    rng.poisson(mean * (0.7 if arm == "treatment" else 1.0)),
+                ]
+            )
     src, out = tmp_path / "counts.csv", tmp_path / "impact.json"
     _write_counts(src, rows)
-    call_command("impact_report", "--counts", str(src), "--json", str(out),
-                 "--permutations", "2000", "--seed", "7", stderr=io.StringIO())  # fmt: skip
+    call_command(
+        "impact_report",
+        "--counts",
+        str(src),
+        "--json",
+        str(out),
+        "--permutations",
+        "2000",
+        "--seed",
+        "7",
+        stderr=io.StringIO(),
+    )
     got = json.loads(out.read_text())
 
     before = np.array([r[3] for r in rows], dtype=float)
@@ -94,11 +111,29 @@ def test_counts_csv_gives_the_glm_rate_ratio_and_the_direct_did(tmp_path: Path) 
 
 def test_counts_csv_without_a_block_column_to_stdout(tmp_path: Path) -> None:
     src = tmp_path / "counts.csv"
-    _write_counts(src, [["a", "treatment", 5, 2], ["b", "control", 4, 4], ["c", "treatment", 3, 1],
-                        ["d", "control", 6, 5]], header="place,arm,before,during")  # fmt: skip
+    _write_counts(
+        src,
+        [
+            ["a", "treatment", 5, 2],
+            ["b", "control", 4, 4],
+            ["c", "treatment", 3, 1],
+            ["d", "control", 6, 5],
+        ],
+        header="place,arm,before,during",
+    )
     stdout = io.StringIO()
-    call_command("impact_report", "--counts", str(src), "--json", "-", "--permutations", "100",
-                 "--seed", "1", stdout=stdout)  # fmt: skip
+    call_command(
+        "impact_report",
+        "--counts",
+        str(src),
+        "--json",
+        "-",
+        "--permutations",
+        "100",
+        "--seed",
+        "1",
+        stdout=stdout,
+    )
     got = json.loads(stdout.getvalue())
     assert got["rate_ratio"] == pytest.approx((3 / 8) / (9 / 10))
     assert {"rate_ratio", "ci95", "did", "p_randomization", "permutations", "sentence"} <= set(got)
@@ -106,13 +141,16 @@ def test_counts_csv_without_a_block_column_to_stdout(tmp_path: Path) -> None:
 
 def test_bad_csv_rows_are_named_by_line_and_nothing_is_written(tmp_path: Path) -> None:
     src, out = tmp_path / "counts.csv", tmp_path / "impact.json"
-    _write_counts(src, [
-        ["a", "B1", "treatment", 5, 2],
-        ["b", "B1", "placebo", 4, 4],  # line 3: bad arm
-        ["c", "B1", "control", -1, 1],  # line 4: negative
-        ["a", "B1", "control", 1, 1],  # line 5: repeated place
-        ["d", "B1", "control", "x", 1],  # line 6: not a number
-    ])  # fmt: skip
+    _write_counts(
+        src,
+        [
+            ["a", "B1", "treatment", 5, 2],
+            ["b", "B1", "placebo", 4, 4],  # line 3: bad arm
+            ["c", "B1", "control", -1, 1],  # line 4: negative
+            ["a", "B1", "control", 1, 1],  # line 5: repeated place
+            ["d", "B1", "control", "x", 1],  # line 6: not a number
+        ],
+    )
     with pytest.raises(CommandError) as err:
         call_command("impact_report", "--counts", str(src), "--json", str(out))
     message = str(err.value)
@@ -127,8 +165,14 @@ def test_bad_csv_rows_are_named_by_line_and_nothing_is_written(tmp_path: Path) -
 
 def test_a_block_with_one_arm_is_a_command_error(tmp_path: Path) -> None:
     src, out = tmp_path / "counts.csv", tmp_path / "impact.json"
-    _write_counts(src, [["a", "B1", "treatment", 5, 2], ["b", "B1", "control", 4, 4],
-                        ["c", "B2", "treatment", 3, 1]])  # fmt: skip
+    _write_counts(
+        src,
+        [
+            ["a", "B1", "treatment", 5, 2],
+            ["b", "B1", "control", 4, 4],
+            ["c", "B2", "treatment", 3, 1],
+        ],
+    )
     with pytest.raises(CommandError, match="block 'B2' has all of its 1 place"):
         call_command("impact_report", "--counts", str(src), "--json", str(out))
     assert not out.exists()
@@ -161,8 +205,13 @@ def built(db: None) -> dict[str, Any]:
     lone = hotspot(run, rank=5, x=4000, y=0)
     exp = running_experiment(run, treated=[t1, t2, lone], control=[c1, c2], design=Design.PAIRED)
     Experiment.objects.filter(pk=exp.pk).update(starts_on=START, ends_on=date(2026, 7, 31), seed=5)
-    for spot, label in ((t1, "pair 1"), (c1, "pair 1"), (t2, "pair 2"), (c2, "pair 2"),
-                        (lone, "unpaired")):  # fmt: skip
+    for spot, label in (
+        (t1, "pair 1"),
+        (c1, "pair 1"),
+        (t2, "pair 2"),
+        (c2, "pair 2"),
+        (lone, "unpaired"),
+    ):
         Allocation.objects.filter(experiment=exp, hotspot=spot).update(block=label)
     before_day, during_day = date(2026, 5, 28), date(2026, 6, 8)
     placed = {
@@ -194,17 +243,26 @@ def built(db: None) -> dict[str, Any]:
     # A 12-minute officer visit to t1 ending 8 June 10:00; t1's next incident is at 12:00.
     ended = _local(during_day, 10)
     Visit.objects.create(
-        officer=someone(), hotspot=t1, day=during_day, entered_at=ended - timedelta(minutes=12),
-        exited_at=ended, dwell_s=720, mode=TravelMode.FOOT, koper_compliant=True,
-    )  # fmt: skip
+        officer=someone(),
+        hotspot=t1,
+        day=during_day,
+        entered_at=ended - timedelta(minutes=12),
+        exited_at=ended,
+        dwell_s=720,
+        mode=TravelMode.FOOT,
+        koper_compliant=True,
+    )
     return {"experiment": Experiment.objects.get(pk=exp.pk), "t1": t1, "c1": c1, "lone": lone}
 
 
 def test_experiment_impact_counts_match_the_hand_placed_incidents(built: dict[str, Any]) -> None:
     r = experiment_impact(experiment=built["experiment"], permutations=200, today=TODAY)
     assert r["supported"] is True
-    assert r["windows"] == {"days": 10, "before": ["2026-05-26", "2026-06-04"],
-                            "during": ["2026-06-05", "2026-06-14"]}  # fmt: skip
+    assert r["windows"] == {
+        "days": 10,
+        "before": ["2026-05-26", "2026-06-04"],
+        "during": ["2026-06-05", "2026-06-14"],
+    }
     by_rank = {h["rank"]: h for h in r["hotspots"]}
     got = {rank: (h["incidents_before"], h["incidents_during"]) for rank, h in by_rank.items()}
     # t1: 3 + the 23:59 edge before; 1 + the 00:00 edge during. c1: 3 + the robbery.
@@ -216,8 +274,10 @@ def test_experiment_impact_counts_match_the_hand_placed_incidents(built: dict[st
         (2 * larceny, 3 * larceny + robbery)
     )
     assert by_rank[5]["in_analysis"] is False and "unpaired" in r["left_out"][0]
-    assert r["counts"]["totals"] == {"treatment": {"before": 6.0, "during": 4.0},
-                                     "control": {"before": 3.0, "during": 6.0}}  # fmt: skip
+    assert r["counts"]["totals"] == {
+        "treatment": {"before": 6.0, "during": 4.0},
+        "control": {"before": 3.0, "during": 6.0},
+    }
     assert r["rate_ratio"] == pytest.approx((4 / 6) / (6 / 3))
     assert r["did"] == pytest.approx((4 / 2 - 6 / 2) - (6 / 2 - 3 / 2))
     areas = r["displacement"]["areas"]
@@ -244,8 +304,16 @@ def test_command_on_an_experiment_writes_the_contract_keys(
 ) -> None:
     monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
     out = tmp_path / "impact.json"
-    call_command("impact_report", "--experiment", str(built["experiment"].pk), "--json",
-                 str(out), "--permutations", "300", stderr=io.StringIO())  # fmt: skip
+    call_command(
+        "impact_report",
+        "--experiment",
+        str(built["experiment"].pk),
+        "--json",
+        str(out),
+        "--permutations",
+        "300",
+        stderr=io.StringIO(),
+    )
     got = json.loads(out.read_text())
     assert {"rate_ratio", "ci95", "did", "p_randomization", "permutations", "sentence"} <= set(got)
     assert got["permutations"] == 300 and got["seed"] == 5  # the experiment's own seed
@@ -266,10 +334,20 @@ def test_placeday_experiment_compares_treated_with_control_place_days(db: None) 
     exp.refresh_from_db()
     for d in range(4):
         day = first + timedelta(days=d)
-        Allocation.objects.create(experiment=exp, hotspot=a, day=day, block="all",
-                                  arm="treatment" if d % 2 == 0 else "control")  # fmt: skip
-        Allocation.objects.create(experiment=exp, hotspot=b, day=day, block="all",
-                                  arm="control" if d % 2 == 0 else "treatment")  # fmt: skip
+        Allocation.objects.create(
+            experiment=exp,
+            hotspot=a,
+            day=day,
+            block="all",
+            arm="treatment" if d % 2 == 0 else "control",
+        )
+        Allocation.objects.create(
+            experiment=exp,
+            hotspot=b,
+            day=day,
+            block="all",
+            arm="control" if d % 2 == 0 else "treatment",
+        )
     per_day = {0: (2, 0), 1: (1, 0), 2: (0, 3), 3: (1, 1)}  # (a, b) incidents per day
     for d, (n_a, n_b) in per_day.items():
         for _ in range(n_a):
@@ -281,10 +359,15 @@ def test_placeday_experiment_compares_treated_with_control_place_days(db: None) 
     for d in (0, 1):  # visits to a ending 09:00 on a treated day (0) and a control day (1)
         ended = _local(first + timedelta(days=d), 9)
         Visit.objects.create(
-            officer=someone(), hotspot=a, day=first + timedelta(days=d),
-            entered_at=ended - timedelta(minutes=12), exited_at=ended, dwell_s=720,
-            mode=TravelMode.FOOT, koper_compliant=True,
-        )  # fmt: skip
+            officer=someone(),
+            hotspot=a,
+            day=first + timedelta(days=d),
+            entered_at=ended - timedelta(minutes=12),
+            exited_at=ended,
+            dwell_s=720,
+            mode=TravelMode.FOOT,
+            koper_compliant=True,
+        )
 
     r = experiment_impact(experiment=exp, permutations=500, today=date(2026, 6, 14))
     assert r["supported"] is True and r["did"] is None
@@ -301,11 +384,17 @@ def test_placeday_experiment_compares_treated_with_control_place_days(db: None) 
     bins = {b["label"]: b for b in r["deterrence"]["bins"]}
     assert bins["10-16 min"]["visits"] == 1  # the control-day visit is not a treatment visit
     assert bins["10-16 min"]["median_hours"] == pytest.approx(3.0)  # 09:00 -> 12:00
-    assert r["weekly"]["weeks"] == [{
-        "week_start": "2026-06-10", "days": 4, "period": "during", "treatment": 3,
-        "control": 5, "treatment_per_hotspot_week": 3 / 4 * 7,
-        "control_per_hotspot_week": 5 / 4 * 7,
-    }]  # fmt: skip
+    assert r["weekly"]["weeks"] == [
+        {
+            "week_start": "2026-06-10",
+            "days": 4,
+            "period": "during",
+            "treatment": 3,
+            "control": 5,
+            "treatment_per_hotspot_week": 3 / 4 * 7,
+            "control_per_hotspot_week": 5 / 4 * 7,
+        }
+    ]
     rows_csv = list(csv.reader(io.StringIO(impact_csv(r))))
     assert rows_csv[0][4:6] == ["treated_days", "control_days"] and len(rows_csv) == 3
     json.dumps(r, allow_nan=False)
@@ -362,10 +451,23 @@ def test_an_allocation_with_no_two_armed_block_is_not_compared(db: None) -> None
 
 
 def test_csv_export_neutralizes_formula_cells() -> None:
-    text = impact_csv({"hotspots": [{
-        "hotspot_id": 1, "rank": 1, "district": "=HYPERLINK(\"x\")", "block": "+1", "arm": "-x",
-        "incidents_before": 3, "incidents_during": 2, "harm_before": 1.0, "harm_during": 2.0,
-    }]})  # fmt: skip
+    text = impact_csv(
+        {
+            "hotspots": [
+                {
+                    "hotspot_id": 1,
+                    "rank": 1,
+                    "district": '=HYPERLINK("x")',
+                    "block": "+1",
+                    "arm": "-x",
+                    "incidents_before": 3,
+                    "incidents_during": 2,
+                    "harm_before": 1.0,
+                    "harm_during": 2.0,
+                }
+            ]
+        }
+    )
     row = list(csv.reader(io.StringIO(text)))[1]
     assert row[2:5] == ['\'=HYPERLINK("x")', "'+1", "'-x"]
 
@@ -419,9 +521,13 @@ def test_page_export_and_api_for_supervisors_analysts_and_admins(
     chart = client.get(reverse("reports:experiment-impact-chart", args=[pk]))
     assert chart.status_code == 200 and chart["Content-Type"] == "image/svg+xml"
     assert chart.content.lstrip().startswith(b"<?xml") and b"<svg" in chart.content
-    rows = list(csv.reader(io.StringIO(
-        client.get(reverse("reports:experiment-impact-csv", args=[pk])).content.decode()
-    )))  # fmt: skip
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get(reverse("reports:experiment-impact-csv", args=[pk])).content.decode()
+            )
+        )
+    )
     assert rows[0][:2] == ["hotspot_id", "rank"] and len(rows) == 6
     api = client.get(reverse("api-experiment-impact", args=[pk]), {"permutations": 100})
     assert api.status_code == 200
@@ -459,9 +565,13 @@ def test_impact_per_hot_spot_as_a_geopackage_reads_back_with_the_csv_numbers(
     monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
     client.force_login(UserFactory(role=Role.ANALYST))
     pk = built["experiment"].pk
-    rows = list(csv.DictReader(io.StringIO(
-        client.get(reverse("reports:experiment-impact-csv", args=[pk])).content.decode()
-    )))  # fmt: skip
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get(reverse("reports:experiment-impact-csv", args=[pk])).content.decode()
+            )
+        )
+    )
     response = client.get(reverse("reports:experiment-impact-gpkg", args=[pk]))
     assert response.status_code == 200
     path = tmp_path / "impact.gpkg"

@@ -29,21 +29,48 @@ def day_with_incidents(db: None) -> None:
         as_of=date(2026, 11, 1), weights_version=harm_version_current(), is_active=True
     )
     Hotspot.objects.create(
-        run=run, rank=1, geometry=mapping(box(-80.201, 25.779, -80.199, 25.781)),
-        centroid_lat=25.78, centroid_lon=-80.2, harm=0, incident_count=0, gi_z_max=3.0,
-    )  # fmt: skip
+        run=run,
+        rank=1,
+        geometry=mapping(box(-80.201, 25.779, -80.199, 25.781)),
+        centroid_lat=25.78,
+        centroid_lon=-80.2,
+        harm=0,
+        incident_count=0,
+        gi_z_max=3.0,
+    )
     # 2026-11-01 is the day New York leaves DST: local midnight to midnight is 04:00Z to 05:00Z
     # next day (25 hours).
-    IncidentFactory(source_id="in-hotspot", occurred_at=datetime(2026, 11, 1, 4, 0, tzinfo=UTC),
-                    lat=25.78, lon=-80.2, offence=robbery, district=downtown)  # fmt: skip
-    IncidentFactory(source_id="late", occurred_at=datetime(2026, 11, 2, 4, 59, tzinfo=UTC),
-                    lat=25.77, lon=-80.19, offence=assault, district=downtown)  # fmt: skip
-    IncidentFactory(source_id="no-district", occurred_at=datetime(2026, 11, 1, 12, tzinfo=UTC),
-                    lat=25.9, lon=-80.3, offence=assault)  # fmt: skip
-    IncidentFactory(source_id="next-day", occurred_at=datetime(2026, 11, 2, 5, 0, tzinfo=UTC),
-                    offence=robbery)  # fmt: skip
-    IncidentFactory(source_id="day-before", occurred_at=datetime(2026, 11, 1, 3, 59, tzinfo=UTC),
-                    offence=robbery)  # fmt: skip
+    IncidentFactory(
+        source_id="in-hotspot",
+        occurred_at=datetime(2026, 11, 1, 4, 0, tzinfo=UTC),
+        lat=25.78,
+        lon=-80.2,
+        offence=robbery,
+        district=downtown,
+    )
+    IncidentFactory(
+        source_id="late",
+        occurred_at=datetime(2026, 11, 2, 4, 59, tzinfo=UTC),
+        lat=25.77,
+        lon=-80.19,
+        offence=assault,
+        district=downtown,
+    )
+    IncidentFactory(
+        source_id="no-district",
+        occurred_at=datetime(2026, 11, 1, 12, tzinfo=UTC),
+        lat=25.9,
+        lon=-80.3,
+        offence=assault,
+    )
+    IncidentFactory(
+        source_id="next-day", occurred_at=datetime(2026, 11, 2, 5, 0, tzinfo=UTC), offence=robbery
+    )
+    IncidentFactory(
+        source_id="day-before",
+        occurred_at=datetime(2026, 11, 1, 3, 59, tzinfo=UTC),
+        offence=robbery,
+    )
 
 
 def test_snapshot_counts_the_local_day_and_splits_harm_by_hot_spot(
@@ -92,15 +119,22 @@ def test_snapshot_page_recompute_and_csv_export(
     rows = list(
         csv.reader(io.StringIO(client.get(reverse("reports:snapshot-csv")).content.decode()))
     )
-    assert rows[0] == ["day", "incidents", "harm", "incidents_in_hotspots", "harm_in_hotspots",
-                       "weights_version"]  # fmt: skip
+    assert rows[0] == [
+        "day",
+        "incidents",
+        "harm",
+        "incidents_in_hotspots",
+        "harm_in_hotspots",
+        "weights_version",
+    ]
     assert rows[1] == ["2026-11-01", "3", "369.0", "1", "365.0", "1"]
     bad = client.post(reverse("reports:snapshot-recompute"), {"day": "yesterday"}, follow=True)
     assert "Day must be a date" in bad.content.decode()
 
 
-@pytest.mark.parametrize(("role", "status"), [("officer", 403), ("sergeant", 403),
-                                              ("supervisor", 200), ("analyst", 200)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "status"), [("officer", 403), ("sergeant", 403), ("supervisor", 200), ("analyst", 200)]
+)
 def test_snapshot_api_is_for_supervisors_and_analysts(
     day_with_incidents: None, role: str, status: int
 ) -> None:
@@ -121,10 +155,16 @@ def test_snapshot_carries_the_days_dose_squads_and_top_officers(hand_built_day: 
 
     snap = snapshot_build(day=DAY)
     assert snap.dose == {
-        "prescribed_visits": 6, "delivered_visits": 3, "pct_delivered": 50.0,
-        "prescribed_minutes": 90.0, "delivered_minutes": 23.0, "koper_visits": 2,
-        "contamination_minutes": 15.0, "gap_minutes": 6.0, "on_target_visits": 3,
-    }  # fmt: skip
+        "prescribed_visits": 6,
+        "delivered_visits": 3,
+        "pct_delivered": 50.0,
+        "prescribed_minutes": 90.0,
+        "delivered_minutes": 23.0,
+        "koper_visits": 2,
+        "contamination_minutes": 15.0,
+        "gap_minutes": 6.0,
+        "on_target_visits": 3,
+    }
     squad = hand_built_day["squad"]
     assert [(s["squad"], s["delivered_visits"], s["prescribed_visits"]) for s in snap.by_squad] == [
         (squad.name, 3, 3)

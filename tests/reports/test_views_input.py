@@ -36,9 +36,9 @@ def test_a_download_with_a_reversed_range_is_a_400_naming_the_field(name: str) -
 def test_a_map_download_in_an_unknown_format_is_a_400_naming_format_and_reads_nothing() -> None:
     day = (timezone.localdate() - timedelta(days=1)).isoformat()
     response = supervisor().get(
-        reverse("reports:compliance-geojson"), {"from": day, "to": day, "by": "hotspot",
-                                                 "format": "shapefile"},
-    )  # fmt: skip
+        reverse("reports:compliance-geojson"),
+        {"from": day, "to": day, "by": "hotspot", "format": "shapefile"},
+    )
     assert response.status_code == 400
     assert response.content.decode().startswith("Bad request: format: Select a valid choice.")
     assert not AuditEvent.objects.exists()

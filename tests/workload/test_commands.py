@@ -31,10 +31,22 @@ def report(tmp_path: Path, district: str) -> list[list[str]]:
 def test_the_study_matrices_imported_citywide_give_the_study_figures_in_168_rows(
     tmp_path: Path,
 ) -> None:
-    call_command("workload_import_matrix", "--kind", "cfs", "--district", "citywide",
-                 str(STUDY / "cfs_city.csv"))  # fmt: skip
-    call_command("workload_import_matrix", "--kind", "available", "--district", "citywide",
-                 str(STUDY / "avail_city.csv"))  # fmt: skip
+    call_command(
+        "workload_import_matrix",
+        "--kind",
+        "cfs",
+        "--district",
+        "citywide",
+        str(STUDY / "cfs_city.csv"),
+    )
+    call_command(
+        "workload_import_matrix",
+        "--kind",
+        "available",
+        "--district",
+        "citywide",
+        str(STUDY / "avail_city.csv"),
+    )
     rows = report(tmp_path, "citywide")
     assert rows[0] == HEADER
     assert len(rows) == 1 + 168
@@ -90,8 +102,9 @@ def test_the_bad_cells_reasons_name_the_line_and_the_weekday(
     bad = tmp_path / "avail_bad.csv"
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(CommandError, match="3 problems"):
-        call_command("workload_import_matrix", "--kind", "available", "--district", "citywide",
-                     str(bad))  # fmt: skip
+        call_command(
+            "workload_import_matrix", "--kind", "available", "--district", "citywide", str(bad)
+        )
     err = capsys.readouterr().err
     assert "line 2, MON: -1 is not a number of hours >= 0" in err
     assert "line 11: expected 8 fields, found 9" in err
@@ -102,8 +115,14 @@ def test_the_bad_cells_reasons_name_the_line_and_the_weekday(
 def test_an_unknown_district_is_refused_with_the_known_names() -> None:
     DistrictFactory(name="South", code="south")
     with pytest.raises(CommandError, match=r"no district is named 'Nowhere'.*South"):
-        call_command("workload_import_matrix", "--kind", "cfs", "--district", "Nowhere",
-                     str(STUDY / "cfs_city.csv"))  # fmt: skip
+        call_command(
+            "workload_import_matrix",
+            "--kind",
+            "cfs",
+            "--district",
+            "Nowhere",
+            str(STUDY / "cfs_city.csv"),
+        )
 
 
 def test_a_report_with_no_figures_still_writes_168_rows_flagged_no_data(tmp_path: Path) -> None:
@@ -116,11 +135,13 @@ def test_a_report_with_no_figures_still_writes_168_rows_flagged_no_data(tmp_path
 
 def test_a_custom_target_moves_the_flags(tmp_path: Path) -> None:
     for kind, name in (("cfs", "cfs_city.csv"), ("available", "avail_city.csv")):
-        call_command("workload_import_matrix", "--kind", kind, "--district", "citywide",
-                     str(STUDY / name))  # fmt: skip
+        call_command(
+            "workload_import_matrix", "--kind", kind, "--district", "citywide", str(STUDY / name)
+        )
     custom = {"high_pct": 110.0, "low_pct": 25.0}
-    with override_settings(PRESENCE_WORKLOAD_TARGET="custom",
-                           PRESENCE_WORKLOAD_TARGET_VALUES=custom):  # fmt: skip
+    with override_settings(
+        PRESENCE_WORKLOAD_TARGET="custom", PRESENCE_WORKLOAD_TARGET_VALUES=custom
+    ):
         rows = report(tmp_path, "citywide")
     flagged = {(r[1], r[0]) for r in rows[1:] if "high" in r[6].split(";")}
     low = {(r[1], r[0]) for r in rows[1:] if "low" in r[6].split(";")}

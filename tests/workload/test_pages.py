@@ -59,8 +59,11 @@ def test_the_heatmaps_show_every_number_with_its_status_and_the_runs(client: Cli
     for key in ("cfs", "available", "pct", "spare"):
         assert f'id="heatmap-{key}"' in text
     # Monday 09:00: 15.6 / 19.8 = 78.8%; the cell shows the number, its title the status.
-    cell = re.search(r'<td class="num wl-(\w+)" title="Monday 09:00 — 78.8% consumed[^"]*"[^>]*>'
-                     r"78.8%", text)  # fmt: skip
+    cell = re.search(
+        r'<td class="num wl-(\w+)" title="Monday 09:00 — 78.8% consumed[^"]*"[^>]*>'
+        r"78.8%",
+        text,
+    )
     assert cell is not None
     # Sunday 01:00 is 111% (over 100, marked !) and in the Sunday 01:00-07:00 run (marked ▲).
     sunday_1 = re.search(r'title="Sunday 01:00 — 111.3% consumed[^"]*"[^>]*>111.3%(.*?)</td>', text)
@@ -79,9 +82,13 @@ def test_every_matrix_exports_as_csv_in_the_study_layout(client: Client) -> None
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0] == ["hour", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"] and len(rows) == 25
     assert rows[10][:2] == ["0900", "78.8"]
-    spare = list(csv.reader(io.StringIO(
-        client.get(reverse("workload:export", args=["spare"]), RANGE).content.decode()
-    )))  # fmt: skip
+    spare = list(
+        csv.reader(
+            io.StringIO(
+                client.get(reverse("workload:export", args=["spare"]), RANGE).content.decode()
+            )
+        )
+    )
     assert spare[10][1] == "4.20"  # 19.8 - 15.6
     report = client.get(reverse("workload:export", args=["report"]), RANGE).content.decode()
     assert len(report.strip().splitlines()) == 169
@@ -92,10 +99,15 @@ def test_every_matrix_exports_as_csv_in_the_study_layout(client: Client) -> None
 def test_an_upload_with_a_bad_cell_lists_its_line_and_writes_nothing(client: Client) -> None:
     signed_in(client, Role.ANALYST)
     text = (STUDY / "cfs_city.csv").read_text().replace("15.6", "n/a", 1)
-    page = client.post(reverse("workload:imports"), {
-        "client_uuid": str(uuid.uuid4()), "kind": "matrix_cfs", "district": "citywide",
-        "file": SimpleUploadedFile("cfs.csv", text.encode(), "text/csv"),
-    })  # fmt: skip
+    page = client.post(
+        reverse("workload:imports"),
+        {
+            "client_uuid": str(uuid.uuid4()),
+            "kind": "matrix_cfs",
+            "district": "citywide",
+            "file": SimpleUploadedFile("cfs.csv", text.encode(), "text/csv"),
+        },
+    )
     assert page.status_code == 200
     html = page.content.decode()
     assert "was not imported: 1 problem" in html
@@ -111,10 +123,16 @@ def test_a_retried_upload_is_stored_once(client: Client) -> None:
     key = str(uuid.uuid4())
     data = (STUDY / "avail_city.csv").read_bytes()
     for _ in range(2):
-        page = client.post(reverse("workload:imports"), {
-            "client_uuid": key, "kind": "matrix_available", "district": "north",
-            "file": SimpleUploadedFile("avail.csv", data, "text/csv"),
-        }, follow=True)  # fmt: skip
+        page = client.post(
+            reverse("workload:imports"),
+            {
+                "client_uuid": key,
+                "kind": "matrix_available",
+                "district": "north",
+                "file": SimpleUploadedFile("avail.csv", data, "text/csv"),
+            },
+            follow=True,
+        )
         assert page.status_code == 200
     assert "was already imported" in page.content.decode()
     assert WorkloadImport.objects.count() == 1

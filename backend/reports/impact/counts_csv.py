@@ -110,7 +110,11 @@ def counts_csv_parse(*, text: str) -> CountsTable:
 def counts_impact(*, table: CountsTable, permutations: int, seed: int) -> dict[str, Any]:
     """``impact_counts`` on a parsed counts table, JSON-ready (with ``seed`` and ``places``)."""
     result = impact_counts(
-        before=table.before, during=table.during, treated=table.treated, blocks=table.blocks,
-        permutations=permutations, rng=np.random.default_rng(seed),
-    )  # fmt: skip
+        before=table.before,
+        during=table.during,
+        treated=table.treated,
+        blocks=table.blocks,
+        permutations=permutations,
+        rng=np.random.default_rng(seed),
+    )
     return result.to_dict() | {"seed": seed, "places": len(table.places)}

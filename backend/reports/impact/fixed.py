@@ -97,15 +97,23 @@ def fixed_arms_impact(
 
     rng_counts = np.random.default_rng(seed)
     counts = impact_counts(
-        before=c_before[keep], during=c_during[keep], treated=treated[keep],
-        blocks=[blocks[i] for i in np.flatnonzero(keep)], permutations=permutations,
-        rng=rng_counts, outcome="Crime",
-    )  # fmt: skip
+        before=c_before[keep],
+        during=c_during[keep],
+        treated=treated[keep],
+        blocks=[blocks[i] for i in np.flatnonzero(keep)],
+        permutations=permutations,
+        rng=rng_counts,
+        outcome="Crime",
+    )
     harm_result = impact_counts(
-        before=h_before[keep], during=h_during[keep], treated=treated[keep],
-        blocks=[blocks[i] for i in np.flatnonzero(keep)], permutations=permutations,
-        rng=np.random.default_rng(seed), outcome="Harm",
-    )  # fmt: skip
+        before=h_before[keep],
+        during=h_during[keep],
+        treated=treated[keep],
+        blocks=[blocks[i] for i in np.flatnonzero(keep)],
+        permutations=permutations,
+        rng=np.random.default_rng(seed),
+        outcome="Harm",
+    )
 
     def area_totals(mask: np.ndarray) -> dict[str, int]:
         return {
@@ -128,13 +136,23 @@ def fixed_arms_impact(
         areas["control_buffer"],
     )
     wdq_result = wdq(
-        a_before=a["before"], a_after=a["during"], b_before=b["before"], b_after=b["during"],
-        c_before=c["before"], c_after=c["during"],
-    )  # fmt: skip
+        a_before=a["before"],
+        a_after=a["during"],
+        b_before=b["before"],
+        b_after=b["during"],
+        c_before=c["before"],
+        c_after=c["during"],
+    )
     wdd_result = wdd(
-        t_before=a["before"], t_after=a["during"], c_before=c["before"], c_after=c["during"],
-        d_before=b["before"], d_after=b["during"], cd_before=cd["before"], cd_after=cd["during"],
-    )  # fmt: skip
+        t_before=a["before"],
+        t_after=a["during"],
+        c_before=c["before"],
+        c_after=c["during"],
+        d_before=b["before"],
+        d_after=b["during"],
+        cd_before=cd["before"],
+        cd_after=cd["during"],
+    )
 
     treated_ids = {int(h) for h in ids[treated & keep]}
     deterrence = deterrence_report(

@@ -92,13 +92,21 @@ def placeday_impact(
     np.add.at(harm_days, (day_of[inside], owner[inside]), harm[inside])
 
     result = impact_placeday(
-        counts=counts, treated=treated, blocks=blocks, permutations=permutations,
-        rng=np.random.default_rng(seed), outcome="Crime",
-    )  # fmt: skip
+        counts=counts,
+        treated=treated,
+        blocks=blocks,
+        permutations=permutations,
+        rng=np.random.default_rng(seed),
+        outcome="Crime",
+    )
     harm_result = impact_placeday(
-        counts=harm_days, treated=treated, blocks=blocks, permutations=permutations,
-        rng=np.random.default_rng(seed), outcome="Harm",
-    )  # fmt: skip
+        counts=harm_days,
+        treated=treated,
+        blocks=blocks,
+        permutations=permutations,
+        rng=np.random.default_rng(seed),
+        outcome="Harm",
+    )
 
     def is_treated(h: int, day: date) -> bool:
         d = (day - win.during_first).days

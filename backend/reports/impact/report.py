@@ -124,8 +124,10 @@ def impact_layer(result: dict[str, Any]) -> Layer:
         name="impact",
         fields=list(columns),
         features=[
-            (shape(shapes[r["hotspot_id"]]) if r["hotspot_id"] in shapes else None,
-             {c: r[c] for c in columns})
+            (
+                shape(shapes[r["hotspot_id"]]) if r["hotspot_id"] in shapes else None,
+                {c: r[c] for c in columns},
+            )
             for r in rows
         ],
-    )  # fmt: skip
+    )

@@ -26,9 +26,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
             result = boundaries_import(
-                path=opts["path"], kind=opts["kind"], name_field=opts["name_field"],
-                code_field=opts["code_field"] or None, district_field=opts["district_field"],
-            )  # fmt: skip
+                path=opts["path"],
+                kind=opts["kind"],
+                name_field=opts["name_field"],
+                code_field=opts["code_field"] or None,
+                district_field=opts["district_field"],
+            )
         except BoundaryFileError as exc:
             raise CommandError(str(exc)) from exc
         if result.errors:

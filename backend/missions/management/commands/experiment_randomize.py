@@ -85,13 +85,22 @@ class Command(BaseCommand):
         if not units:
             raise CommandError(f"Analysis {run.pk} has no hot spots")
         rows = allocation_compute(
-            design=design, seed=seed, units=units, starts_on=start, ends_on=end,
-            blocking=blocking, n_tiers=tiers,
-        )  # fmt: skip
+            design=design,
+            seed=seed,
+            units=units,
+            starts_on=start,
+            ends_on=end,
+            blocking=blocking,
+            n_tiers=tiers,
+        )
         summary = allocation_summary(
-            rows=rows, units=units, design=design, starts_on=start, ends_on=end,
+            rows=rows,
+            units=units,
+            design=design,
+            starts_on=start,
+            ends_on=end,
             pre_days=run.lookback_days,
-        )  # fmt: skip
+        )
         blocks = "pairs by rank" if design == Design.PAIRED else f"blocks {blocking}"
         if design != Design.PAIRED and "tier" in blocking:
             blocks += f", {tiers} harm tiers"

@@ -28,8 +28,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("layer", choices=LAYERS)
-        parser.add_argument("--format", dest="fmt", choices=FORMATS, default=None,
-                            help="default: from the --out file's extension")  # fmt: skip
+        parser.add_argument(
+            "--format",
+            dest="fmt",
+            choices=FORMATS,
+            default=None,
+            help="default: from the --out file's extension",
+        )
         parser.add_argument("--out", required=True, help="file to write (replaced if it exists)")
         parser.add_argument("--run", type=int, help="hotspots: this analysis run, not the active")
         parser.add_argument("--experiment", type=int, help="arms: this experiment, not the running")
@@ -54,8 +59,11 @@ class Command(BaseCommand):
             return beats_layer()
         if name == "hotspots":
             runs = AnalysisRun.objects.all()
-            run = runs.filter(pk=opts["run"]).first() if opts["run"] else runs.filter(
-                is_active=True).first()  # fmt: skip
+            run = (
+                runs.filter(pk=opts["run"]).first()
+                if opts["run"]
+                else runs.filter(is_active=True).first()
+            )
             if run is None:
                 raise CommandError("no such analysis run (and none is published)")
             return hotspots_layer(run)

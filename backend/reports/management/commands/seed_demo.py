@@ -103,9 +103,12 @@ class Command(BaseCommand):
             t = clock.perf_counter()
             experiment = demo_experiment_ensure(seed=seed, starts_on=starts_on)
             release = demo_incidents_release(
-                seed=seed, incidents=n, end=end, hold_from=starts_on,
+                seed=seed,
+                incidents=n,
+                end=end,
+                hold_from=starts_on,
                 withhold=demo_effect(seed=seed, experiment=experiment) if experiment else None,
-            )  # fmt: skip
+            )
             created, total = created + release.created, release.total
             timing["experiment"] = clock.perf_counter() - t
             if experiment is None:

@@ -1,0 +1,17 @@
+"""The formatter decides the layout: no line is hand-packed against it with ``# fmt: skip``."""
+
+from __future__ import annotations
+
+from tests.conftest import REPO
+
+
+def test_no_code_opts_out_of_the_formatter() -> None:
+    marker = "# fmt: " + "skip"  # split so this file does not match itself
+    offenders = [
+        f"{path.relative_to(REPO)}:{n}"
+        for folder in ("backend", "tests", "bench")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if marker in line or "# fmt: off" in line
+    ]
+    assert offenders == []
