@@ -1,4 +1,4 @@
-"""The formatter decides the layout: no line is hand-packed against it with ``# fmt: skip``."""
+"""The formatter decides the layout: no line is hand-packed against it (no fmt skip/off markers)."""
 
 from __future__ import annotations
 
