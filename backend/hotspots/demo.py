@@ -22,8 +22,8 @@ from backend.accounts.services import district_upsert
 from backend.analytics.projection import LocalProjection
 from backend.analytics.synthetic import synthetic_incidents
 from backend.config.localtime import agency_zone
+from backend.config.timeparse import local_to_utc, utc_datetimes
 from backend.incidents.models import Incident, OffenceType
-from backend.incidents.timeparse import local_to_utc, utc_datetimes
 
 DEMO_PASSWORD = "presence-demo"
 DEMO_SOURCE = "demo"
@@ -152,7 +152,7 @@ def _names(rng: np.random.Generator, n: int) -> list[tuple[str, str]]:
 
 def _local_to_utc(start: date, day: np.ndarray, minute: np.ndarray) -> list[datetime]:
     """Agency-local (day index from ``start``, minute of day) to aware UTC datetimes (DST rules:
-    ``backend.incidents.timeparse``)."""
+    ``backend.config.timeparse``)."""
     local = (start - date(1970, 1, 1)).days * 86400 + day * 86400 + minute * 60
     return utc_datetimes(local_to_utc(local, agency_zone()))
 

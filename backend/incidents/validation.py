@@ -32,6 +32,7 @@ from shapely.geometry import shape
 
 from backend.accounts.models import District
 from backend.analytics.projection import LocalProjection
+from backend.config.timeparse import TIME_FORMATS_HELP, parse_times
 from backend.incidents.mapping import (
     FIELD_LABELS,
     HASH_ID,
@@ -42,7 +43,6 @@ from backend.incidents.mapping import (
 )
 from backend.incidents.models import Incident, OffenceType
 from backend.incidents.parsing import file_header, open_text
-from backend.incidents.timeparse import TIME_FORMATS_HELP, parse_times
 
 PROGRESS_ROWS = 10_000  # rows checked between progress writes: a poll a second sees it move
 REJECTIONS_KEPT = 1_000  # rejections stored on the import (the counts are always complete)

@@ -22,10 +22,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from backend.audit.services import audit_record
+from backend.config.timeparse import utc_datetimes
 from backend.incidents.mapping import ImportSpec
 from backend.incidents.models import ImportStatus, Incident, IncidentImport
 from backend.incidents.parsing import ImportFileError, count_lines, stored_file_path
-from backend.incidents.timeparse import utc_datetimes
 from backend.incidents.validation import ParsedFile, import_file_read
 
 COPY_BLOCK_ROWS = 50_000  # rows converted from numpy to Python objects at a time: bounds memory

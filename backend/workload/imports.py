@@ -25,7 +25,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +36,7 @@ from django.db import transaction
 from backend.accounts.models import District
 from backend.analytics.workload import DAYS, HOURS, WEEKDAYS
 from backend.audit.services import audit_record
+from backend.config.timeparse import parse_time
 from backend.workload.models import (
     CallRecord,
     ImportKind,
@@ -131,34 +132,7 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s_\-/]+", "_", name.strip().casefold()).strip("_")
 
 
-_US = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?")
 TIME_HELP = "use e.g. 2024-05-01 21:30, 2024-05-01T21:30:00-04:00 or 05/01/2024 9:30 PM"
-
-
-def parse_time(text: str, tz: ZoneInfo) -> datetime | None:
-    """An aware datetime from ISO-8601 or ``MM/DD/YYYY HH:MM[:SS] [AM|PM]``; None if neither."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        m = _US.fullmatch(text)
-        if m is None:
-            return None
-        month, day, year, hour, minute, second, ampm = m.groups()
-        h = int(hour)
-        if ampm:
-            if not 1 <= h <= 12:
-                return None
-            h = h % 12 + (12 if ampm.lower() == "pm" else 0)
-        try:
-            parsed = datetime(int(year), int(month), int(day), h, int(minute), int(second or 0))
-        except ValueError:
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
 
 
 _TRUE = {"1", "y", "yes", "true", "t", "x", "si", "self", "self-initiated", "self initiated"}

@@ -18,11 +18,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from pyproj import Geod
 
+from backend.config.timeparse import local_to_utc, parse_times
 from backend.incidents.mapping import import_spec_build
 from backend.incidents.models import ColumnMapping, Incident, IncidentImport, OffenceType
 from backend.incidents.services import incident_import_create
 from backend.incidents.tasks import import_run_task
-from backend.incidents.timeparse import local_to_utc, parse_times
 from backend.incidents.writing import incident_import_run
 from tests.conftest import TEST_DATA
 from tests.factories import DistrictFactory

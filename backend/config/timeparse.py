@@ -100,10 +100,11 @@ def _looks_like_iso_dates(values: npt.NDArray[np.str_]) -> bool:
     return bool(digits[:, [0, 1, 2, 3, 5, 6, 8, 9]].all() and dashes.all())
 
 
-def _parse_one(text: str) -> tuple[int, bool] | None:
-    """(seconds, naive) for one value, or None if it is not a time we read."""
+def _read_datetime(text: str) -> datetime | None:
+    """ISO-8601 or ``MM/DD/YYYY HH:MM[:SS] [AM|PM]`` as a datetime (naive when the text gives no
+    offset), or None if it is neither."""
     try:
-        parsed = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
         m = _US.fullmatch(text)
         if m is None:
@@ -115,9 +116,28 @@ def _parse_one(text: str) -> tuple[int, bool] | None:
                 return None
             h = h % 12 + (12 if ampm.lower() == "pm" else 0)
         try:
-            parsed = datetime(int(year), int(month), int(day), h, int(minute), int(second or 0))
+            return datetime(int(year), int(month), int(day), h, int(minute), int(second or 0))
         except ValueError:
             return None
+
+
+def parse_time(text: str, tz: ZoneInfo) -> datetime | None:
+    """One value as an aware UTC datetime (a value without an offset is wall time in ``tz``,
+    read with ``fold=0``), or None if it is not a time we read. The one-value form of
+    :func:`parse_times`, for files read row by row."""
+    parsed = _read_datetime(text.strip()) if text.strip() else None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def _parse_one(text: str) -> tuple[int, bool] | None:
+    """(seconds, naive) for one value, or None if it is not a time we read."""
+    parsed = _read_datetime(text)
+    if parsed is None:
+        return None
     if parsed.tzinfo is not None:
         return int(parsed.timestamp() // 1), False
     return (parsed - _EPOCH) // timedelta(seconds=1), True
