@@ -100,6 +100,20 @@ def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else x
 
 
+class DayQuerySerializer(serializers.Serializer):
+    """The optional ``date`` / ``day`` query parameters (YYYY-MM-DD)."""
+
+    date = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+    day = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+
+def _query_day(request: Request, name: str) -> date | None:
+    params = DayQuerySerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    value: date | None = params.validated_data.get(name)
+    return value
+
+
 # ---------------------------------------------------------------------------------------------
 # Missions
 
@@ -602,11 +616,7 @@ class SquadBoardApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         squad = _squad_or_404(request, pk)
-        raw = request.query_params.get("date")
-        try:
-            day = date.fromisoformat(raw) if raw else timezone.localdate()
-        except ValueError as exc:
-            raise ValidationError({"date": "must be YYYY-MM-DD"}) from exc
+        day = _query_day(request, "date") or timezone.localdate()
         return Response(self.BoardOutputSerializer(board_payload(squad=squad, day=day)).data)
 
 
@@ -875,11 +885,7 @@ class ExperimentArmsGeoJsonApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         experiment = get_object_or_404(experiments_list(), pk=pk)
-        raw = request.query_params.get("day")
-        try:
-            day = date.fromisoformat(raw) if raw else None
-        except ValueError as exc:
-            raise ValidationError({"day": "must be YYYY-MM-DD"}) from exc
+        day = _query_day(request, "day")
         return Response(experiment_arms_geojson(experiment=experiment, day=day))
 
 
@@ -895,10 +901,6 @@ class ExperimentArmsFileApi(APIView):
     )
     def get(self, request: Request, pk: int, fmt: str) -> HttpResponse:
         experiment = get_object_or_404(experiments_list(), pk=pk)
-        raw = request.query_params.get("day")
-        try:
-            day = date.fromisoformat(raw) if raw else None
-        except ValueError as exc:
-            raise ValidationError({"day": "must be YYYY-MM-DD"}) from exc
+        day = _query_day(request, "day")
         layer = experiment_arms_layer(experiment=experiment, day=day)
         return layer_response(layer, fmt=fmt, filename=f"arms-{experiment.pk}")

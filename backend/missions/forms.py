@@ -93,3 +93,13 @@ class AssignForm(_SquadDayForm):
 
 class CancelForm(forms.Form):
     note = forms.CharField(required=False, max_length=500)
+
+
+class MissionActForm(forms.Form):
+    """An officer's step on their own mission from the "My missions" page."""
+
+    action = forms.ChoiceField(
+        choices=[(a, a) for a in ("accept", "arrive", "complete", "interrupt", "decline")]
+    )
+    reason = forms.CharField(required=False, max_length=40)
+    note = forms.CharField(required=False, max_length=2000)

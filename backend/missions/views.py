@@ -36,6 +36,7 @@ from backend.missions.forms import (
     AssignForm,
     BoardQueryForm,
     CancelForm,
+    MissionActForm,
     ScheduleForm,
     officer_label,
 )
@@ -146,20 +147,21 @@ MY_ACTIONS: dict[str, Callable[..., Any]] = {
 @role_required(*FIELD_ROLES)
 def my_mission_act(request: SignedInRequest, pk: int) -> HttpResponse:
     get_object_or_404(missions_visible_to(user=request.user), pk=pk, officer=request.user)
-    action = request.POST.get("action", "")
+    form = MissionActForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Unknown action.")
+        return redirect("missions:mine")
+    action = form.cleaned_data["action"]
     try:
         if action == "decline":
             mission_decline(
                 mission_id=pk,
                 actor=request.user,
-                reason=request.POST.get("reason", ""),
-                note=request.POST.get("note", ""),
+                reason=form.cleaned_data["reason"],
+                note=form.cleaned_data["note"],
             )
-        elif action in MY_ACTIONS:
-            MY_ACTIONS[action](mission_id=pk, actor=request.user)
         else:
-            messages.error(request, "Unknown action.")
-            return redirect("missions:mine")
+            MY_ACTIONS[action](mission_id=pk, actor=request.user)
     except (MissionConflict, PermissionError) as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:

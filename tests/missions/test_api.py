@@ -194,6 +194,8 @@ def test_the_schedule_api_makes_one_plan_per_squad_and_day() -> None:
 
     board = client.get(reverse("api-squad-board", args=[squad.pk]), {"date": day}).json()
     assert len(board["missions"]) == 24 and board["counts"]["assigned"] == 24
+    bad = client.get(reverse("api-squad-board", args=[squad.pk]), {"date": "2026-13-01"})
+    assert bad.status_code == 400 and "date" in bad.json()  # the field named, nothing served
     assert board["plan"]["id"] == first.json()["plan"]["id"]
     assert "every hot spot is treated" in board["treatment"]
 
