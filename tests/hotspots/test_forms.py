@@ -1,4 +1,5 @@
-"""The analysts' page input (backend/hotspots/forms.py): a new analysis and the harm index.
+"""The analysts' page input (backend/hotspots/forms.py): a new analysis; the harm index page's
+input is tested with its app (tests/incidents/test_harm_page.py).
 
 Refused input names the field and writes nothing; valid input behaves as it always has.
 """
@@ -12,7 +13,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from backend.hotspots.models import AnalysisRun, HarmWeight, HarmWeightVersion
+from backend.hotspots.models import AnalysisRun
 from backend.incidents.selectors import harm_version_current
 from tests.factories import UserFactory
 
@@ -78,29 +79,6 @@ def test_an_analysis_with_empty_numbers_takes_the_usual_defaults(
     assert (run.lookback_days, run.cell_size_m, run.top_k, run.window) == (365, 150, 20, "")
     assert run.district_id is None and run.publish_requested is True
     assert len(callbacks) == 1  # the computation is queued once the run is committed
-
-
-def test_a_harm_weight_that_is_not_a_number_is_named_with_its_value_and_nothing_changes() -> None:
-    before = HarmWeightVersion.objects.count()
-    response = analyst().post(
-        reverse("incidents:harm"), {"w-larceny": "lots", "w-homicide": "100", "note": "typo"}
-    )
-    assert response.status_code == 302
-    assert any(m.endswith(": 'lots' is not a number") for m in messages_of(response))
-    assert HarmWeightVersion.objects.count() == before
-
-
-def test_harm_weights_save_ignoring_blank_and_spaced_fields() -> None:
-    current = harm_version_current()
-    old_homicide = HarmWeight.objects.get(version=current, offence__code="homicide").days
-    response = analyst().post(
-        reverse("incidents:harm"), {"w-larceny": " 7.5 ", "w-homicide": "   ", "note": " review"}
-    )
-    assert response.status_code == 302
-    new = harm_version_current()
-    assert new.number == current.number + 1 and new.note == " review"
-    days = dict(HarmWeight.objects.filter(version=new).values_list("offence__code", "days"))
-    assert days["larceny"] == 7.5 and days["homicide"] == old_homicide
 
 
 def test_a_sergeant_cannot_post_the_harm_index() -> None:
