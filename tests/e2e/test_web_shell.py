@@ -50,7 +50,9 @@ def test_an_officer_on_a_phone_signs_in_and_out(live_server: Any, phone: Any) ->
     sign_in(phone, live_server.url, "off", "wrong-password")
     assert phone.get_by_role("alert").inner_text().startswith("Your username and password")
     sign_in(phone, live_server.url, "off", "correct-horse-battery")
-    assert phone.get_by_role("heading", name="Patrol app").is_visible()
+    # An officer lands in the phone app, not on the desktop start page.
+    phone.wait_for_url(f"{live_server.url}/app/")
+    assert phone.get_by_role("button", name="Start patrol").is_visible()
     screenshot(phone, "landing-officer-phone")
     phone.get_by_role("button", name="Sign out").click()
     phone.wait_for_url(f"{live_server.url}/login/")
