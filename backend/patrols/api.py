@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +19,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.audit.services import request_ip
-from backend.config.api import BoundedJSONParser, drf_validation_error
+from backend.config.api import BoundedJSONParser, FastJSONRenderer, drf_validation_error
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
 from backend.patrols.selectors import session_current, track_for_day
@@ -140,11 +141,21 @@ class _SessionIdField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class _PingListField(serializers.ListField):
+    """A JSON list taken as it is: the ingest checks each item and answers for each, so the
+    field does not walk the 1,000 items (DRF's ListField runs a child field on every one)."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return data
+
+
 class BatchInputSerializer(serializers.Serializer):
     """A batch's envelope: ``pings`` (each item is checked by the ingest, one answer per item),
     the device's clock now (``sent_at``) and the session the pings belong to."""
 
-    pings = serializers.ListField(
+    pings = _PingListField(
         error_messages={"not_a_list": _PINGS_LIST, "required": _PINGS_LIST, "null": _PINGS_LIST}
     )
     sent_at = serializers.CharField(
@@ -177,6 +188,10 @@ def _batch_response(result: BatchResult) -> Response:
     return Response({**result.counts(), "items": [r.as_dict() for r in result.items]})
 
 
+# A batch's answer lists up to 1,000 items: orjson writes it several times faster than json.
+BATCH_RENDERERS = [FastJSONRenderer, BrowsableAPIRenderer]
+
+
 def _too_large(exc: BatchTooLarge) -> Response:
     return Response(
         {"detail": str(exc), "limit": MAX_BATCH}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -194,6 +209,7 @@ class PingBatchApi(APIView):
 
     permission_classes = [role_permission(*FIELD_ROLES)]
     parser_classes = [BatchJSONParser]
+    renderer_classes = BATCH_RENDERERS
 
     @extend_schema(request=dict, responses={200: dict, 413: dict})
     def post(self, request: Request) -> Response:
@@ -212,6 +228,7 @@ class AvlBatchApi(APIView):
 
     permission_classes = [role_permission(Role.SERVICE)]
     parser_classes = [BatchJSONParser]
+    renderer_classes = BATCH_RENDERERS
 
     @extend_schema(request=dict, responses={200: dict, 413: dict})
     def post(self, request: Request) -> Response:
