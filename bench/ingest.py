@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import resource
 import multiprocessing as mp
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -208,13 +208,16 @@ def main() -> None:
             for p in batch
         ]
         started = time.perf_counter()
-        with connection.cursor() as cur, transaction.atomic():
-            with cur.connection.cursor().copy(
+        with (
+            connection.cursor() as cur,
+            transaction.atomic(),
+            cur.connection.cursor().copy(
                 f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(types)
-                for row in fresh:
-                    copy.write_row(row)
+            ) as copy,
+        ):
+            copy.set_types(types)
+            for row in fresh:
+                copy.write_row(row)
         return time.perf_counter() - started
 
     copy_table_s = copy_into(Ping._meta.db_table)

@@ -18,18 +18,24 @@ def hotspots_nearby(*, lat: float, lon: float, radius_m: float) -> list[tuple[Ho
     """Active hot spots whose centroid lies within ``radius_m`` metres, nearest first.
 
     Distances are in the local metric projection; a bounding box on the indexed centroid
-    columns keeps the candidate set small.
+    columns keeps the candidate set small. The hot spots come without their district and with
+    ``cells``, ``profile_24x7``, ``counts_by_offence`` and ``note`` deferred.
     """
     proj = LocalProjection(lat, lon)
     dlat = radius_m / proj.metres_per_degree_lat
     dlon = radius_m / proj.metres_per_degree_lon
     candidates = list(
-        hotspots_active().filter(
+        hotspots_active()
+        .filter(
             centroid_lat__gte=lat - dlat,
             centroid_lat__lte=lat + dlat,
             centroid_lon__gte=lon - dlon,
             centroid_lon__lte=lon + dlon,
         )
+        # An officer's phone asks every 30 s: leave out the district (its boundary polygon) and
+        # the analysis detail no answer shows (cells, hourly profile, offence counts).
+        .select_related(None)
+        .defer("cells", "profile_24x7", "counts_by_offence", "note")
     )
     if not candidates:
         return []

@@ -34,7 +34,9 @@ MAX_AHEAD = timedelta(hours=24)
 SESSION_GRACE = timedelta(seconds=30)  # fixes taken just before "start" was tapped
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 # Canonical UUID text (what the phone app sends): one regex pass checks a whole batch of them.
-_CANONICAL_UUIDS = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n)*")
+_CANONICAL_UUIDS = re.compile(
+    r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n)*"
+)
 
 
 class BatchTooLarge(ValueError):
@@ -137,9 +139,9 @@ def _parse_columns(items: Sequence[Any], extra_key: str | None) -> _Parsed | Non
     try:
         uuids = [item["client_uuid"] for item in items]
         stamps = [item["recorded_at"] for item in items]
-        columns = [
-            [item[key] for item in items] for key in ("lat", "lon", "accuracy_m")
-        ] + [[item.get(key) for item in items] for key in ("speed_mps", "heading_deg")]
+        columns = [[item[key] for item in items] for key in ("lat", "lon", "accuracy_m")] + [
+            [item.get(key) for item in items] for key in ("speed_mps", "heading_deg")
+        ]
         extra = [item[extra_key] for item in items] if extra_key is not None else []
     except KeyError:
         return None
@@ -434,13 +436,16 @@ def pings_ingest(
     pending = [j for j, i in enumerate(p.index) if results[i] is None]
 
     sessions = _sessions_covering(officer, p, pending) if pending else []
-    if session_id is not None and session_id not in {s[0] for s in sessions}:
-        if not PatrolSession.objects.filter(officer=officer, pk=session_id).exists():
-            for j in pending:
-                results[p.index[j]] = ItemResult(
-                    p.uuids[j], REJECTED, reason=f"patrol session {session_id} is not yours"
-                )
-            pending = []
+    if (
+        session_id is not None
+        and session_id not in {s[0] for s in sessions}
+        and not PatrolSession.objects.filter(officer=officer, pk=session_id).exists()
+    ):
+        for j in pending:
+            results[p.index[j]] = ItemResult(
+                p.uuids[j], REJECTED, reason=f"patrol session {session_id} is not yours"
+            )
+        pending = []
     batch_skewed = sent_at is not None and abs(now - sent_at) > CLOCK_SKEW_LIMIT
 
     # The covering session of each ping: the latest-started one whose span (with the grace
