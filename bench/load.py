@@ -71,24 +71,13 @@ def prepare(args: argparse.Namespace) -> None:
     from backend.analytics.projection import LocalProjection
     from backend.hotspots.models import AnalysisRun, Hotspot
     from backend.incidents.selectors import harm_version_current
-    from backend.patrols.models import PatrolSession, Ping
+    from backend.patrols.models import PatrolSession
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     rng = np.random.default_rng(args.seed)
     proj = LocalProjection(*CENTRE)
     with transaction.atomic():
-        old = User.objects.filter(username__startswith=PREFIX)
-        Token.objects.filter(user__in=old).delete()
-        from backend.missions.models import Mission
-
-        Mission.objects.filter(officer__in=old).delete()
-        Ping.objects.filter(officer__in=old).delete()
-        PatrolSession.objects.filter(officer__in=old).delete()
-        Squad.objects.filter(name__startswith=PREFIX).update(sergeant=None)
-        User.objects.filter(username__startswith=PREFIX).update(squad=None)
-        Squad.objects.filter(name__startswith=PREFIX).delete()
-        old.delete()
         districts = list(District.objects.filter(code__startswith=PREFIX).order_by("code"))
         if not districts:
             for k in range(5):
@@ -145,14 +134,14 @@ def prepare(args: argparse.Namespace) -> None:
                 )
             Hotspot.objects.bulk_create(spots)
 
+        # Users stay between runs (their audit rows protect them): missing ones are created,
+        # everyone gets a fresh token and an open patrol session.
         n_squads = math.ceil(args.officers / args.squad_size)
-        sergeants = User.objects.bulk_create(
-            [
-                User(username=f"{PREFIX}sgt{k}", role=Role.SERGEANT, password="!")
-                for k in range(n_squads)
-            ]
+        sergeants = _ensure_users(
+            User, [f"{PREFIX}sgt{k}" for k in range(n_squads)], role=Role.SERGEANT
         )
-        squads = Squad.objects.bulk_create(
+        have = {q.name: q for q in Squad.objects.filter(name__startswith=PREFIX)}
+        Squad.objects.bulk_create(
             [
                 Squad(
                     name=f"{PREFIX}squad{k}",
@@ -162,30 +151,40 @@ def prepare(args: argparse.Namespace) -> None:
                     shift_hours=24,
                 )
                 for k in range(n_squads)
+                if f"{PREFIX}squad{k}" not in have
             ]
         )
-        officers = User.objects.bulk_create(
-            [
-                User(
-                    username=f"{PREFIX}officer{i}",
-                    role=Role.OFFICER,
-                    squad=squads[i // args.squad_size],
-                    password="!",  # no password: API token only
-                )
-                for i in range(args.officers)
-            ]
+        have = {q.name: q for q in Squad.objects.filter(name__startswith=PREFIX)}
+        squads = [have[f"{PREFIX}squad{k}"] for k in range(n_squads)]
+        officers = _ensure_users(
+            User, [f"{PREFIX}officer{i}" for i in range(args.officers)], role=Role.OFFICER
         )
+        for i, o in enumerate(officers):
+            o.squad = squads[i // args.squad_size]
+        User.objects.bulk_update(officers, ["squad"])
         now = timezone.now()
-        sessions = PatrolSession.objects.bulk_create(
+        open_ = {
+            s.officer_id: s
+            for s in PatrolSession.objects.filter(officer__in=officers, ended_at__isnull=True)
+        }
+        PatrolSession.objects.bulk_create(
             [
                 PatrolSession(
                     officer=o, client_uuid=uuid.uuid4(), started_at=now - timedelta(hours=1)
                 )
                 for o in officers
+                if o.pk not in open_
             ]
         )
+        open_ = {
+            s.officer_id: s
+            for s in PatrolSession.objects.filter(officer__in=officers, ended_at__isnull=True)
+        }
+        sessions = [open_[o.pk] for o in officers]
+        everyone = [*officers, *sergeants]
+        Token.objects.filter(user__in=everyone).delete()
         tokens = Token.objects.bulk_create(
-            [Token(key=Token.generate_key(), user=u) for u in [*officers, *sergeants]]
+            [Token(key=Token.generate_key(), user=u) for u in everyone]
         )
     key = {t.user_id: t.key for t in tokens}
     state = {
@@ -203,6 +202,16 @@ def prepare(args: argparse.Namespace) -> None:
         f"{Hotspot.objects.filter(run__is_active=True).count():,} active hot spots in "
         f"{time.perf_counter() - started:.1f} s; tokens in {args.state}"
     )
+
+
+def _ensure_users(model: Any, names: list[str], *, role: str) -> list[Any]:
+    """The users named ``names`` (in that order), created in bulk where missing."""
+    have = {u.username: u for u in model.objects.filter(username__in=names)}
+    model.objects.bulk_create(
+        [model(username=n, role=role, password="!") for n in names if n not in have]
+    )  # password "!": no password can sign in; the API token is written below
+    have = {u.username: u for u in model.objects.filter(username__in=names)}
+    return [have[n] for n in names]
 
 
 # --- run -------------------------------------------------------------------------------------
