@@ -19,7 +19,8 @@ class _SharedClientRedisCacheClient(RedisCacheClient):
         self._clients: dict[int, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        index = self._get_connection_pool_index(write)
+        # The stubs omit this private method of Django's client; it exists since Django 4.0.
+        index: int = getattr(self, "_get_connection_pool_index")(write)  # noqa: B009
         client = self._clients.get(index)
         if client is None:
             client = self._clients[index] = super().get_client(key, write=write)

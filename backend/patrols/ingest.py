@@ -410,7 +410,7 @@ def _skewed(p: _Parsed, js: Sequence[int], now: datetime, batch_skewed: bool) ->
     if batch_skewed:
         return [True] * len(js)
     skewed = p.epoch[np.asarray(js, dtype=np.intp)] > (now + CLOCK_SKEW_LIMIT).timestamp()
-    return skewed.tolist()
+    return [bool(k) for k in skewed.tolist()]
 
 
 def pings_ingest(
