@@ -110,7 +110,8 @@ def main() -> None:
         Ping.objects.filter(officer=user).delete()
         PatrolSession.objects.filter(officer=user).delete()
         PatrolSession.objects.create(officer=user, client_uuid=uuid.uuid4(), started_at=start)
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        Token.objects.filter(user=user).delete()  # a fresh token: an old one may have expired
+        tokens.append(Token.objects.create(user=user).key)
     copy_user = user  # the last one: the COPY peer's rows
     with connection.cursor() as cur:  # earlier runs' deleted rows would slow both sides
         cur.execute("VACUUM ANALYZE patrols_ping")
