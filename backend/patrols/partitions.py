@@ -112,6 +112,13 @@ def _literal(when: datetime) -> str:
     return "'" + when.isoformat() + "'"
 
 
+def _ddl_prologue(cursor: Any) -> None:
+    cursor.execute(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'")
+    # PostgreSQL refuses to alter a table with deferred foreign-key checks pending: when called
+    # inside a transaction that inserted pings (a test, a shell), run those checks now.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def _create_day(cursor: Any, day: date, existing: list[Partition]) -> Partition | None:
     """Create (and attach) the partition of local ``day``, moving the DEFAULT partition's rows
     of that day into it first; None when existing partitions already cover the day."""
@@ -128,7 +135,7 @@ def _create_day(cursor: Any, day: date, existing: list[Partition]) -> Partition 
     name = f"{table}_p{day:%Y%m%d}"
     lo, hi = _literal(start), _literal(end)
     execute = cursor.execute
-    execute(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'")
+    _ddl_prologue(cursor)
     execute(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
     execute(
         f"WITH moved AS (DELETE FROM {DEFAULT_PARTITION} WHERE recorded_at >= {lo} "
@@ -206,7 +213,7 @@ def pings_retention_apply(*, today: date | None = None) -> RetentionResult:
                 result.kept_not_rolled_up.append(day)
                 continue
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'")
+                _ddl_prologue(cursor)
                 cursor.execute(f"SELECT count(*) FROM {p.name}")
                 (count,) = cursor.fetchone()
                 cursor.execute(f"DROP TABLE {p.name}")
