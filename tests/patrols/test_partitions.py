@@ -62,6 +62,7 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=agency_zone())
 
 
+@pytest.mark.services
 def test_pings_on_three_days_land_in_three_partitions(postgres: None) -> None:
     today = timezone.localdate()
     days = [today - timedelta(days=2), today - timedelta(days=1), today]
@@ -103,6 +104,7 @@ def test_a_retried_fix_near_midnight_is_a_duplicate_and_a_reused_uuid_at_another
         assert partition_of(other.id) == f"patrols_ping_p{day + timedelta(days=1):%Y%m%d}"
 
 
+@pytest.mark.services
 def test_a_fix_for_a_day_without_partition_is_stored_and_stays_once_when_its_partition_is_made(
     postgres: None,
 ) -> None:
@@ -122,6 +124,7 @@ def test_a_fix_for_a_day_without_partition_is_stored_and_stays_once_when_its_par
     assert Ping.objects.filter(officer=officer).count() == 1
 
 
+@pytest.mark.services
 def test_the_command_makes_the_coming_days_partitions_once(postgres: None) -> None:
     out = io.StringIO()
     call_command("ping_partitions", "--ahead", "9", "--list", stdout=out)
@@ -233,3 +236,34 @@ def test_a_rollup_of_a_day_whose_pings_are_gone_keeps_that_days_visits(settings:
 
     assert list(Visit.objects.filter(officer=officer, day=day)) == [visit]
     assert Visit.objects.get(pk=visit.pk).dwell_s == visit.dwell_s
+
+
+def test_beat_makes_partitions_hourly_and_applies_retention_nightly(settings: Any) -> None:
+    from backend.config.celery import app
+    from backend.patrols.tasks import ping_partitions_ensure_task, pings_retention_task
+
+    tasks = {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"patrols.ping_partitions_ensure", "patrols.pings_retention"} <= tasks
+    assert {"patrols.ping_partitions_ensure", "patrols.pings_retention"} <= set(app.tasks)
+    assert ping_partitions_ensure_task.delay().get() >= 0
+    assert pings_retention_task.delay().get() == 0  # nothing expired here
+
+
+@pytest.mark.services
+def test_the_admin_list_of_raw_pings_never_counts_the_whole_table(
+    postgres: None, admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.patrols.admin import EstimatedCountPaginator
+
+    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_COUNT_BELOW", 0)
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/patrols/ping/")
+    assert response.status_code == 200
+    sent = [
+        q["sql"].upper() for q in queries.captured_queries if "PATROLS_PING" in q["sql"].upper()
+    ]
+    assert any(s.startswith("EXPLAIN") for s in sent)
+    assert not any("COUNT(" in s for s in sent)
+    assert "recorded_at__gte" in response.content.decode()  # the day filter's links
