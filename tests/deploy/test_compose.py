@@ -200,3 +200,12 @@ def test_shell_scripts_are_shellcheck_clean() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_the_secrets_file_and_certificates_stay_out_of_the_image_and_the_repository() -> None:
+    # The image copies deploy/ (gunicorn.conf.py): deploy/.env must not travel with it.
+    assert compose()["x-app"]["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
+    ignored = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert {"deploy/.env", "deploy/tls/"} <= set(ignored)
+    gitignored = (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert {"/deploy/.env", "/deploy/tls/"} <= set(gitignored)
