@@ -32,6 +32,7 @@ WALK_MINUTES = 13  # a Koper-length visit (10-16 minutes), within one batch of p
 WALK_SPEED_MPS = 1.2  # walking pace
 METRES_PER_DEGREE_LAT = 111_320.0
 POLL_EVERY_S = 1.0
+DRAW_TRIES = 5  # hot spots to stand at before a draw with no mission fails (limit 20/min)
 
 
 class SmokeFailure(Exception):
@@ -198,14 +199,20 @@ def smoke_steps(options: SmokeOptions) -> Iterator[tuple[str, Callable[[], str]]
                 "GET /api/v1/hotspots: no published hot spot to patrol "
                 "(publish an analysis, or run smoke_production --prepare on a fresh install)"
             )
-        state["near"] = (float(rows[0]["centroid_lat"]), float(rows[0]["centroid_lon"]))
+        state["near"] = [
+            (float(r["centroid_lat"]), float(r["centroid_lon"])) for r in rows[:DRAW_TRIES]
+        ]
         return f"{len(rows)} published hot spot(s) on the first page"
 
     def draw() -> str:
-        lat, lon = state["near"]
-        payload = {"lat": lat, "lon": lon, "client_uuid": str(uuid.uuid4())}
-        body = client.expect("POST", "/api/v1/missions/draw", payload, ok=(201,))
-        mission = body.get("mission")
+        # Standing at a published hot spot, a draw finds one due within reach, unless that hot
+        # spot is a control far from treated ones: then stand at the next.
+        for lat, lon in state["near"]:
+            payload = {"lat": lat, "lon": lon, "client_uuid": str(uuid.uuid4())}
+            body = client.expect("POST", "/api/v1/missions/draw", payload, ok=(200, 201))
+            mission = body.get("mission")
+            if mission:
+                break
         if not mission:
             raise SmokeFailure(f"POST /api/v1/missions/draw: no mission: {body.get('detail')}")
         again = client.expect("POST", "/api/v1/missions/draw", payload, ok=(200,))
