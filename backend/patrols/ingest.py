@@ -213,6 +213,16 @@ PG_TYPES = {
 LOOKUP_CHUNK = 500  # ids of already-stored pings, read back in chunks of this many UUIDs
 
 
+def on_conflict(owner_column: str) -> str:
+    """The exactly-once clause: the fix's key is (party, recorded_at, client_uuid), the unique
+    index ``ping_officer_time_uuid`` / ``ping_unit_time_uuid`` (models.Ping). Named, not bare:
+    a conflict on any other unique index is an error, never a silent drop."""
+    return (
+        f"ON CONFLICT ({owner_column}, recorded_at, client_uuid) "
+        f"WHERE {owner_column} IS NOT NULL DO NOTHING"
+    )
+
+
 def _insert(
     rows: list[tuple[Any, ...]], columns: Sequence[str], owner_column: str, owner_id: int
 ) -> tuple[dict[str, int], set[str]]:
@@ -229,10 +239,7 @@ def _insert(
     table = Ping._meta.db_table
     uuid_at = list(columns).index("client_uuid")
     time_at = list(columns).index("recorded_at")
-    conflict = (
-        f"ON CONFLICT ({owner_column}, recorded_at, client_uuid) "
-        f"WHERE {owner_column} IS NOT NULL DO NOTHING RETURNING client_uuid, id"
-    )
+    conflict = on_conflict(owner_column) + " RETURNING client_uuid, id"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY into a per-connection staging table (psycopg's C copy path), then one

@@ -136,6 +136,9 @@ def _create_day(cursor: Any, day: date, existing: list[Partition]) -> Partition 
     lo, hi = _literal(start), _literal(end)
     execute = cursor.execute
     _ddl_prologue(cursor)
+    # No insert may reach the DEFAULT partition between the move below and the ATTACH (which
+    # would then fail): inserts there wait these few statements; others go on.
+    execute(f"LOCK TABLE {DEFAULT_PARTITION} IN SHARE MODE")
     execute(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
     execute(
         f"WITH moved AS (DELETE FROM {DEFAULT_PARTITION} WHERE recorded_at >= {lo} "

@@ -97,6 +97,9 @@ def test_a_retried_fix_near_midnight_is_a_duplicate_and_a_reused_uuid_at_another
     reused = fix(midnight + timedelta(milliseconds=1), uuid.UUID(body["client_uuid"]))
     other = pings_ingest(officer=officer, items=[reused]).items[0]
     assert other.status == "accepted" and other.id != first.id
+    # Duplicates are looked up by the whole key: a retry of the first fix still gets its own id.
+    assert pings_ingest(officer=officer, items=[body]).items[0].id == first.id
+    assert pings_ingest(officer=officer, items=[reused]).items[0].id == other.id
     assert Ping.objects.filter(officer=officer).count() == 2
     if connection.vendor == "postgresql" and ping_partitions():
         assert first.id is not None and other.id is not None
