@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from backend.patrols.models import PatrolSession, Ping
+from backend.patrols.partitions import pings_retained_from
 
 MAX_BATCH = 1000  # pings per request: a phone's backlog of ~80 min at 1 fix / 5 s
 CLOCK_SKEW_LIMIT = timedelta(minutes=5)
@@ -249,6 +251,16 @@ def _range_reasons(p: _Parsed, now: datetime) -> list[str]:
     latest = now + MAX_AHEAD
     ahead = p.epoch > latest.timestamp()
     checks.append((ahead, f"recorded_at is more than {MAX_AHEAD} after the server's time"))
+    # Raw pings older than the retention period are removed (partitions.py): such a fix would
+    # be dropped unseen, and could reopen a day whose pings are gone.
+    oldest = pings_retained_from(now=now)
+    checks.append(
+        (
+            p.epoch < oldest.timestamp(),
+            f"recorded_at is before {oldest.isoformat()}: raw pings are kept "
+            f"{settings.PRESENCE_PING_RETENTION_DAYS} days, so this fix is too old to store",
+        )
+    )
     reasons = [""] * len(p.index)
     for bad, reason in reversed(checks):  # the first failing check wins
         for j in np.flatnonzero(bad):
@@ -297,12 +309,25 @@ def _rows(p: _Parsed, js: Sequence[int], **fields: Any) -> _Rows:
 LOOKUP_CHUNK = 500  # ids of already-stored pings, read back in chunks of this many UUIDs (SQLite)
 
 
+def on_conflict(owner_column: str) -> str:
+    """The exactly-once clause: the fix's key is (party, recorded_at, client_uuid), the unique
+    index ``ping_officer_time_uuid`` / ``ping_unit_time_uuid`` (models.Ping). Named, not bare:
+    a conflict on any other unique index is an error, never a silent drop."""
+    return (
+        f"ON CONFLICT ({owner_column}, recorded_at, client_uuid) "
+        f"WHERE {owner_column} IS NOT NULL DO NOTHING"
+    )
+
+
 def _store(rows: _Rows) -> tuple[dict[str, int], set[str]]:
     """INSERT rows ON CONFLICT DO NOTHING; returns ({client_uuid: id}, client_uuids inserted now).
 
     Call inside a transaction. New rows come back from RETURNING; the ids of rows that already
     existed are read in the same transaction (they are committed, so they are visible and
-    cannot disappear). This is the only place that writes pings.
+    cannot disappear). This is the only place that writes pings. A fix is (party,
+    recorded_at, client_uuid), the exactly-once key (a unique index of the partitioned table
+    must hold its partition key, recorded_at): a retry re-sends the same time, so it meets the
+    stored row in the same partition. The batch's UUIDs are distinct (``_parse``).
     """
     if not rows.uuids:
         return {}, set()
@@ -325,7 +350,7 @@ def _store(rows: _Rows) -> tuple[dict[str, int], set[str]]:
                 f"FROM unnest({session_src}%s::uuid[], %s::timestamptz[], %s::bool[], "
                 "%s::float8[], %s::float8[], %s::float8[], %s::float8[], %s::float8[]) "
                 f"AS x({session_val}u, r, k, la, lo, a, sp, h) "
-                "ON CONFLICT DO NOTHING RETURNING client_uuid::text, id",
+                f"{on_conflict(owner)} RETURNING client_uuid::text, id",
                 [
                     rows.owner_id,
                     rows.received_at,
@@ -340,13 +365,23 @@ def _store(rows: _Rows) -> tuple[dict[str, int], set[str]]:
                 ],
             )
             new: dict[str, int] = dict(cursor.fetchall())
-            missing = [u for u in rows.uuids if u not in new]
+            missing = [k for k, u in enumerate(rows.uuids) if u not in new]
             existing: dict[str, int] = {}
             if missing:
+                # By the whole key: a UUID a client reused at another time is another fix.
+                times = [rows.recorded[k] for k in missing]
                 cursor.execute(
-                    f"SELECT client_uuid::text, id FROM {table} "
-                    f"WHERE {owner} = %s AND client_uuid = ANY(%s::uuid[])",
-                    [rows.owner_id, _array(missing)],
+                    f"SELECT client_uuid::text, id FROM {table} WHERE {owner} = %s "
+                    "AND (client_uuid, recorded_at) IN "
+                    "(SELECT * FROM unnest(%s::uuid[], %s::timestamptz[])) "
+                    "AND recorded_at BETWEEN %s AND %s",  # prunes partitions
+                    [
+                        rows.owner_id,
+                        _array(rows.uuids[k] for k in missing),
+                        _array(when.isoformat() for when in times),
+                        min(times),
+                        max(times),
+                    ],
                 )
                 existing = dict(cursor.fetchall())
             return {**existing, **new}, set(new)
@@ -388,19 +423,24 @@ def _store_portable(cursor: Any, table: str, rows: _Rows) -> tuple[dict[str, int
     cursor.execute(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         + ", ".join([marks] * len(prepared))
-        + " ON CONFLICT DO NOTHING RETURNING client_uuid, id",
+        + f" {on_conflict(owner)} RETURNING client_uuid, id",
         [v for r in prepared for v in r],
     )
     new = {str(uuid.UUID(str(u))): i for u, i in cursor.fetchall()}
-    missing = [r[2 if rows.session_ids else 1] for r in prepared]
-    missing = [m for m, u in zip(missing, rows.uuids, strict=True) if u not in new]
+    at = 2 if rows.session_ids else 1  # client_uuid's place; recorded_at follows it
+    missing = [
+        (r[at], r[at + 1]) for r, u in zip(prepared, rows.uuids, strict=True) if u not in new
+    ]
     existing: dict[str, int] = {}
     for lo in range(0, len(missing), LOOKUP_CHUNK):
         chunk = missing[lo : lo + LOOKUP_CHUNK]
+        # By the whole key: a UUID a client reused at another time is another fix.
         cursor.execute(
             f"SELECT client_uuid, id FROM {table} WHERE {owner} = %s "
-            f"AND client_uuid IN ({', '.join(['%s'] * len(chunk))})",
-            [rows.owner_id, *chunk],
+            "AND (client_uuid, recorded_at) IN (VALUES "
+            + ", ".join(["(%s, %s)"] * len(chunk))
+            + ")",
+            [rows.owner_id, *(v for pair in chunk for v in pair)],
         )
         existing.update({str(uuid.UUID(str(u))): i for u, i in cursor.fetchall()})
     return {**existing, **new}, set(new)
