@@ -1,0 +1,301 @@
+"""Fault tests (issue 11, faults a and b): a worker killed mid-rollup and a broker restarted or
+down lose no visits. Each uses a real worker process and a throwaway Redis of its own (never
+the shared one), and prints its figures (``-s`` shows them).
+
+The night shift below is the oracle: 8 hours from 20:00 local, a fix every 10 s (2,869 fixes), walking 15
+minutes inside each of three hot spots every hour; every visit is known before any rollup runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection
+from django.utils import timezone
+from shapely.geometry import box, mapping
+
+from backend.analytics.projection import LocalProjection
+from backend.config.celery import app
+from backend.config.localtime import local_day_bounds
+from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import HarmWeightVersion
+from backend.patrols.ingest import MAX_BATCH, pings_ingest
+from backend.patrols.models import PatrolSession, Visit
+from backend.patrols.rollup import session_rollup, visit_rebuild_for_day
+from backend.patrols.selectors import ROLLUP_RESEND_AFTER, sessions_due_rollup
+from backend.patrols.services import session_end
+from backend.patrols.tasks import session_rollup_queue
+from tests.conftest import (
+    RedisServer,
+    broker_at,
+    database_url_of_test_db,
+    require_service,
+    worker_start,
+    worker_stop,
+)
+from tests.factories import UserFactory
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+PROJ = LocalProjection(25.80, -80.21)
+CENTRES = (-1000.0, 0.0, 1000.0)  # metres east of the origin; 150 m squares around each
+SHIFT_HOURS = 8
+STEP_S = 10
+LAST_FIX_S = SHIFT_HOURS * 3600 - 120  # the last fix is on the drive back, outside
+VISIT_FIELDS = (
+    "hotspot__rank",
+    "day",
+    "entered_at",
+    "exited_at",
+    "dwell_s",
+    "stopped_s",
+    "gaps_s",
+    "mode",
+    "koper_compliant",
+)
+
+
+def night_start() -> datetime:
+    """20:00 local, three evenings ago: the shift ends at 04:00 on the next local day."""
+    day = timezone.localdate() - timedelta(days=3)
+    start, _ = local_day_bounds(day)
+    return start + timedelta(hours=20)
+
+
+def position(t: float) -> tuple[float, float, float]:
+    """(x, y, speed) at ``t`` seconds into the shift. Each hour: 15 minutes walking up and down
+    inside hot spot 1, 5 minutes' drive to hot spot 2, 15 minutes inside, 5 minutes' drive to
+    hot spot 3, 15 minutes inside, and 5 minutes' drive back, swinging 400 m north of hot spot
+    2 so that the drive never crosses it."""
+    m = (t % 3600) / 60.0
+
+    def walk(centre: float, since: float) -> tuple[float, float, float]:
+        s = (since * 60 * 1.2) % 240
+        return centre - 60 + (s if s <= 120 else 240 - s), 0.0, 1.2
+
+    if m < 15:
+        return walk(CENTRES[0], m)
+    if m < 20:
+        return CENTRES[0] + (m - 15) / 5 * 1000, 0.0, 1000 / 300
+    if m < 35:
+        return walk(CENTRES[1], m - 20)
+    if m < 40:
+        return CENTRES[1] + (m - 35) / 5 * 1000, 0.0, 1000 / 300
+    if m < 55:
+        return walk(CENTRES[2], m - 40)
+    f = (m - 55) / 5
+    return CENTRES[2] - f * 2000, 400 * math.sin(math.pi * f), 2000 / 300
+
+
+def expected_visits() -> int:
+    """Independent count: maximal runs of at least two consecutive fixes inside the same square
+    on the same local day (the day's rollup reads only that day's fixes; midnight falls 10 s
+    into a visit, which leaves one fix on day one: no visit there)."""
+    midnight = 4 * 3600
+    runs: list[list[int]] = []
+    last = None
+    for t in range(0, LAST_FIX_S + 1, STEP_S):
+        x, y, _ = position(t)
+        inside = next((k for k, c in enumerate(CENTRES) if abs(x - c) <= 75 and abs(y) <= 75), None)
+        if inside is not None and (inside != last or t == midnight):
+            runs.append([])
+        if inside is not None:
+            runs[-1].append(t)
+        last = inside
+    return sum(1 for run in runs if len(run) >= 2)
+
+
+def hotspots() -> None:
+    version, _ = HarmWeightVersion.objects.get_or_create(number=1)
+    run = AnalysisRun.objects.create(
+        as_of=date(2026, 1, 1), weights_version=version, is_active=True, status="done"
+    )
+    for rank, c in enumerate(CENTRES, start=1):
+        lat, lon = PROJ.to_latlon(c, 0.0)
+        Hotspot.objects.create(
+            run=run,
+            rank=rank,
+            geometry=mapping(PROJ.geometry_to_lonlat(box(c - 75, -75, c + 75, 75))),
+            centroid_lat=float(lat),
+            centroid_lon=float(lon),
+            harm=1,
+            incident_count=1,
+            gi_z_max=3,
+        )
+
+
+def pings(start: datetime, first_s: int, last_s: int) -> list[dict[str, Any]]:
+    out = []
+    for t in range(first_s, last_s + 1, STEP_S):
+        x, y, speed = position(t)
+        lat, lon = PROJ.to_latlon(x, y)
+        out.append(
+            {
+                "client_uuid": str(uuid.uuid4()),
+                "recorded_at": (start + timedelta(seconds=t)).isoformat(),
+                "lat": float(lat),
+                "lon": float(lon),
+                "accuracy_m": 5.0,
+                "speed_mps": speed,
+            }
+        )
+    return out
+
+
+def ingest(officer: Any, items: list[dict[str, Any]]) -> None:
+    for i in range(0, len(items), MAX_BATCH):
+        result = pings_ingest(officer=officer, items=items[i : i + MAX_BATCH])
+        assert result.counts()["accepted"] == len(items[i : i + MAX_BATCH])
+
+
+def night_shift(officer: Any, start: datetime) -> PatrolSession:
+    """The officer's whole night shift, its session still open."""
+    session = PatrolSession.objects.create(
+        officer=officer, client_uuid=uuid.uuid4(), started_at=start - timedelta(minutes=1)
+    )
+    ingest(officer, pings(start, 0, LAST_FIX_S))
+    return session
+
+
+def visits(officer: Any) -> list[tuple[Any, ...]]:
+    return list(
+        Visit.objects.filter(officer=officer).order_by("entered_at").values_list(*VISIT_FIELDS)
+    )
+
+
+def duplicates(officer: Any) -> int:
+    rows = Visit.objects.filter(officer=officer).values_list("hotspot", "entered_at")
+    return len(rows) - len(set(rows))
+
+
+def clean_run(start: datetime) -> list[tuple[Any, ...]]:
+    """The same shift by a twin officer, rolled up in this process with nothing failing."""
+    twin = UserFactory(role="officer")
+    session = night_shift(twin, start)
+    PatrolSession.objects.filter(pk=session.pk).update(ended_at=start + timedelta(hours=8))
+    session_rollup(session_id=session.pk)
+    return visits(twin)
+
+
+@pytest.fixture
+def real_broker(own_redis: RedisServer) -> Iterator[RedisServer]:
+    """Tasks sent by this process go to the test's own Redis, through a real broker."""
+    require_service(connection.vendor == "postgresql", "fault tests need PostgreSQL")
+    with broker_at(own_redis.url):
+        app.conf.task_always_eager = False
+        try:
+            yield own_redis
+        finally:
+            app.conf.task_always_eager = True
+
+
+def wait_until(condition: Any, timeout: float, what: str, log: Path | None = None) -> float:
+    """Seconds until ``condition()`` held; fails with the worker's log after ``timeout``."""
+    began = time.monotonic()
+    while not condition():
+        if time.monotonic() - began > timeout:
+            tail = log.read_text()[-3000:] if log else ""
+            pytest.fail(f"{what}: not after {timeout} s\n{tail}")
+        time.sleep(0.1)
+    return time.monotonic() - began
+
+
+def age_unacked_messages(server: RedisServer, seconds: float) -> int:
+    """Move the broker's clock: the unacknowledged deliveries look ``seconds`` older, as they
+    would be once the visibility timeout has run out. Returns how many there were."""
+    import redis
+
+    with app.connection_for_write(server.url) as conn:
+        key = conn.default_channel.unacked_index_key
+    client = redis.Redis.from_url(server.url)
+    tags = client.zrange(key, 0, -1, withscores=True)
+    for tag, score in tags:
+        client.zadd(key, {tag: score - seconds})
+    return len(tags)
+
+
+def test_a_worker_killed_mid_rollup_leaves_the_visits_of_a_clean_run(
+    real_broker: RedisServer, tmp_path: Path, settings: Any
+) -> None:
+    hotspots()
+    start = night_start()
+    second_day = timezone.localtime(start + timedelta(hours=5)).date()
+    officer = UserFactory(role="officer")
+    session = night_shift(officer, start)
+    # The 10-minute sweep of open sessions rolled up the small hours already: day two has
+    # visits the final rollup must replace, not add to.
+    assert visit_rebuild_for_day(officer_id=officer.pk, day=second_day) > 0
+
+    log = tmp_path / "worker.log"
+    worker = worker_start(redis_url=real_broker.url, queue="fault-a", log=log)
+    # Hold the rollup half-way, deterministically: this connection locks day two's visit rows,
+    # so the worker commits day one and then waits to delete day two's rows.
+    holder = psycopg.connect(database_url_of_test_db())
+    try:
+        holder.execute(
+            "SELECT id FROM patrols_visit WHERE officer_id = %s AND day = %s FOR UPDATE",
+            [officer.pk, second_day],
+        )
+
+        def worker_waits_on_day_two() -> bool:
+            with psycopg.connect(database_url_of_test_db(), autocommit=True) as probe:
+                row = probe.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE 'DELETE FROM \"patrols_visit\"%%'"
+                ).fetchone()
+                return bool(row and row[0])
+
+        end = start + timedelta(hours=SHIFT_HOURS)
+        session_end(officer=officer, session_id=session.pk, ended_at=end, now=end)
+        wait_until(worker_waits_on_day_two, 60, "the rollup reaching day two", log)
+        first_day_written = Visit.objects.filter(
+            officer=officer, day=timezone.localtime(start).date()
+        ).count()
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        killed_at = time.monotonic()
+    finally:
+        holder.rollback()
+        holder.close()
+    session.refresh_from_db()
+    assert session.rolled_up_at is None  # killed mid-way: the rollup is still owed
+
+    # Past the visibility timeout the broker hands the unacknowledged rollup to a worker again.
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert age_unacked_messages(real_broker, visibility + 1) >= 1
+    worker = worker_start(redis_url=real_broker.url, queue="fault-a", log=log)
+    try:
+
+        def rolled_up() -> bool:
+            session.refresh_from_db()
+            return session.rolled_up_at is not None
+
+        wait_until(rolled_up, 120, "the redelivered rollup", log)
+        recovered_s = time.monotonic() - killed_at
+    finally:
+        worker_stop(worker)
+
+    clean = clean_run(start)
+    got = visits(officer)
+    print(
+        f"\nfault (a) worker SIGKILLed mid-rollup: {first_day_written} visits of day one written "
+        f"before the kill; redelivered after the {visibility} s visibility timeout (broker clock "
+        f"moved); recovered {recovered_s:.1f} s after the kill; visits {len(got)} (clean run "
+        f"{len(clean)}, expected {expected_visits()}); duplicates {duplicates(officer)}"
+    )
+    assert got == clean
+    assert len(got) == expected_visits()
+    assert duplicates(officer) == 0
