@@ -299,3 +299,135 @@ def test_a_worker_killed_mid_rollup_leaves_the_visits_of_a_clean_run(
     assert got == clean
     assert len(got) == expected_visits()
     assert duplicates(officer) == 0
+
+
+def short_patrol(officer: Any, hotspot: Hotspot, start: datetime) -> PatrolSession:
+    """16 minutes from ``start``: 2 outside, 12 walking inside ``hotspot`` (the 150 m square on
+    the origin), 2 outside; its visit is inside from 120 s to 840 s (a 720 s dwell)."""
+    session = PatrolSession.objects.create(
+        officer=officer, client_uuid=uuid.uuid4(), started_at=start - timedelta(minutes=1)
+    )
+    items = []
+    for t in range(0, 961, STEP_S):
+        x = -300.0 if t < 120 else 300.0 if t > 840 else position(t - 120 + 20 * 60)[0]
+        lat, lon = PROJ.to_latlon(x, 0.0)
+        items.append(
+            {
+                "client_uuid": str(uuid.uuid4()),
+                "recorded_at": (start + timedelta(seconds=t)).isoformat(),
+                "lat": float(lat),
+                "lon": float(lon),
+                "accuracy_m": 5.0,
+                "speed_mps": 1.2,
+            }
+        )
+    ingest(officer, items)
+    return session
+
+
+def end_through_the_api(officer: Any, session: PatrolSession) -> int:
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(officer)
+    response = client.post(
+        f"/api/v1/patrols/sessions/{session.pk}/end", {}, content_type="application/json"
+    )
+    assert response["Content-Type"] == "application/json"
+    return response.status_code
+
+
+def the_hand_worked_visit(officer: Any, start: datetime) -> bool:
+    rows = list(
+        Visit.objects.filter(officer=officer).values_list("hotspot__rank", "entered_at", "dwell_s")
+    )
+    return rows == [(2, start + timedelta(seconds=120), 720.0)]
+
+
+def sweep_as_beat_would_at(now: datetime) -> int:
+    """The body of the every-minute ``patrols.sweep_due_rollups`` job, run at ``now``."""
+    due = sessions_due_rollup(now=now)
+    for session_id in due:
+        session_rollup_queue(session_id=session_id)
+    return len(due)
+
+
+def test_rollups_queued_when_redis_restarts_empty_all_complete(
+    real_broker: RedisServer, tmp_path: Path
+) -> None:
+    import redis
+
+    hotspots()
+    hotspot = Hotspot.objects.get(rank=2)
+    start = (timezone.now() - timedelta(minutes=30)).replace(microsecond=0)
+    officers = [UserFactory(role="officer") for _ in range(12)]
+    for officer in officers:
+        session = short_patrol(officer, hotspot, start)
+        assert end_through_the_api(officer, session) == 200  # queued; no worker is running
+    queued = redis.Redis.from_url(real_broker.url).llen("celery")
+    assert queued == len(officers)
+
+    real_broker.stop()  # no persistence: the queued rollups are gone with it
+    real_broker.start()
+    assert redis.Redis.from_url(real_broker.url).llen("celery") == 0
+    assert PatrolSession.objects.filter(rolled_up_at__isnull=True).count() == len(officers)
+
+    log = tmp_path / "worker.log"
+    worker = worker_start(redis_url=real_broker.url, queue="fault-b", log=log)
+    try:
+        # Beat's sweep, once the 5 minutes it allows a sent rollup have passed, sends them again.
+        assert sweep_as_beat_would_at(timezone.now()) == 0  # sent under 5 minutes ago: in flight
+        later = timezone.now() + ROLLUP_RESEND_AFTER + timedelta(minutes=1)
+        assert sweep_as_beat_would_at(later) == len(officers)
+        done_s = wait_until(
+            lambda: not PatrolSession.objects.filter(rolled_up_at__isnull=True).exists(),
+            120,
+            "every rollup",
+            log,
+        )
+    finally:
+        worker_stop(worker)
+    complete = sum(the_hand_worked_visit(officer, start) for officer in officers)
+    print(
+        f"\nfault (b) Redis restarted empty with {queued} rollups queued: beat's sweep resent "
+        f"{len(officers)}; {complete} complete with their hand-worked visit {done_s:.1f} s "
+        f"later; lost {len(officers) - complete}"
+    )
+    assert complete == len(officers)
+
+
+def test_a_session_ended_while_redis_is_down_gets_its_visits_once_redis_is_back(
+    real_broker: RedisServer, tmp_path: Path
+) -> None:
+    from backend.patrols.tasks import sweep_due_rollups_task
+
+    hotspots()
+    hotspot = Hotspot.objects.get(rank=2)
+    start = (timezone.now() - timedelta(minutes=30)).replace(microsecond=0)
+    officer = UserFactory(role="officer")
+    session = short_patrol(officer, hotspot, start)
+    log = tmp_path / "worker.log"
+    worker = worker_start(redis_url=real_broker.url, queue="fault-b2", log=log)
+    try:
+        real_broker.stop()
+        assert end_through_the_api(officer, session) == 200
+        session.refresh_from_db()
+        assert session.ended_at is not None and session.rollup_queued_at is None
+        real_broker.start()  # same port; the worker reconnects by itself
+        back = time.monotonic()
+        sweep_due_rollups_task.delay()  # what beat sends every minute, through the broker
+
+        def rolled_up() -> bool:
+            session.refresh_from_db()
+            return session.rolled_up_at is not None
+
+        after_s = wait_until(rolled_up, 120, "the swept rollup", log)
+    finally:
+        worker_stop(worker)
+    print(
+        f"\nfault (b) session ended with Redis down: answered 200; visits {after_s:.1f} s after "
+        f"beat's first sweep once Redis was back (beat sweeps every 60 s: within "
+        f"{60 + after_s:.0f} s of Redis's return); visit rows {Visit.objects.filter(officer=officer).count()}"
+    )
+    assert time.monotonic() - back >= after_s
+    assert the_hand_worked_visit(officer, start)
