@@ -2,8 +2,8 @@
 down lose no visits. Each uses a real worker process and a throwaway Redis of its own (never
 the shared one), and prints its figures (``-s`` shows them).
 
-The night shift below is the oracle: 8 hours from 20:00 local, a fix every 10 s (2,869 fixes), walking 15
-minutes inside each of three hot spots every hour; every visit is known before any rollup runs.
+The night shift below is the oracle: 8 hours from 20:00 local, a fix every 10 s (2,869 fixes),
+walking 15 minutes inside each of three hot spots every hour; every visit is known beforehand.
 """
 
 from __future__ import annotations
@@ -427,7 +427,8 @@ def test_a_session_ended_while_redis_is_down_gets_its_visits_once_redis_is_back(
     print(
         f"\nfault (b) session ended with Redis down: answered 200; visits {after_s:.1f} s after "
         f"beat's first sweep once Redis was back (beat sweeps every 60 s: within "
-        f"{60 + after_s:.0f} s of Redis's return); visit rows {Visit.objects.filter(officer=officer).count()}"
+        f"{60 + after_s:.0f} s of Redis's return); visit rows "
+        f"{Visit.objects.filter(officer=officer).count()}"
     )
     assert time.monotonic() - back >= after_s
     assert the_hand_worked_visit(officer, start)

@@ -131,7 +131,7 @@ def test_ten_thousand_pings_through_a_flaky_proxy_are_stored_exactly_once(
     try:
         for first in range(0, PINGS, BATCH):
             body = json.dumps(pings[first : first + BATCH])  # the same bytes on every retry
-            for attempt in range(MAX_ATTEMPTS):
+            for _attempt in range(MAX_ATTEMPTS):
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                 try:
                     connection.request(
