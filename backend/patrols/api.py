@@ -19,6 +19,7 @@ from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.audit.services import request_ip
 from backend.config.api import BoundedJSONParser, drf_validation_error
+from backend.config.dates import SaneDateSerializerField, SaneDateTimeSerializerField
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
 from backend.patrols.selectors import session_current, track_for_day
@@ -231,7 +232,7 @@ class ActivityApi(APIView):
     class ActivityInputSerializer(serializers.Serializer):
         client_uuid = serializers.UUIDField()
         kind = serializers.SlugField()
-        recorded_at = serializers.DateTimeField()
+        recorded_at = SaneDateTimeSerializerField()
         note = serializers.CharField(
             required=False,
             default="",
@@ -298,7 +299,7 @@ class TrackApi(APIView):
     """
 
     class TrackInputSerializer(serializers.Serializer):
-        day = serializers.DateField(
+        day = SaneDateSerializerField(
             input_formats=["%Y-%m-%d"],
             error_messages={
                 "invalid": "must be a date like 2026-11-25",

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from backend.accounts.models import Squad
+from backend.config.dates import FIRST_SANE_DAY
 from backend.reports.compliance import MAX_REPORT_DAYS, REPORT_GROUPINGS
 
 GROUPING_LABELS = {
@@ -22,7 +23,7 @@ GROUPING_LABELS = {
     "arm": "Experiment arm",
 }
 DEFAULT_DAYS = 7
-EARLIEST = date(2000, 1, 1)  # a sane lower bound: no agency data is older
+EARLIEST = FIRST_SANE_DAY  # the window every date input shares (config/dates.py)
 
 
 def default_range() -> tuple[date, date]:
