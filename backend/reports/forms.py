@@ -124,6 +124,16 @@ class SquadChoiceForm(forms.Form):
         field.queryset = squads
 
 
+class SquadExportForm(SquadChoiceForm):
+    """A download of the squad's shift visits: location data, so the viewer says why."""
+
+    reason = forms.CharField(
+        max_length=200,
+        label="Why you need this export",
+        help_text="Recorded in the audit log with your name, e.g. a complaint or case number.",
+    )
+
+
 class SnapshotDayForm(forms.Form):
     """The day whose daily snapshot a "Recompute" button rebuilds."""
 
