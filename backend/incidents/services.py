@@ -78,6 +78,7 @@ def incident_import_create(
     uploaded_by: Any = None,
     store: str = "no",
     save_mapping: str = "",
+    ip: str | None = None,
 ) -> tuple[IncidentImport, bool]:
     """Record an import of the file at ``path``; (import, created).
 
@@ -122,6 +123,7 @@ def incident_import_create(
                 action="incident_import.create",
                 obj=imp,
                 after={"source": source, "file_name": imp.file_name, "mapping": imp.mapping},
+                ip=ip,
             )
     if created and store in {"move", "copy"}:
         file_store(path, client_uuid, move=store == "move")
@@ -154,6 +156,7 @@ def incident_import_upload(
     offence_aliases: dict[str, str] | None = None,
     source: str = "",
     save_mapping: str = "",
+    ip: str | None = None,
 ) -> tuple[IncidentImport, bool]:
     """An uploaded file (its ``chunks``) with its mapping, recorded and queued; (import, created).
 
@@ -183,6 +186,7 @@ def incident_import_upload(
             client_uuid=client_uuid,
             uploaded_by=uploaded_by,
             save_mapping=save_mapping,
+            ip=ip,
         )
     except ValidationError:
         path.unlink(missing_ok=True)

@@ -62,7 +62,9 @@ class SessionStartApi(APIView):
         data = self.StartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            written = session_start(officer=request.user, **data.validated_data)
+            written = session_start(
+                officer=request.user, ip=request_ip(request), **data.validated_data
+            )
         except SessionConflict as exc:
             return Response(
                 {"detail": str(exc), "session": SessionOutputSerializer(exc.session).data},
@@ -87,7 +89,12 @@ class SessionEndApi(APIView):
         data = self.EndInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            session = session_end(officer=request.user, session_id=pk, **data.validated_data)
+            session = session_end(
+                officer=request.user,
+                session_id=pk,
+                ip=request_ip(request),
+                **data.validated_data,
+            )
         except PatrolSession.DoesNotExist as exc:
             raise NotFound(str(exc)) from exc
         except DjangoValidationError as exc:
