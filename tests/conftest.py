@@ -177,8 +177,8 @@ def broker_at(url: str) -> Iterator[None]:
     from backend.config.celery import app
 
     def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # Forget the app's pools; never close them: kombu's registry hands the same pool out
+        # again for the same URL, and a closed one would fail every later test's publish.
         app._pool = None
         app.amqp._producer_pool = None
 
