@@ -258,6 +258,34 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def real_broker(own_redis: RedisServer) -> Iterator[RedisServer]:
+    """Tasks sent by this process go through the test's own Redis to real workers (PostgreSQL
+    required: the workers share the test database)."""
+    from django.db import connection
+
+    from backend.config.celery import app
+
+    require_service(connection.vendor == "postgresql", "fault tests need PostgreSQL")
+    with broker_at(own_redis.url):
+        app.conf.task_always_eager = False
+        try:
+            yield own_redis
+        finally:
+            app.conf.task_always_eager = True
+
+
+def wait_until(condition: Any, timeout: float, what: str, log: Path | None = None) -> float:
+    """Seconds until ``condition()`` held; fails with the worker's log after ``timeout``."""
+    began = time.monotonic()
+    while not condition():
+        if time.monotonic() - began > timeout:
+            tail = log.read_text()[-3000:] if log else ""
+            pytest.fail(f"{what}: not after {timeout} s\n{tail}")
+        time.sleep(0.1)
+    return time.monotonic() - began
+
+
+@pytest.fixture
 def celery_worker(
     redis_url: str, django_db_serialized_rollback: None, transactional_db: None, tmp_path: Path
 ) -> Iterator[Worker]:

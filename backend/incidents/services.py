@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from backend.audit.services import audit_record
+from backend.config.celery import task_send
 from backend.incidents.mapping import ImportSpec, import_spec_build, import_spec_check, normalise
 from backend.incidents.models import (
     ColumnMapping,
@@ -139,7 +140,7 @@ def incident_import_submit(**kwargs: Any) -> tuple[IncidentImport, bool]:
         imp, created = incident_import_create(**kwargs)
         if created:
             pk = imp.pk
-            transaction.on_commit(lambda: import_run_task.delay(pk))
+            transaction.on_commit(lambda: task_send(import_run_task, pk))
     return imp, created
 
 

@@ -22,6 +22,7 @@ from backend.analytics.randomization import (
     new_seed,
 )
 from backend.audit.services import audit_record
+from backend.config.celery import task_send
 from backend.config.dates import sane_date_problem
 from backend.hotspots.models import Hotspot
 from backend.hotspots.selectors import analysis_run_active, hotspots_active
@@ -329,7 +330,7 @@ def mission_complete(*, mission_id: int, actor: User, at: datetime | None = None
     if written.created:
         mission = written.mission
         day = timezone.localtime(mission.ended_at or timezone.now()).date().isoformat()
-        transaction.on_commit(lambda: visit_rebuild_task.delay(mission.officer_id, day))
+        transaction.on_commit(lambda: task_send(visit_rebuild_task, mission.officer_id, day))
     return written
 
 

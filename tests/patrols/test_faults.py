@@ -13,14 +13,12 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection
 from django.utils import timezone
 from shapely.geometry import box, mapping
 
@@ -37,9 +35,8 @@ from backend.patrols.services import session_end
 from backend.patrols.tasks import session_rollup_queue
 from tests.conftest import (
     RedisServer,
-    broker_at,
     database_url_of_test_db,
-    require_service,
+    wait_until,
     worker_start,
     worker_stop,
 )
@@ -188,29 +185,6 @@ def clean_run(start: datetime) -> list[tuple[Any, ...]]:
     PatrolSession.objects.filter(pk=session.pk).update(ended_at=start + timedelta(hours=8))
     session_rollup(session_id=session.pk)
     return visits(twin)
-
-
-@pytest.fixture
-def real_broker(own_redis: RedisServer) -> Iterator[RedisServer]:
-    """Tasks sent by this process go to the test's own Redis, through a real broker."""
-    require_service(connection.vendor == "postgresql", "fault tests need PostgreSQL")
-    with broker_at(own_redis.url):
-        app.conf.task_always_eager = False
-        try:
-            yield own_redis
-        finally:
-            app.conf.task_always_eager = True
-
-
-def wait_until(condition: Any, timeout: float, what: str, log: Path | None = None) -> float:
-    """Seconds until ``condition()`` held; fails with the worker's log after ``timeout``."""
-    began = time.monotonic()
-    while not condition():
-        if time.monotonic() - began > timeout:
-            tail = log.read_text()[-3000:] if log else ""
-            pytest.fail(f"{what}: not after {timeout} s\n{tail}")
-        time.sleep(0.1)
-    return time.monotonic() - began
 
 
 def age_unacked_messages(server: RedisServer, seconds: float) -> int:
