@@ -211,6 +211,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "patrols.sweep_due_rollups",
         "schedule": timedelta(minutes=1),  # rollups whose message was lost (broker down)
     },
+    "sweep-due-imports": {
+        "task": "incidents.sweep_due_imports",
+        "schedule": timedelta(minutes=1),  # incident imports whose message was lost
+    },
+    "sweep-due-analyses": {
+        "task": "hotspots.sweep_due_analyses",
+        "schedule": timedelta(minutes=1),  # analysis runs whose message was lost
+    },
+    "sweep-due-recomputes": {
+        "task": "reports.sweep_due_recomputes",
+        "schedule": timedelta(minutes=1),  # compliance recomputations whose message was lost
+    },
     "sweep-open-patrol-sessions": {
         "task": "patrols.sweep_open_sessions",
         "schedule": timedelta(minutes=10),  # visits of officers still on patrol

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.config.api import drf_validation_error
+from backend.config.dates import SaneDateSerializerField
 from backend.gis.layers import layer_response
 from backend.hotspots.enqueue import analysis_submit
 from backend.hotspots.exports import grid_geojson, hotspots_geojson, hotspots_layer
@@ -109,7 +110,7 @@ class AnalysisListCreateApi(APIView):
     permission_classes = [role_permission(*ANALYSIS_ROLES)]
 
     class AnalysisInputSerializer(serializers.Serializer):
-        as_of = serializers.DateField()
+        as_of = SaneDateSerializerField()
         lookback_days = serializers.IntegerField(default=365)
         cell_size_m = serializers.FloatField(default=150.0)
         top_k = serializers.IntegerField(default=20)

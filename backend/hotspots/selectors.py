@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from backend.analytics.projection import LocalProjection
+from backend.config.celery import RESEND_AFTER
 from backend.hotspots.models import AnalysisRun, Hotspot
+from backend.incidents.models import ImportStatus
 
 
 def hotspots_active() -> QuerySet[Hotspot]:
@@ -54,3 +59,14 @@ def analysis_runs() -> QuerySet[AnalysisRun]:
 
 def analysis_run_active() -> AnalysisRun | None:
     return analysis_runs().filter(is_active=True).first()
+
+
+def analyses_due(*, now: datetime | None = None) -> list[int]:
+    """Analysis runs still pending ``RESEND_AFTER`` after they were recorded (their message
+    was lost). Oldest first, at most 100 a sweep."""
+    before = (now or timezone.now()) - RESEND_AFTER
+    return list(
+        AnalysisRun.objects.filter(status=ImportStatus.PENDING, created_at__lt=before)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:100]
+    )

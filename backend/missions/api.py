@@ -36,6 +36,11 @@ from backend.accounts.models import Role
 from backend.accounts.permissions import api_user, role_permission
 from backend.analytics.randomization import BalanceRow, BalanceTable
 from backend.config.api import MAX_LAT, drf_validation_error
+from backend.config.dates import (
+    SaneDateSerializerField,
+    SaneDateTimeSerializerField,
+    sane_date_problem,
+)
 from backend.config.localtime import local_day_bounds
 from backend.gis.layers import layer_response
 from backend.missions.models import (
@@ -103,8 +108,8 @@ def _num(x: float) -> float | None:
 class DayQuerySerializer(serializers.Serializer):
     """The optional ``date`` / ``day`` query parameters (YYYY-MM-DD)."""
 
-    date = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
-    day = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+    date = SaneDateSerializerField(required=False, input_formats=["%Y-%m-%d"])
+    day = SaneDateSerializerField(required=False, input_formats=["%Y-%m-%d"])
 
 
 def _query_day(request: Request, name: str) -> date | None:
@@ -298,6 +303,8 @@ class MissionListApi(generics.ListAPIView):
                 day = date.fromisoformat(params["day"])
             except ValueError as exc:
                 raise ValidationError({"day": "must be YYYY-MM-DD"}) from exc
+            if problem := sane_date_problem(day):
+                raise ValidationError({"day": problem})
             start, end = local_day_bounds(day)
             missions = missions.filter(window_start__gte=start, window_start__lt=end)
         if params.get("status"):
@@ -324,7 +331,7 @@ class MissionDetailApi(generics.RetrieveAPIView):
 
 
 class AtInputSerializer(serializers.Serializer):
-    at = serializers.DateTimeField(
+    at = SaneDateTimeSerializerField(
         required=False, default=None, help_text="When you did it (ISO-8601 with offset)."
     )
 
@@ -392,7 +399,7 @@ class MissionCompleteApi(_MissionTransitionApi):
 class DeclineInputSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=DeclineReason.choices)
     note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
-    at = serializers.DateTimeField(required=False, default=None)
+    at = SaneDateTimeSerializerField(required=False, default=None)
 
 
 @_documented(DeclineInputSerializer)
@@ -405,7 +412,7 @@ class MissionDeclineApi(_MissionTransitionApi):
 
 class InterruptInputSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
-    at = serializers.DateTimeField(required=False, default=None)
+    at = SaneDateTimeSerializerField(required=False, default=None)
 
 
 @_documented(InterruptInputSerializer)
@@ -438,8 +445,8 @@ class MissionAssignApi(APIView):
     class AssignInputSerializer(serializers.Serializer):
         officer = serializers.IntegerField()
         hotspot = serializers.IntegerField()
-        window_start = serializers.DateTimeField()
-        window_end = serializers.DateTimeField()
+        window_start = SaneDateTimeSerializerField()
+        window_end = SaneDateTimeSerializerField()
         mission_type = serializers.IntegerField(required=False, allow_null=True, default=None)
         client_uuid = serializers.UUIDField(required=False, allow_null=True, default=None)
 
@@ -535,7 +542,7 @@ class SquadScheduleApi(APIView):
     permission_classes = [role_permission(*BOARD_ROLES)]
 
     class ScheduleInputSerializer(serializers.Serializer):
-        date = serializers.DateField(help_text="Local day the shift starts.")
+        date = SaneDateSerializerField(help_text="Local day the shift starts.")
         mission_type = serializers.IntegerField(required=False, allow_null=True, default=None)
         replace = serializers.BooleanField(required=False, default=False)
 
@@ -729,8 +736,8 @@ class ExperimentListCreateApi(APIView):
     class ExperimentInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=120)
         design = serializers.ChoiceField(choices=Design.choices)
-        starts_on = serializers.DateField()
-        ends_on = serializers.DateField()
+        starts_on = SaneDateSerializerField()
+        ends_on = SaneDateSerializerField()
         visits_per_shift = serializers.IntegerField(min_value=1, max_value=12, default=3)
         minutes_per_visit = serializers.IntegerField(min_value=1, max_value=240, default=15)
         blocking = serializers.ChoiceField(choices=Blocking.choices, default=Blocking.DISTRICT_TIER)

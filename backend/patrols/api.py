@@ -20,6 +20,7 @@ from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.audit.services import request_ip
 from backend.config.api import BoundedJSONParser, FastJSONRenderer, drf_validation_error
+from backend.config.dates import SaneDateSerializerField, SaneDateTimeSerializerField
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
 from backend.patrols.selectors import session_current, track_for_day
@@ -62,7 +63,9 @@ class SessionStartApi(APIView):
         data = self.StartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            written = session_start(officer=request.user, **data.validated_data)
+            written = session_start(
+                officer=request.user, ip=request_ip(request), **data.validated_data
+            )
         except SessionConflict as exc:
             return Response(
                 {"detail": str(exc), "session": SessionOutputSerializer(exc.session).data},
@@ -87,7 +90,12 @@ class SessionEndApi(APIView):
         data = self.EndInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            session = session_end(officer=request.user, session_id=pk, **data.validated_data)
+            session = session_end(
+                officer=request.user,
+                session_id=pk,
+                ip=request_ip(request),
+                **data.validated_data,
+            )
         except PatrolSession.DoesNotExist as exc:
             raise NotFound(str(exc)) from exc
         except DjangoValidationError as exc:
@@ -248,7 +256,7 @@ class ActivityApi(APIView):
     class ActivityInputSerializer(serializers.Serializer):
         client_uuid = serializers.UUIDField()
         kind = serializers.SlugField()
-        recorded_at = serializers.DateTimeField()
+        recorded_at = SaneDateTimeSerializerField()
         note = serializers.CharField(
             required=False,
             default="",
@@ -315,7 +323,7 @@ class TrackApi(APIView):
     """
 
     class TrackInputSerializer(serializers.Serializer):
-        day = serializers.DateField(
+        day = SaneDateSerializerField(
             input_formats=["%Y-%m-%d"],
             error_messages={
                 "invalid": "must be a date like 2026-11-25",

@@ -23,6 +23,7 @@ from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.audit.services import request_ip
 from backend.config.api import drf_validation_error
+from backend.config.dates import SaneDateSerializerField
 from backend.reports.compliance import COLUMNS, MAX_REPORT_DAYS, REPORT_GROUPINGS
 from backend.reports.enqueue import compliance_recompute_request
 from backend.reports.models import ComplianceDay, ComplianceRecompute, DailySnapshot, Scope
@@ -96,8 +97,8 @@ class RangeInputSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         # "from" is a Python keyword: declared here by name.
-        fields["from"] = serializers.DateField()
-        fields["to"] = serializers.DateField()
+        fields["from"] = SaneDateSerializerField()
+        fields["to"] = SaneDateSerializerField()
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -302,8 +303,8 @@ class ComplianceRecomputeApi(APIView):
     permission_classes = [role_permission(*RECOMPUTE_ROLES)]
 
     class RecomputeInputSerializer(serializers.Serializer):
-        first_day = serializers.DateField()
-        last_day = serializers.DateField()
+        first_day = SaneDateSerializerField()
+        last_day = SaneDateSerializerField()
 
     @extend_schema(request=RecomputeInputSerializer, responses={202: RecomputeOutputSerializer})
     def post(self, request: Request) -> Response:

@@ -31,6 +31,7 @@ EXPECTED_AREAS = {
         "snapshot",
         "workload",
         "api_docs",
+        "audit",
     },
     Role.ANALYST: {
         "hotspots",
@@ -58,6 +59,7 @@ EXPECTED_AREAS = {
         "snapshot",
         "workload",
         "api_docs",
+        "audit",
         "admin",
     },
 }
