@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
@@ -14,6 +17,26 @@ from rest_framework.parsers import JSONParser
 # pole is refused with this bound instead of failing in the projection.
 MAX_LAT = 89.0
 MAX_JSON_DEPTH = 32  # the deepest body any endpoint takes is 3 levels
+# The agency days an API input may name: no data this system holds is older than 2000, and no one
+# plans, schedules or reports more than a year ahead. A day outside (year 200, year 9999) is a
+# typing error that would otherwise create missions or windows no one can read.
+EARLIEST_DAY = date(2000, 1, 1)
+DAYS_AHEAD = 366
+
+
+class AgencyDayField(serializers.DateField):
+    """An agency-local day (``YYYY-MM-DD``) from ``EARLIEST_DAY`` to a year after today."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> date:
+        day = super().to_internal_value(value)
+        latest = timezone.localdate() + timedelta(days=DAYS_AHEAD)
+        if not EARLIEST_DAY <= day <= latest:
+            raise serializers.ValidationError(f"must be a day from {EARLIEST_DAY} to {latest}")
+        return day
 
 
 def drf_validation_error(exc: DjangoValidationError) -> ValidationError:
