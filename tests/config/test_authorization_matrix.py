@@ -495,3 +495,53 @@ def test_a_role_that_holds_no_rows_still_gets_only_its_own_in_lists(world: World
     ids = [r["id"] for r in sergeant.get("/api/v1/missions").json()["results"]]
     assert world.owned["officer_a"].mission.pk in ids
     assert world.owned["officer_c"].mission.pk not in ids
+
+
+# Exports outside the API (web pages, signed in with the session cookie), on squad 1 (A's).
+# ``DENY`` here: no 200, and nothing of officer A in the body.
+def page_exports(world: World) -> dict[str, str]:
+    day = timezone.localdate().isoformat()
+    squad = world.squad1.pk
+    return {
+        "board_csv": f"/missions/board/missions.csv?squad={squad}&date={day}",
+        "squad_csv": f"/reports/squad.csv?squad={squad}",
+        "compliance_csv": f"/reports/compliance.csv?from={day}&to={day}&by=officer",
+    }
+
+
+PAGE_POLICY: dict[str, dict[str, str]] = {
+    "board_csv": BOARD_SQUAD_1,
+    "squad_csv": BOARD_SQUAD_1,
+    "compliance_csv": only("sergeant_ab", "sergeant_c", "supervisor", "analyst", "admin"),
+}
+
+
+def test_exports_outside_the_api_follow_the_same_policy(world: World) -> None:
+    a = world.users["officer_a"]
+    mission_id = str(world.owned["officer_a"].mission.pk)
+    failures, cells = [], 0
+    for name, url in page_exports(world).items():
+        for identity in IDENTITIES:
+            if identity == "sergeant_no_second_factor" and not SECOND_FACTOR_READY:
+                continue
+            client = Client(raise_request_exception=False)
+            if identity in world.users:
+                client.force_login(world.users[identity])
+            response = client.get(url)
+            cells += 1
+            expected = PAGE_POLICY[name][identity]
+            body = response.content.decode(errors="replace")
+            if expected == ALLOW and response.status_code != 200:
+                failures.append(f"{name} as {identity}: expected 200, got {response.status_code}")
+            # (Officer A's own pages show A's name in the header: the name counts for others.)
+            shows_a = (
+                identity != "officer_a" and a.last_name in body
+            ) or f"\n{mission_id}," in body
+            if expected == DENY and (response.status_code == 200 or shows_a):
+                failures.append(
+                    f"{name} as {identity}: expected a denial, got {response.status_code}"
+                )
+            if name == "board_csv" and expected == ALLOW and f"\n{mission_id}," not in body:
+                failures.append(f"{name} as {identity}: officer A's mission missing")
+    print(f"\npage exports: {cells} cells tested, {len(failures)} failing")
+    assert not failures, "\n".join(failures)
