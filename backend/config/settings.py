@@ -487,6 +487,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- Production smoke test (python manage.py smoke_production) ------------------------------
+# The officer account the smoke test signs in as; its flags override these.
+PRESENCE_SMOKE_USERNAME = _env("PRESENCE_SMOKE_USERNAME", "smoke-officer")
+PRESENCE_SMOKE_PASSWORD = _env("PRESENCE_SMOKE_PASSWORD")
+
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
