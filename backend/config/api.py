@@ -11,10 +11,21 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
+from backend.config.dates import SaneDateSerializerField
+
 # The local projection (analytics/projection.py) is defined to +-89 degrees: a position nearer a
 # pole is refused with this bound instead of failing in the projection.
 MAX_LAT = 89.0
 MAX_JSON_DEPTH = 32  # the deepest body any endpoint takes is 3 levels
+
+
+class AgencyDayField(SaneDateSerializerField):
+    """An agency-local day, ``YYYY-MM-DD`` only, inside the window of sane dates
+    (``backend.config.dates``: a schedule for year 200 or a report of 9999 is refused)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        super().__init__(**kwargs)
 
 
 def drf_validation_error(exc: DjangoValidationError) -> ValidationError:

@@ -490,7 +490,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_PERMISSION_CLASSES": ["backend.accounts.permissions.IsPerson"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "backend.config.schema.PresenceAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["backend.config.throttling.PresenceRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "login": "10/min",

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,8 +20,13 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.audit.services import request_ip
-from backend.config.api import BoundedJSONParser, FastJSONRenderer, drf_validation_error
-from backend.config.dates import SaneDateSerializerField, SaneDateTimeSerializerField
+from backend.config.api import (
+    AgencyDayField,
+    BoundedJSONParser,
+    FastJSONRenderer,
+    drf_validation_error,
+)
+from backend.config.dates import SaneDateTimeSerializerField
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
 from backend.patrols.selectors import session_current, track_for_day
@@ -49,6 +55,11 @@ class SessionOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "client_uuid", "started_at", "ended_at"]
 
 
+class SessionConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    session = SessionOutputSerializer(help_text="The session still open.")
+
+
 class SessionStartApi(APIView):
     """Start a patrol session: only then is location recorded. Retry-safe by client UUID."""
 
@@ -58,7 +69,16 @@ class SessionStartApi(APIView):
         client_uuid = serializers.UUIDField()
         started_at = serializers.DateTimeField(required=False, default=None)
 
-    @extend_schema(request=StartInputSerializer, responses={201: SessionOutputSerializer})
+    @extend_schema(
+        request=StartInputSerializer,
+        responses={
+            201: SessionOutputSerializer,
+            200: OpenApiResponse(SessionOutputSerializer, description="A replay: already stored."),
+            409: OpenApiResponse(
+                SessionConflictSerializer, description="Another session of yours is still open."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.StartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -104,7 +124,7 @@ class SessionEndApi(APIView):
 
 
 class SessionCurrentApi(APIView):
-    """Your open patrol session, or 200 with an empty body when you are not on patrol (not
+    """Your open patrol session, or 200 with JSON ``null`` when you are not on patrol (not
     being on patrol is an answer, not an error)."""
 
     permission_classes = [role_permission(*FIELD_ROLES)]
@@ -112,16 +132,17 @@ class SessionCurrentApi(APIView):
     @extend_schema(
         responses={
             200: OpenApiResponse(
-                SessionOutputSerializer,
-                description="Your open session; an empty body (no JSON) when you are not on "
-                "patrol.",
+                {"allOf": [{"$ref": "#/components/schemas/SessionOutput"}], "nullable": True},
+                description="Your open session; an empty body (JSON null) when you are not "
+                "on patrol.",
             )
         }
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         session = session_current(officer=request.user)
         if session is None:
-            return Response(status=status.HTTP_200_OK)  # empty body
+            # JSON null: DRF's renderer would send no body and no content type at all.
+            return JsonResponse(None, safe=False)
         return Response(SessionOutputSerializer(session).data)
 
 
@@ -309,10 +330,14 @@ class ActivityUndoApi(APIView):
 class ActivityTypesApi(APIView):
     """The activities an officer can log (configurable by administrators)."""
 
-    @extend_schema(responses={200: dict})
+    class ActivityTypeOutputSerializer(serializers.Serializer):
+        code = serializers.SlugField()
+        name = serializers.CharField()
+
+    @extend_schema(responses=ActivityTypeOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         types = ActivityType.objects.filter(is_active=True).order_by("name")
-        return Response([{"code": t.code, "name": t.name} for t in types])
+        return Response(self.ActivityTypeOutputSerializer(types, many=True).data)
 
 
 @method_decorator(never_cache, name="dispatch")  # positions: never stored by a cache
@@ -323,8 +348,7 @@ class TrackApi(APIView):
     """
 
     class TrackInputSerializer(serializers.Serializer):
-        day = SaneDateSerializerField(
-            input_formats=["%Y-%m-%d"],
+        day = AgencyDayField(
             error_messages={
                 "invalid": "must be a date like 2026-11-25",
                 "required": "must be a date like 2026-11-25",
