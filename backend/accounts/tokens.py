@@ -30,6 +30,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from backend.accounts.models import Role, User
 from backend.audit.services import audit_record
+from backend.config.memo import hot_read_seconds
 
 
 def token_max_age() -> timedelta:
@@ -73,6 +74,22 @@ def token_expired(token: Token, *, now: Any = None) -> str:
     return _expiry(token, now or timezone.now())[0]
 
 
+# Last uses this process wrote to the cache, by token key. While one is under
+# LAST_USED_RESOLUTION old the cache holds that use or a later one, so the token is not idle and
+# nothing needs writing: the cache read is skipped. Kept only while hot reads are on
+# (PRESENCE_HOT_READ_SECONDS, production), so a test that ages a token in the cache sees it.
+_USED_HERE: dict[str, Any] = {}
+_USED_HERE_MAX = 100_000  # keys; about 10 MB, then it starts over
+
+
+def _used_here(key: str, now: Any) -> Any:
+    """When this process last recorded ``key``'s use, if under ``LAST_USED_RESOLUTION`` ago."""
+    seen = _USED_HERE.get(key)
+    if seen is not None and now - seen < LAST_USED_RESOLUTION and hot_read_seconds() > 0:
+        return seen
+    return None
+
+
 # Last use is written at most once a minute per token: a phone calls every few seconds, and a
 # cache write per request bought nothing (the idle limit is 30 minutes).
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -84,7 +101,7 @@ def _expiry(token: Token, now: Any) -> tuple[str, Any]:
         return "", None
     if now - token.created > token_max_age():
         return "API token expired (12 hours after sign-in): sign in again", None
-    seen = cache.get(_last_used_key(token.key))
+    seen = _used_here(token.key, now) or cache.get(_last_used_key(token.key))
     if now - (seen or token.created) > token_idle_limit():
         return "API token expired after 30 minutes without use: sign in again", seen
     return "", seen
@@ -134,4 +151,8 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         if token.user.role != Role.SERVICE and (seen is None or now - seen >= LAST_USED_RESOLUTION):
             timeout = int(token_idle_limit().total_seconds()) + 60
             cache.set(_last_used_key(token.key), now, timeout=timeout)
+            if hot_read_seconds() > 0:
+                if len(_USED_HERE) >= _USED_HERE_MAX:
+                    _USED_HERE.clear()
+                _USED_HERE[token.key] = now
         return user, token

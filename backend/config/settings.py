@@ -274,6 +274,13 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured("PRESENCE_DRAW_REACH_M must be a number of metres") from exc
 
+# How many seconds a web process may reuse what every phone reads (the active hot spots, today's
+# dose, the running experiment) before reading it again (backend/config/memo.py). 0 locally and
+# in tests: every call reads the database.
+PRESENCE_HOT_READ_SECONDS = _env_int("PRESENCE_HOT_READ_SECONDS", 5 if PRODUCTION else 0)
+if not 0 <= PRESENCE_HOT_READ_SECONDS <= 300:
+    raise ImproperlyConfigured("PRESENCE_HOT_READ_SECONDS must be 0 to 300 seconds")
+
 # --- Raw pings ------------------------------------------------------------------------------
 # Raw pings (phone and AVL) are kept this many days after their agency-local day, then removed
 # once the day is rolled up (docs/data-retention.md); the ingest refuses older fixes. Visits,

@@ -1,7 +1,9 @@
 """Active hot spots near a position with today's dose ("due", "done", "control").
 
 It lives in missions, above hotspots, because it joins the hot spots (``hotspots_nearby``) with
-the missions' dose for today (``hotspot_dose_today``); the path stays /api/v1/hotspots/nearby.
+the missions' dose for today (``hotspot_dose_today_shared``); the path stays
+/api/v1/hotspots/nearby. In production both come from the web process's memory, read at most
+``PRESENCE_HOT_READ_SECONDS`` (5 s) ago: an answer makes no query.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from rest_framework.views import APIView
 
 from backend.config.api import MAX_LAT
 from backend.hotspots.selectors import hotspots_nearby
-from backend.missions.selectors import hotspot_dose_today
+from backend.missions.selectors import hotspot_dose_today_shared
 
 MAX_NEARBY_RADIUS_M = 20_000
 
@@ -52,7 +54,7 @@ class HotspotNearbyApi(APIView):
         params = self.NearbyInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         found = hotspots_nearby(**params.validated_data)
-        doses = hotspot_dose_today(hotspot_ids=[h.pk for h, _ in found])
+        doses = hotspot_dose_today_shared(hotspot_ids=[h.pk for h, _ in found])
         rows = [
             {
                 "id": h.pk,

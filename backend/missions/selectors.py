@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from backend.analytics.randomization import (
     placeday_allocation,
 )
 from backend.config.localtime import agency_zone, local_day_bounds
+from backend.config.memo import Memo
 from backend.gis.layers import Layer
 from backend.hotspots.models import AnalysisRun, Hotspot
 from backend.hotspots.selectors import hotspots_active
@@ -290,6 +291,29 @@ def hotspot_dose_today(
         return {}
     treatment = treatment or treatment_on(day=day, hotspot_ids=ids)
     return _doses(ids, treatment, _hotspot_events(ids, day))
+
+
+def _dose_of_active_load(day: Hashable) -> dict[int, HotspotDose]:
+    assert isinstance(day, date)
+    return hotspot_dose_today(day=day)
+
+
+# Every phone's nearby look-up shows today's dose; a process reuses one read of every active
+# hot spot's dose for PRESENCE_HOT_READ_SECONDS (visits arrive through the rollup, minutes late).
+_DOSE_OF_ACTIVE: Memo[dict[int, HotspotDose]] = Memo(_dose_of_active_load)
+
+
+def hotspot_dose_today_shared(*, hotspot_ids: Iterable[int]) -> dict[int, HotspotDose]:
+    """``hotspot_dose_today(hotspot_ids=...)`` for today, taken from this process's read of
+    every active hot spot's dose made at most ``PRESENCE_HOT_READ_SECONDS`` ago (no query
+    while it is fresh). A hot spot that read does not know (a run published since) is read
+    now. For what phones display; a draw reads the dose afresh under its lock."""
+    day = timezone.localdate()
+    ids = [int(i) for i in hotspot_ids]
+    doses = _DOSE_OF_ACTIVE.get(day)
+    if all(i in doses for i in ids):
+        return {i: doses[i] for i in ids}
+    return hotspot_dose_today(hotspot_ids=ids, day=day)
 
 
 @dataclass(frozen=True)

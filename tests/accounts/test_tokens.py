@@ -78,6 +78,20 @@ def test_a_token_idle_for_thirty_minutes_expires() -> None:
     assert me(key) == REFUSED
 
 
+def test_with_hot_reads_on_a_token_idle_for_thirty_minutes_still_expires(settings: Any) -> None:
+    """Production skips the cache read for a token this process saw used under a minute ago;
+    a token it has not seen is judged by the cache as before."""
+    settings.PRESENCE_HOT_READ_SECONDS = 5
+    UserFactory(username="ana", role=Role.OFFICER)
+    key = sign_in("ana").json()["token"]
+    age_token(key, issued=timedelta(hours=2), last_used=timedelta(minutes=29))
+    assert me(key) == 200
+    assert me(key) == 200  # used here seconds ago: no cache read needed
+    key = sign_in("ana").json()["token"]
+    age_token(key, issued=timedelta(hours=2), last_used=timedelta(minutes=31))
+    assert me(key) == REFUSED
+
+
 def test_logout_revokes_the_token_by_api_and_by_web_logout() -> None:
     UserFactory(username="ana", role=Role.OFFICER)
     key = sign_in("ana").json()["token"]

@@ -333,6 +333,35 @@ def test_nearby_lists_active_hot_spots_nearest_first(published: AnalysisRun) -> 
     assert bad.status_code == 400 and "lat" in bad.json()
 
 
+def test_nearby_from_a_process_memory_shows_an_unpublished_run_once_its_check_expires(
+    published: AnalysisRun, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Production keeps the active hot spots and their dose in the web process's memory for
+    PRESENCE_HOT_READ_SECONDS: the same answer as a fresh read, and a change of the active run
+    shows once the check is that old."""
+    from backend.config import memo
+
+    settings.PRESENCE_HOT_READ_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(memo, "now", lambda: clock[0])
+    memo.memo_clear_all()
+    try:
+        client = Client()
+        client.force_login(UserFactory(role="officer"))
+        lat, lon = at_metres(900, 900)  # the centre of block B
+        ask = {"lat": lat, "lon": lon, "radius_m": 5000}
+        body = client.get(reverse("api-hotspots-nearby"), ask).json()
+        assert [(h["rank"], h["visit_due"]) for h in body] == [(2, "due"), (1, "due")]
+        assert body[1]["distance_m"] == pytest.approx(math.hypot(600, 600), abs=1)
+        AnalysisRun.objects.filter(pk=published.pk).update(is_active=False)
+        clock[0] += 4.9
+        assert [h["rank"] for h in client.get(reverse("api-hotspots-nearby"), ask).json()] == [2, 1]
+        clock[0] += 0.1
+        assert client.get(reverse("api-hotspots-nearby"), ask).json() == []
+    finally:
+        memo.memo_clear_all()
+
+
 def test_hot_spot_list_and_detail_for_an_officer(published: AnalysisRun) -> None:
     client = Client()
     client.force_login(UserFactory(role="officer"))
