@@ -36,9 +36,12 @@ class ActiveHotspots:
 
 def _active_hotspots_load(run_ids: Hashable) -> ActiveHotspots:
     assert isinstance(run_ids, tuple)
+    return _active_hotspots_of(Hotspot.objects.filter(run_id__in=run_ids))
+
+
+def _active_hotspots_of(rows: QuerySet[Hotspot]) -> ActiveHotspots:
     spots = list(
-        Hotspot.objects.filter(run_id__in=run_ids)
-        .order_by("rank")
+        rows.order_by("rank")
         # What a phone's answer shows: not the district (its boundary polygon) nor the analysis
         # detail (cells, hourly profile, offence counts).
         .defer("cells", "profile_24x7", "counts_by_offence", "note")
@@ -80,16 +83,28 @@ def hotspots_nearby(*, lat: float, lon: float, radius_m: float) -> list[tuple[Ho
     rank), with that distance in metres.
 
     Distances are in the local metric projection centred on (``lat``, ``lon``), computed with
-    numpy over ``hotspots_active_snapshot()``: no query while the snapshot is fresh. The hot
+    numpy over ``hotspots_active_snapshot()`` when hot reads are on (no query while it is
+    fresh), else over the hot spots read from the square of half-side ``radius_m``. The hot
     spots come without their district and with ``cells``, ``profile_24x7``,
     ``counts_by_offence`` and ``note`` deferred.
     """
-    snap = hotspots_active_snapshot()
-    if not snap.hotspots:
-        return []
     proj = LocalProjection(lat, lon)
     dlat = radius_m / proj.metres_per_degree_lat
     dlon = radius_m / proj.metres_per_degree_lon
+    if hot_read_seconds() > 0:
+        snap = hotspots_active_snapshot()
+    else:  # no memory kept: read only the candidates (the indexed centroid columns' square)
+        snap = _active_hotspots_of(
+            Hotspot.objects.filter(
+                run__is_active=True,
+                centroid_lat__gte=lat - dlat,
+                centroid_lat__lte=lat + dlat,
+                centroid_lon__gte=lon - dlon,
+                centroid_lon__lte=lon + dlon,
+            )
+        )
+    if not snap.hotspots:
+        return []
     box = (
         (snap.centroid_lat >= lat - dlat)
         & (snap.centroid_lat <= lat + dlat)

@@ -38,7 +38,7 @@ from backend.analytics.randomization import (
     placeday_allocation,
 )
 from backend.config.localtime import agency_zone, local_day_bounds
-from backend.config.memo import Memo
+from backend.config.memo import Memo, hot_read_seconds
 from backend.gis.layers import Layer
 from backend.hotspots.models import AnalysisRun, Hotspot
 from backend.hotspots.selectors import hotspots_active
@@ -310,6 +310,8 @@ def hotspot_dose_today_shared(*, hotspot_ids: Iterable[int]) -> dict[int, Hotspo
     now. For what phones display; a draw reads the dose afresh under its lock."""
     day = timezone.localdate()
     ids = [int(i) for i in hotspot_ids]
+    if hot_read_seconds() <= 0:  # every active hot spot's dose each call would cost more
+        return hotspot_dose_today(hotspot_ids=ids, day=day)
     doses = _DOSE_OF_ACTIVE.get(day)
     if all(i in doses for i in ids):
         return {i: doses[i] for i in ids}
@@ -426,9 +428,14 @@ def squad_shift_window(*, squad: Squad, day: date) -> tuple[datetime, datetime]:
     return start, end
 
 
+_EXPERIMENT_RUNNING: Memo[Experiment | None] = Memo(lambda _key: experiment_running())
+
+
 def treatment_sentence() -> str:
-    """How treatment is decided, for the board (in the active language)."""
-    experiment = experiment_running()
+    """How treatment is decided, for the board (in the active language). The board polls every
+    10 s: the running experiment is this process's read of at most ``PRESENCE_HOT_READ_SECONDS``
+    ago."""
+    experiment = _EXPERIMENT_RUNNING.get("running")
     if experiment is None:
         return gettext(
             "No experiment is running on the active hot spots: every hot spot is treated "
