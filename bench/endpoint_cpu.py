@@ -1,4 +1,4 @@
-"""CPU per API call of the load test's hot endpoints, in one process, with hot reads off and on.
+"""CPU per API call of the hot endpoints (the load test's and the live map), hot reads off and on.
 
 Run after ``bench/load.py prepare`` on the same database (it uses that state file's tokens):
 ``DATABASE_URL=... python bench/endpoint_cpu.py --calls 600``. Each endpoint is called through
@@ -83,10 +83,21 @@ def main() -> None:
             f"/api/v1/squads/{s['squad']}/board"
         )
 
+    def live(i: int) -> Any:
+        s = sergeants[i % len(sergeants)]
+        return Client(HTTP_AUTHORIZATION=f"Token {s['token']}", **https).get(
+            "/api/v1/presence/live", {"squad": s["squad"]}
+        )
+
     print(f"{args.calls} calls per endpoint and setting, in-process (Django test client)")
     print(f"{'endpoint':<10}{'hot reads':>10}{'CPU ms/call':>13}{'wall ms/call':>14}")
     offset = 0
-    for name, call in (("pings", pings), ("nearby", nearby), ("board", board)):
+    for name, call in (
+        ("pings", pings),
+        ("nearby", nearby),
+        ("board", board),
+        ("live", live),
+    ):
         for seconds in (0, 5):
             settings.PRESENCE_HOT_READ_SECONDS = seconds
             memo_clear_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -64,4 +65,34 @@ def audit_record(
         before=_jsonable(before),
         after=_jsonable(after),
         ip=ip,
+    )
+
+
+def audit_record_each(
+    *,
+    actor: Any,
+    action: str,
+    objs: Sequence[models.Model],
+    subjects: Sequence[Any],
+    after: Any = None,
+    ip: str | None = None,
+) -> list[AuditEvent]:
+    """One audit row per object, as ``audit_record`` would append them one by one (``objs[i]``
+    about ``subjects[i]``, the same ``after`` on each), written in one INSERT: a sergeant's
+    live map reads every officer of the squad at each refresh."""
+    actor_or_none = actor if getattr(actor, "pk", None) else None
+    after_json = _jsonable(after)
+    return AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=actor_or_none,
+                action=action,
+                object_type=obj._meta.label_lower,
+                object_id=str(obj.pk),
+                subject=subject,
+                after=after_json,
+                ip=ip,
+            )
+            for obj, subject in zip(objs, subjects, strict=True)
+        ]
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import numpy as np
 from django.db.models import QuerySet
 from django.utils import timezone
+from shapely.geometry import shape
 
 from backend.analytics.projection import LocalProjection
 from backend.config.celery import RESEND_AFTER
@@ -32,6 +34,11 @@ class ActiveHotspots:
     centroid_lat: np.ndarray
     centroid_lon: np.ndarray
     rank: np.ndarray
+
+    @cached_property
+    def polygons(self) -> np.ndarray:
+        """The hot spots' shapely geometries (lon, lat), same order; built on first use."""
+        return np.array([shape(h.geometry) for h in self.hotspots], dtype=object)
 
 
 def _active_hotspots_load(run_ids: Hashable) -> ActiveHotspots:

@@ -12,12 +12,11 @@ import numpy as np
 import shapely
 from django.db import transaction
 from django.utils import timezone
-from shapely.geometry import shape
 
 from backend.accounts.models import Squad, User
-from backend.audit.services import audit_record
-from backend.hotspots.selectors import hotspots_active
-from backend.missions.selectors import hotspot_dose_today
+from backend.audit.services import audit_record, audit_record_each
+from backend.hotspots.selectors import hotspots_active_snapshot
+from backend.missions.selectors import hotspot_dose_today_shared
 from backend.patrols.models import PatrolSession, Ping, Visit
 from backend.patrols.selectors import officers_visible_to
 from backend.reports.compliance import day_arms
@@ -155,8 +154,10 @@ def presence_live(*, viewer: Any, squad: Squad, ip: str | None = None) -> LivePr
     officer's location data: one ``track.read`` audit row (``after.via = "presence.live"``) per
     officer shown (not for the viewer themself) is written, in the same transaction, before any
     position is returned.
-    Cost: two queries for sessions and pings (the last ``LIVE_LOOKBACK`` of fixes), two for
-    the hot spots and their dose, one insert per officer shown.
+    Cost: two queries for sessions and pings (the last ``LIVE_LOOKBACK`` of fixes), one
+    insert for the audit rows; the active hot spots and their dose come from the process's hot
+    reads (``hotspots_active_snapshot``, ``hotspot_dose_today_shared``: in production read at
+    most ``PRESENCE_HOT_READ_SECONDS`` ago, locally read on each call).
     """
     if not squads_visible_to(viewer=viewer).filter(pk=squad.pk).exists() or not viewer.has_role(
         *LIVE_ROLES
@@ -181,7 +182,8 @@ def presence_live(*, viewer: Any, squad: Squad, ip: str | None = None) -> LivePr
             badge=u.badge_number,
             session_started_at=s.started_at,
         )
-    district_spots = list(hotspots_active().filter(district=squad.district).order_by("rank"))
+    active = hotspots_active_snapshot()
+    district_spots = [h for h in active.hotspots if h.district_id == squad.district_id]
     pings = (
         Ping.objects.filter(
             officer_id__in=list(seen),
@@ -193,37 +195,41 @@ def presence_live(*, viewer: Any, squad: Squad, ip: str | None = None) -> LivePr
     )
     tracks: dict[int, list[tuple[datetime, float, float, float]]] = defaultdict(list)
     with transaction.atomic():
-        for oid in seen:
-            if oid != viewer.pk:
-                audit_record(
-                    actor=viewer,
-                    action="track.read",
-                    obj=users[oid],
-                    subject=users[oid],
-                    after={"via": "presence.live", "squad": squad.pk, "at": now.isoformat()},
-                    ip=ip,
-                )
+        # One row per officer read (an officer's "who saw my location" is a search by subject),
+        # written in one INSERT.
+        read = [users[oid] for oid in seen if oid != viewer.pk]
+        audit_record_each(
+            actor=viewer,
+            action="track.read",
+            objs=read,
+            subjects=read,
+            after={"via": "presence.live", "squad": squad.pk, "at": now.isoformat()},
+            ip=ip,
+        )
         for oid, at, lat, lon, acc in pings:
             if at >= seen[oid].session_started_at:
                 tracks[oid].append((at, lat, lon, acc))
-    # Every active hot spot can hold an officer (they patrol across district lines too).
-    candidates = {h.pk: h for h in hotspots_active()}
-    polygons = {hid: shape(h.geometry) for hid, h in candidates.items()}
+    # Every active hot spot can hold an officer (they patrol across district lines too). Only
+    # those holding an officer's last fix can start a trailing run: one vectorized test finds
+    # them, best rank first, before each is tested against the whole track.
+    polygons = active.polygons
     for oid, track in tracks.items():
         p = seen[oid]
         t = np.array([r[0].timestamp() for r in track])
         lats = np.array([r[1] for r in track])
         lons = np.array([r[2] for r in track])
         p.recorded_at, p.lat, p.lon, p.accuracy_m = track[-1]
-        for hid, poly in polygons.items():
-            inside = shapely.contains_xy(poly, lons, lats)
+        holding = np.flatnonzero(shapely.contains_xy(polygons, lons[-1], lats[-1]))
+        for i in holding:  # the snapshot is in rank order
+            inside = shapely.contains_xy(polygons[i], lons, lats)
             k = _trailing_run(t, inside)
             if k is not None:
-                p.hotspot_id, p.hotspot_rank = hid, candidates[hid].rank
-                p.hotspot_address = candidates[hid].place
+                h = active.hotspots[i]
+                p.hotspot_id, p.hotspot_rank = h.pk, h.rank
+                p.hotspot_address = h.place
                 p.in_hotspot_since = track[k][0]
                 break
-    doses = hotspot_dose_today(hotspot_ids=[h.pk for h in district_spots])
+    doses = hotspot_dose_today_shared(hotspot_ids=[h.pk for h in district_spots])
     features = []
     for h in district_spots:
         dose = doses.get(h.pk)
