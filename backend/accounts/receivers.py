@@ -1,4 +1,5 @@
-"""Revoke a user's API token when they log out, are locked out or are deactivated."""
+"""Revoke a user's API token when they log out, are locked out or are deactivated; count failed
+web sign-ins per address."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_out
+from django.contrib.auth.signals import user_logged_out, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from backend.accounts.signin_throttle import signin_failure_note
 from backend.accounts.tokens import token_revoke
 from backend.audit.models import AuditEvent
 from backend.audit.services import audit_record, request_ip
@@ -44,3 +46,13 @@ def revoke_token_on_lockout(sender: Any, request: Any, username: str, **kwargs: 
 def revoke_token_on_deactivation(sender: Any, instance: Any, **kwargs: Any) -> None:
     if not instance.is_active:
         token_revoke(user=instance, reason="deactivated")
+
+
+@receiver(user_login_failed)
+def count_failure_per_address(
+    sender: Any, credentials: Any, request: Any = None, **kwargs: Any
+) -> None:
+    """A wrong password on a web sign-in page counts against the address's limit
+    (``signin_throttle.py``); the API's sign-in has its own (``backend/config/throttling.py``)."""
+    if request is not None and not request.path.startswith("/api/"):
+        signin_failure_note(ip=request_ip(request))
