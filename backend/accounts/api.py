@@ -103,8 +103,11 @@ class TokenApi(ObtainAuthToken):
         token = serializers.CharField()
 
     class TokenErrorSerializer(serializers.Serializer):
+        """Why no token: the field named (``otp``, ``username``...) or ``detail`` (throttled)."""
+
         otp = serializers.ListField(child=serializers.CharField(), required=False)
         non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+        detail = serializers.CharField(required=False)
 
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
     throttle_classes = [PresenceRateThrottle]  # DRF's ObtainAuthToken turns throttles off
@@ -115,7 +118,9 @@ class TokenApi(ObtainAuthToken):
         responses={
             200: TokenOutputSerializer,
             400: TokenErrorSerializer,
-            429: OpenApiResponse(description="Too many attempts: wait Retry-After seconds."),
+            429: OpenApiResponse(
+                TokenErrorSerializer, description="Too many attempts: wait Retry-After seconds."
+            ),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,8 +1,9 @@
 """The second factor: a TOTP authenticator (RFC 6238) with one-time recovery codes (django-otp).
 
-Who needs it: sergeants, supervisors, analysts and administrators; officers too when
-``PRESENCE_OTP_REQUIRED_FOR_OFFICERS`` is set. Service accounts (the AVL feed) never: they have
-no person to hold a phone, and their token reaches only the feed's endpoint.
+Who needs it: sergeants, supervisors, analysts and administrators, and anyone who can use the
+admin site (``is_staff``); officers too when ``PRESENCE_OTP_REQUIRED_FOR_OFFICERS`` is set.
+Service accounts (the AVL feed) never: they have no person to hold a phone, and their token
+reaches only the feed's endpoint.
 
 - **Enrolment** (``factor_enrolment_start`` then ``factor_enrol_confirm``): an unconfirmed TOTP
   device is made; the user scans its QR code (or types its secret), and the first right code
@@ -39,6 +40,7 @@ from backend.audit.services import audit_record
 ENROLMENT_DEVICE_NAME = "enrolment"
 AUTHENTICATOR_NAME = "authenticator"
 RECOVERY_DEVICE_NAME = "recovery codes"
+TOTP_DIGITS = 6  # django-otp's default for new devices, and what authenticator apps show
 # Codes are digits (TOTP) or 8 letters and digits (recovery): anything longer is not a code.
 CODE_MAX_LENGTH = 16
 
@@ -55,6 +57,8 @@ def factor_required(user: Any) -> bool:
     """True if ``user``'s role must pass a second factor to sign in."""
     if not getattr(user, "is_authenticated", False):
         return False
+    if user.is_staff or user.is_superuser:
+        return True  # the admin site's users, whatever their role
     if user.role == Role.OFFICER:
         return bool(settings.PRESENCE_OTP_REQUIRED_FOR_OFFICERS)
     return bool(user.role != Role.SERVICE)
@@ -147,9 +151,17 @@ def factor_verify(*, user: Any, code: str, ip: str | None = None, via: str = "we
     """The device that accepts ``code`` (a TOTP code not used before, or an unused recovery
     code, which is then spent), or None (audited as a failure). Raises :class:`FactorThrottled`
     while the devices wait after wrong codes. ``via``: ``web`` or ``api``, for the audit."""
-    code = code.strip().replace(" ", "")
+    code = code.strip().replace(" ", "").lower()
+    # A 6-digit code is the authenticator's, anything else a recovery code: each is checked by
+    # its own kind of device only, so a wrong one never makes the other kind wait.
+    is_totp = code.isdigit() and len(code) == TOTP_DIGITS
+    kind = TOTPDevice if is_totp else StaticDevice
     with transaction.atomic():
-        devices = list(devices_for_user(user, confirmed=True, for_verify=True))
+        devices = [
+            d
+            for d in devices_for_user(user, confirmed=True, for_verify=True)
+            if isinstance(d, kind)
+        ]
         waits = [_throttle_wait(d) for d in devices]
         if devices and all(waits):
             raise FactorThrottled(min(waits))
