@@ -108,8 +108,8 @@ def next_totp_code(device: TOTPDevice) -> str:
     if wanted > step + device.tolerance:
         # A third sign-in within one 30 s step: only a later step's code is unused. Waiting for
         # the clock is the one honest way (a code is accepted once only).
-        clock.sleep((wanted - device.tolerance) * device.step + device.t0 - now + 0.1)
-        now = clock.time()
+        step_starts = device.t0 + (wanted - device.tolerance - device.drift) * device.step
+        clock.sleep(step_starts - now + 0.1)
     # django-otp's counter is its time step plus the drift it learnt: the code of counter
     # ``wanted`` is the RFC's code at the start of that step.
     at = device.t0 + wanted * device.step
