@@ -459,3 +459,26 @@ def test_the_published_schema_says_the_token_sign_in_takes_a_second_factor_code(
     fields = schema["components"]["schemas"][body.rsplit("/", 1)[1]]
     assert "otp" in fields["properties"] and "otp" not in fields["required"]
     assert {"200", "400", "429"} <= set(operation["responses"])
+
+
+def test_the_demo_staff_sign_in_with_the_published_authenticator_secret() -> None:
+    import io
+
+    from django.core.management import call_command
+
+    from backend.hotspots.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
+
+    out = io.StringIO()
+    call_command("seed_demo", "--incidents=0", "--end=2026-01-01", stdout=out)
+    assert DEMO_TOTP_SECRET in out.getvalue()
+    key = b32decode(DEMO_TOTP_SECRET)
+    now = time.time()
+    printed = io.StringIO()
+    call_command("demo_code", stdout=printed)
+    assert printed.getvalue().strip() in {totp_code(key, now + d) for d in (-30, 0, 30)}
+    client = Client()
+    signed = password_step(client, "sergeant1", password=DEMO_PASSWORD)
+    assert signed["Location"].startswith(reverse("factor-verify"))
+    assert code_step(client, totp_code(key, time.time()))["Location"] == "/"
+    officer = password_step(Client(), "officer01", password=DEMO_PASSWORD)
+    assert officer["Location"] == "/app/"  # officers: no factor
