@@ -30,6 +30,7 @@ from backend.analytics.grid import (
     top_hotspots,
 )
 from backend.analytics.projection import LocalProjection
+from backend.analytics.synthetic import HOUR_WEIGHTS, WEEKDAY_WEIGHTS
 from backend.analytics.timewindow import parse_window
 
 CITY_W_M, CITY_H_M = 15_000.0, 17_000.0
@@ -39,35 +40,8 @@ K = 20
 # Five offence categories: share of incidents and harm weight (e.g. crime-harm-index days).
 CATEGORY_SHARE = np.array([0.45, 0.25, 0.15, 0.10, 0.05])
 CATEGORY_HARM = np.array([2.0, 10.0, 40.0, 120.0, 365.0])
-HOUR_SHARE = np.array(
-    [
-        5.0,
-        4.5,
-        3.8,
-        2.8,
-        2.0,
-        1.6,
-        1.8,
-        2.4,
-        3.0,
-        3.3,
-        3.5,
-        3.8,
-        4.0,
-        4.0,
-        4.1,
-        4.4,
-        4.8,
-        5.2,
-        5.6,
-        6.0,
-        6.4,
-        6.6,
-        6.4,
-        5.8,
-    ]
-)
-WEEKDAY_SHARE = np.array([0.92, 0.9, 0.92, 0.96, 1.15, 1.3, 1.1])
+# The demo city's temporal profile: an evening peak, weekend peaks.
+HOUR_SHARE, WEEKDAY_SHARE = HOUR_WEIGHTS, WEEKDAY_WEIGHTS
 
 
 def synthetic_city(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

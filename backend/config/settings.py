@@ -230,6 +230,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "patrols.visits_rebuild_yesterday",
         "schedule": timedelta(hours=6),  # idempotent; catches pings that arrived late
     },
+    "ping-partitions-ahead": {
+        "task": "patrols.ping_partitions_ensure",
+        "schedule": timedelta(hours=1),  # idempotent; a missed run still leaves 7 days ahead
+    },
+    "ping-retention": {
+        "task": "patrols.pings_retention",
+        "schedule": crontab(hour=3, minute=15),  # quiet hour; after the 6-hourly reconcile
+    },
 }
 
 # --- Agency ---------------------------------------------------------------------------------
@@ -264,6 +272,18 @@ try:
     PRESENCE_DRAW_REACH_M = float(_env("PRESENCE_DRAW_REACH_M", "2000") or "2000")
 except ValueError as exc:
     raise ImproperlyConfigured("PRESENCE_DRAW_REACH_M must be a number of metres") from exc
+
+# --- Raw pings ------------------------------------------------------------------------------
+# Raw pings (phone and AVL) are kept this many days after their agency-local day, then removed
+# once the day is rolled up (docs/data-retention.md); the ingest refuses older fixes. Visits,
+# reports and the audit log are kept.
+PRESENCE_PING_RETENTION_DAYS = _env_int("PRESENCE_PING_RETENTION_DAYS", 90)
+if not 1 <= PRESENCE_PING_RETENTION_DAYS <= 36_500:
+    raise ImproperlyConfigured("PRESENCE_PING_RETENTION_DAYS must be a number of days >= 1")
+# PostgreSQL: how many days' pings partitions beat keeps made ahead of today.
+PRESENCE_PING_PARTITIONS_AHEAD = _env_int("PRESENCE_PING_PARTITIONS_AHEAD", 7)
+if not 1 <= PRESENCE_PING_PARTITIONS_AHEAD <= 366:
+    raise ImproperlyConfigured("PRESENCE_PING_PARTITIONS_AHEAD must be in 1..366")
 
 # --- Workload targets -------------------------------------------------------------------------
 # What the workload pages flag: the 2006 staffing study's "Target 1" (tests/data/README.md), or
@@ -513,6 +533,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Production smoke test (python manage.py smoke_production) ------------------------------
+# The officer account the smoke test signs in as; its flags override these.
+PRESENCE_SMOKE_USERNAME = _env("PRESENCE_SMOKE_USERNAME", "smoke-officer")
+PRESENCE_SMOKE_PASSWORD = _env("PRESENCE_SMOKE_PASSWORD")
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

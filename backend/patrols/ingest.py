@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from backend.patrols.models import PatrolSession, Ping
+from backend.patrols.partitions import pings_retained_from
 
 MAX_BATCH = 1000  # pings per request: a phone's backlog of ~80 min at 1 fix / 5 s
 CLOCK_SKEW_LIMIT = timedelta(minutes=5)
@@ -176,6 +178,17 @@ def _range_reasons(p: _Parsed, now: datetime) -> list[str]:
     latest = now + MAX_AHEAD
     ahead = np.array([when > latest for when in p.recorded], dtype=bool)
     checks.append((ahead, f"recorded_at is more than {MAX_AHEAD} after the server's time"))
+    # Raw pings older than the retention period are removed (partitions.py): such a fix would
+    # be dropped unseen, and could reopen a day whose pings are gone.
+    oldest = pings_retained_from(now=now)
+    expired = np.array([when < oldest for when in p.recorded], dtype=bool)
+    checks.append(
+        (
+            expired,
+            f"recorded_at is before {oldest.isoformat()}: raw pings are kept "
+            f"{settings.PRESENCE_PING_RETENTION_DAYS} days, so this fix is too old to store",
+        )
+    )
     reasons = [""] * len(p.index)
     for bad, reason in reversed(checks):  # the first failing check wins
         for j in np.flatnonzero(bad):
@@ -200,18 +213,33 @@ PG_TYPES = {
 LOOKUP_CHUNK = 500  # ids of already-stored pings, read back in chunks of this many UUIDs
 
 
+def on_conflict(owner_column: str) -> str:
+    """The exactly-once clause: the fix's key is (party, recorded_at, client_uuid), the unique
+    index ``ping_officer_time_uuid`` / ``ping_unit_time_uuid`` (models.Ping). Named, not bare:
+    a conflict on any other unique index is an error, never a silent drop."""
+    return (
+        f"ON CONFLICT ({owner_column}, recorded_at, client_uuid) "
+        f"WHERE {owner_column} IS NOT NULL DO NOTHING"
+    )
+
+
 def _insert(
     rows: list[tuple[Any, ...]], columns: Sequence[str], owner_column: str, owner_id: int
 ) -> tuple[dict[str, int], set[str]]:
     """INSERT rows ON CONFLICT DO NOTHING; returns ({client_uuid hex: id}, hexes inserted now).
 
     New rows come back from RETURNING; the ids of rows that already existed are read in the
-    same transaction (they are committed, so they are visible and cannot disappear).
+    same transaction (they are committed, so they are visible and cannot disappear). A fix is
+    (party, recorded_at, client_uuid), the exactly-once key (a unique index of the partitioned
+    table must hold its partition key, recorded_at): a retry re-sends the same time, so it
+    meets the stored row in the same partition. The batch's UUIDs are distinct (``_parse``).
     """
     if not rows:
         return {}, set()
     table = Ping._meta.db_table
     uuid_at = list(columns).index("client_uuid")
+    time_at = list(columns).index("recorded_at")
+    conflict = on_conflict(owner_column) + " RETURNING client_uuid, id"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY into a per-connection staging table (psycopg's C copy path), then one
@@ -228,12 +256,9 @@ def _insert(
             with connection.connection.cursor().copy(f"COPY {stage} ({cols}) FROM STDIN") as cp:
                 for r in rows:
                     cp.write_row(r)
-            cursor.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
-                "ON CONFLICT DO NOTHING RETURNING client_uuid, id"
-            )
+            cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} {conflict}")
             returned = cursor.fetchall()
-            keys: list[Any] = [r[uuid_at] for r in rows]
+            keys: list[Any] = [(r[uuid_at], r[time_at]) for r in rows]
         else:
             uuid_field = Ping._meta.get_field("client_uuid")
             prepared = [
@@ -247,20 +272,31 @@ def _insert(
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                 + ", ".join([marks] * len(prepared))
-                + " ON CONFLICT DO NOTHING RETURNING client_uuid, id",
+                + f" {conflict}",
                 [v for r in prepared for v in r],
             )
-            keys = [r[uuid_at] for r in prepared]
+            keys = [(r[uuid_at], r[time_at]) for r in prepared]
             returned = cursor.fetchall()
         new = {_hex(u): i for u, i in returned}
-        missing = [k for k in keys if _hex(k) not in new]
+        missing = [k for k in keys if _hex(k[0]) not in new]
         existing: dict[str, int] = {}
         for lo in range(0, len(missing), LOOKUP_CHUNK):
             chunk = missing[lo : lo + LOOKUP_CHUNK]
+            # By the whole key: a UUID a client reused at another time is another fix.
             if connection.vendor == "postgresql":
-                where, params = "client_uuid = ANY(%s::uuid[])", [chunk]
+                where = (
+                    "(client_uuid, recorded_at) IN (SELECT * FROM unnest(%s::uuid[], "
+                    "%s::timestamptz[])) AND recorded_at BETWEEN %s AND %s"  # prunes partitions
+                )
+                times = [t for _, t in chunk]
+                params = [[u for u, _ in chunk], times, min(times), max(times)]
             else:
-                where, params = f"client_uuid IN ({', '.join(['%s'] * len(chunk))})", chunk
+                where = (
+                    "(client_uuid, recorded_at) IN (VALUES "
+                    + ", ".join(["(%s, %s)"] * len(chunk))
+                    + ")"
+                )
+                params = [v for pair in chunk for v in pair]
             cursor.execute(
                 f"SELECT client_uuid, id FROM {table} WHERE {owner_column} = %s AND {where}",
                 [owner_id, *params],

@@ -63,14 +63,43 @@ class AvlUnit(models.Model):
 
 
 class Ping(models.Model):
-    """One location fix: from an officer's phone (``officer``) or a vehicle's AVL (``unit``)."""
+    """One location fix: from an officer's phone (``officer``) or a vehicle's AVL (``unit``).
+
+    On PostgreSQL the table is partitioned by agency-local day on ``recorded_at``
+    (``backend/patrols/partitions.py``; ``docs/data-retention.md``): the primary key there is
+    (id, recorded_at), and a fix is identified by (party, recorded_at, client_uuid), the rule
+    the exactly-once constraints below follow. A retried fix is re-sent unchanged, so it lands
+    in the same partition as the stored one and conflicts with it.
+
+    Indexes serve the queries that run, nothing else: each exactly-once index leads with
+    (party, recorded_at), so it also serves every per-officer and per-unit time range (rollup,
+    track, live presence, the duplicate look-up). The foreign keys carry no index of their own:
+    those indexes served no query and every insert paid for them (a user or unit is found
+    through the exactly-once index; no query reads pings by session, and sessions are never
+    deleted).
+    """
 
     officer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,  # ping_officer_time_uuid leads with officer
     )
-    unit = models.ForeignKey(AvlUnit, on_delete=models.PROTECT, null=True, blank=True)
+    unit = models.ForeignKey(
+        AvlUnit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,  # ping_unit_time_uuid leads with unit
+    )
     session = models.ForeignKey(
-        PatrolSession, on_delete=models.PROTECT, null=True, blank=True, related_name="pings"
+        PatrolSession,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="pings",
+        db_index=False,  # no query reads pings by session
     )
     client_uuid = models.UUIDField()
     recorded_at = models.DateTimeField(help_text="Device time.")
@@ -86,16 +115,18 @@ class Ping(models.Model):
 
     class Meta:
         constraints = [
-            # Partial: phone pings never pay for the AVL index and vice versa.
+            # Partial: phone pings never pay for the AVL index and vice versa. recorded_at is
+            # in the key because a unique index of a partitioned table must hold the partition
+            # key; it comes second so that the index serves (party, time range) reads too.
             models.UniqueConstraint(
-                fields=["officer", "client_uuid"],
+                fields=["officer", "recorded_at", "client_uuid"],
                 condition=Q(officer__isnull=False),
-                name="ping_officer_uuid",
+                name="ping_officer_time_uuid",
             ),
             models.UniqueConstraint(
-                fields=["unit", "client_uuid"],
+                fields=["unit", "recorded_at", "client_uuid"],
                 condition=Q(unit__isnull=False),
-                name="ping_unit_uuid",
+                name="ping_unit_time_uuid",
             ),
             models.CheckConstraint(
                 condition=(Q(officer__isnull=False, session__isnull=False, unit__isnull=True))
@@ -111,18 +142,6 @@ class Ping(models.Model):
             models.CheckConstraint(
                 condition=Q(heading_deg__isnull=True) | Q(heading_deg__gte=0, heading_deg__lt=360),
                 name="ping_heading",
-            ),
-        ]
-        indexes = [
-            models.Index(
-                fields=["officer", "recorded_at"],
-                condition=Q(officer__isnull=False),
-                name="ping_officer_time_idx",
-            ),
-            models.Index(
-                fields=["unit", "recorded_at"],
-                condition=Q(unit__isnull=False),
-                name="ping_unit_time_idx",
             ),
         ]
 

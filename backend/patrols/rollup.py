@@ -55,16 +55,20 @@ def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) 
     """Replace the visits and device gaps of ``ids`` (every party with pings that day when
     ``None``) on ``day``, reading the pings inside the transaction that holds the parties' locks.
 
-    Order: lock the parties' rows, delete their day, read their pings, write the new rows,
-    commit. A second rollup of the same parties waits for the lock and then reads every ping
-    committed before it got it, so the rollup that commits last always saw the latest pings: a
+    Order: lock the parties' rows, read their pings, delete the day's visits and gaps of the
+    parties that have pings, write the new rows, commit. A party with no pings that day keeps
+    its visits: visits come only from pings, so a day without pings that has visits is a day
+    whose raw pings retention removed (``partitions.py``), and a rollup of it (a late sweep, a
+    supervisor's recompute) must not erase what was derived while they existed. A second
+    rollup of the same parties waits for the lock and then reads every ping committed before
+    it got it, so the rollup that commits last always saw the latest pings: a
     rollup that read early can no longer overwrite a later one's visits. On PostgreSQL the
     transaction runs at READ COMMITTED, whatever the connection's default: under REPEATABLE
     READ the snapshot would date from the lock request, before the wait, and miss the pings
     committed meanwhile. The lock is ``FOR NO KEY UPDATE``, which the ping ingest's foreign-key
     checks (``FOR KEY SHARE``) do not wait for: pings keep arriving while a rollup runs. On
-    SQLite the first ``DELETE`` takes the database's write lock before the read (the same
-    guarantee; SQLite has one writer at a time).
+    SQLite the transaction begins IMMEDIATE (settings), taking the database's write lock before
+    the read (the same guarantee; SQLite has one writer at a time).
     """
     start, end = local_day_bounds(day)
     pg = connection.vendor == "postgresql"
@@ -96,14 +100,17 @@ def _rebuild(*, column: str, ids: list[int] | None, day: date, lock_model: Any) 
             .order_by("pk")
             .values("pk")
         )
-        Visit.objects.filter(**{f"{column}__in": parties}, day=day).delete()
-        DeviceGap.objects.filter(**{f"{column}__in": parties}, day=day).delete()
         a = _read_pings(column, parties, epoch, bounds)
+        with_pings = sorted({int(v) for v in np.unique(a[:, 0])})
+        Visit.objects.filter(**{f"{column}__in": with_pings}, day=day).delete()
+        DeviceGap.objects.filter(**{f"{column}__in": with_pings}, day=day).delete()
+        without = sorted(set(parties) - set(with_pings))
+        kept = Visit.objects.filter(**{f"{column}__in": without}, day=day).count() if without else 0
         visits, gaps = _derive(column, day, a)
         Visit.objects.bulk_create(visits, batch_size=VISIT_INSERT_BATCH)
         DeviceGap.objects.bulk_create(gaps, batch_size=VISIT_INSERT_BATCH)
         transaction.on_commit(lambda: visits_rebuilt.send(sender=Visit, day=day))
-    return len(visits)
+    return len(visits) + kept
 
 
 def _read_pings(column: str, parties: list[int], epoch: str, bounds: list[Any]) -> np.ndarray:

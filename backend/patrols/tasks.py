@@ -99,6 +99,24 @@ def visits_rebuild_yesterday_task() -> int:
     return visits_rebuild_day(day=timezone.localdate() - timedelta(days=1))
 
 
+@shared_task(name="patrols.ping_partitions_ensure", ignore_result=True, acks_late=True)
+def ping_partitions_ensure_task() -> int:
+    """Beat job (hourly): make the coming days' pings partitions (PostgreSQL); returns how many
+    were created."""
+    from backend.patrols.partitions import ping_partitions_ensure
+
+    return len(ping_partitions_ensure())
+
+
+@shared_task(name="patrols.pings_retention", ignore_result=True, acks_late=True)
+def pings_retention_task() -> int:
+    """Beat job (nightly): remove the raw pings of expired, rolled-up days; returns the number
+    of days removed."""
+    from backend.patrols.partitions import pings_retention_apply
+
+    return len(pings_retention_apply().removed)
+
+
 def session_rollup_queue(*, session_id: int) -> bool:
     """Send the ended session's rollup; False (logged, not raised) when the broker is down.
 

@@ -23,7 +23,7 @@ import io
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -228,41 +228,64 @@ class ParsedRows:
     objects: list[Any]
 
 
+class _Table:
+    """A CSV file's rows after its header, for a row-by-row check: iterating yields each row's
+    line number and a ``get(column)`` for its stripped cell ("" for an absent optional column);
+    rows with the wrong number of fields are reported to ``problems`` and skipped."""
+
+    def __init__(
+        self, data: bytes, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]
+    ) -> None:
+        self._records = iter(_records(_text(data)))
+        try:
+            _, self._header = next(self._records)
+        except StopIteration:
+            raise ImportRejected(
+                [
+                    {
+                        "line": 1,
+                        "field": "",
+                        "value": "",
+                        "reason": "the file is empty: the first line must name the columns",
+                    }
+                ]
+            ) from None
+        self._cols = _columns(self._header, columns, required)
+        self.problems = _Problems()
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[tuple[int, Callable[[str], str]]]:
+        width, cols = len(self._header), self._cols
+        for line, row in self._records:
+            self.rows += 1
+            if len(row) != width:
+                self.problems.add(
+                    line, "", f"expected {width} fields, found {len(row)}", ",".join(row)
+                )
+                continue
+
+            def get(name: str, row: list[str] = row) -> str:
+                return row[cols[name]].strip() if name in cols else ""
+
+            yield line, get
+
+    def result(self, objects: list[Any]) -> ParsedRows:
+        """ImportRejected with every problem found, else the rows' objects."""
+        if self.rows == 0:
+            self.problems.add(2, "", "the file has a header but no rows")
+        self.problems.raise_if_any()
+        return ParsedRows(rows=self.rows, objects=objects)
+
+
 def calls_parse(data: bytes) -> ParsedRows:
     """Check every row of a CAD export; ImportRejected with every problem, else the unsaved
     ``CallRecord`` objects (without their import)."""
-    text = _text(data)
-    records = iter(_records(text))
-    try:
-        _, header = next(records)
-    except StopIteration:
-        raise ImportRejected(
-            [
-                {
-                    "line": 1,
-                    "field": "",
-                    "value": "",
-                    "reason": "the file is empty: the first line must name the columns",
-                }
-            ]
-        ) from None
-    cols = _columns(header, CALL_COLUMNS, CALL_REQUIRED)
     tz = ZoneInfo(settings.TIME_ZONE)
     districts = district_lookup()
-    problems = _Problems()
+    table = _Table(data, CALL_COLUMNS, CALL_REQUIRED)
+    problems = table.problems
     out: list[CallRecord] = []
-    n = 0
-    for line, row in records:
-        n += 1
-        if len(row) != len(header):
-            problems.add(
-                line, "", f"expected {len(header)} fields, found {len(row)}", ",".join(row)
-            )
-            continue
-
-        def get(name: str, row: list[str] = row) -> str:
-            return row[cols[name]].strip() if name in cols else ""
-
+    for line, get in table:
         bad = False
 
         def fail(fld: str, reason: str, value: str, line: int = line) -> None:
@@ -333,10 +356,7 @@ def calls_parse(data: bytes) -> ParsedRows:
                 self_initiated=flag in _TRUE,
             )
         )
-    if n == 0:
-        problems.add(2, "", "the file has a header but no rows")
-    problems.raise_if_any()
-    return ParsedRows(rows=n, objects=out)
+    return table.result(out)
 
 
 def _unknown_district(value: str) -> str:
@@ -361,38 +381,12 @@ def _minutes(raw: str) -> int | None:
 def roster_parse(data: bytes) -> ParsedRows:
     """Check every row of a roster; ImportRejected with every problem, else unsaved
     ``RosterShift`` objects."""
-    text = _text(data)
-    records = iter(_records(text))
-    try:
-        _, header = next(records)
-    except StopIteration:
-        raise ImportRejected(
-            [
-                {
-                    "line": 1,
-                    "field": "",
-                    "value": "",
-                    "reason": "the file is empty: the first line must name the columns",
-                }
-            ]
-        ) from None
-    cols = _columns(header, ROSTER_COLUMNS, ROSTER_REQUIRED)
     tz = ZoneInfo(settings.TIME_ZONE)
     districts = district_lookup()
-    problems = _Problems()
+    table = _Table(data, ROSTER_COLUMNS, ROSTER_REQUIRED)
+    problems = table.problems
     out: list[RosterShift] = []
-    n = 0
-    for line, row in records:
-        n += 1
-        if len(row) != len(header):
-            problems.add(
-                line, "", f"expected {len(header)} fields, found {len(row)}", ",".join(row)
-            )
-            continue
-
-        def get(name: str, row: list[str] = row) -> str:
-            return row[cols[name]].strip() if name in cols else ""
-
+    for line, get in table:
         unit = get("unit")
         district = districts.get(get("district").casefold())
         start, end = parse_time(get("start"), tz), parse_time(get("end"), tz)
@@ -447,10 +441,7 @@ def roster_parse(data: bytes) -> ParsedRows:
                     court_minutes=court,
                 )
             )
-    if n == 0:
-        problems.add(2, "", "the file has a header but no rows")
-    problems.raise_if_any()
-    return ParsedRows(rows=n, objects=out)
+    return table.result(out)
 
 
 _WEEKDAY_ALIASES = {

@@ -128,6 +128,26 @@ def three_taps(page: Any, officer: Any) -> Mission:
     return wait_until(page, lambda: Mission.objects.filter(officer=officer).first(), "the draw")
 
 
+def overflowing(page: Any) -> list[str]:
+    """Visible buttons and inputs whose right edge lies past the viewport, or a page that
+    scrolls sideways."""
+    return list(
+        page.evaluate(
+            """() => {
+              const out = [];
+              if (document.documentElement.scrollWidth > window.innerWidth) out.push("page");
+              for (const el of document.querySelectorAll("button, a.btn, input, textarea")) {
+                const r = el.getBoundingClientRect();
+                if (r.width && r.right > window.innerWidth + 0.5) {
+                  out.push(`${el.id || el.textContent.trim()} ends at ${Math.round(r.right)}`);
+                }
+              }
+              return out;
+            }"""
+        )
+    )
+
+
 def test_a_whole_patrol_three_taps_fifteen_minutes_on_scene_undo_and_done(
     live_server: Any, browser: Any
 ) -> None:
@@ -192,6 +212,8 @@ def test_a_whole_patrol_three_taps_fifteen_minutes_on_scene_undo_and_done(
     page.set_viewport_size({"width": 360, "height": 640})
     page.locator("#scene").scroll_into_view_if_needed()
     shot(page, "app-on-scene-360x640")
+    # Nothing on the on-scene card (timer, activity buttons) reaches past a 360 px screen.
+    assert overflowing(page) == []
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("window.__buzz.length") == 0  # not before the target
     # The target counts once a fix inside confirms it (the server counts dwell between fixes).

@@ -7,7 +7,7 @@ import random
 import threading
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -285,10 +285,10 @@ def test_track_reads_are_role_scoped_and_audited(settings: Any) -> None:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_ten_thousand_pings_in_repeated_shuffled_batches_from_four_threads(postgres: None) -> None:
     user = UserFactory(role="officer")
-    PatrolSession.objects.create(
-        officer=user, client_uuid=uuid.uuid4(), started_at=datetime(2026, 11, 1, tzinfo=UTC)
-    )
-    base = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    # A recent day: the ingest refuses fixes older than the raw pings' retention (90 days).
+    day = datetime.combine(date.today() - timedelta(days=3), time.min, tzinfo=UTC)
+    PatrolSession.objects.create(officer=user, client_uuid=uuid.uuid4(), started_at=day)
+    base = day + timedelta(hours=12)
     pings = [ping(base + timedelta(seconds=i)) for i in range(10_000)]
     random.Random(7).shuffle(pings)
     batches = [pings[i : i + 250] for i in range(0, 10_000, 250)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +20,9 @@ from backend.patrols.services import session_end
 from tests.factories import UserFactory
 
 PROJ = LocalProjection(25.80, -80.21)
-T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 in New York
-DAY = date(2026, 11, 20)
+# A recent day: the ingest refuses fixes older than the raw pings' retention (90 days).
+DAY = date.today() - timedelta(days=10)
+T0 = datetime.combine(DAY, time(15, 0), tzinfo=UTC)  # 10:00 (11:00 in summer) in New York
 
 
 @pytest.fixture
