@@ -9,6 +9,12 @@ rows built in Python beforehand: psycopg's binary COPY into a temporary table; t
 share of an import (that COPY plus the import's ``INSERT .. ON CONFLICT DO NOTHING`` into a
 scratch copy of the incident table with the same indexes and foreign keys, committed); and one
 plain binary COPY straight into such a copy. Prints the best of ``--repeat`` runs.
+
+``--big-rows 1000000`` also imports a file of at least that many rows, synthesized from the
+Chicago file repeated (its ids are row hashes, so each repeat is a distinct incident), as the
+first import of its own source: the size where the import builds the secondary indexes after
+the insert (``writing.DEFER_INDEXES_MIN_ROWS``); its peer is one plain binary COPY of as many
+rows into a copy of the table with the same indexes and foreign keys.
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ ARGS = [
 ]
 STAGE_DDL = (
     "CREATE TEMP TABLE bench_stage (source_id text, occurred bigint, lat float8, lon float8, "
-    "offence_id bigint, premise text, district_id bigint) ON COMMIT DROP"
+    "offence_id bigint, premise text, district_id bigint, block text) ON COMMIT DROP"
 )
 Row = tuple[Any, ...]
 
@@ -96,14 +102,14 @@ def file_rows() -> list[Row]:
             digest = hashlib.sha1("\x1f".join(r).encode()).hexdigest()
             seen[digest] = k = seen.get(digest, 0) + 1
             when = int(datetime.fromisoformat(r[0]).replace(tzinfo=UTC).timestamp())
-            rows.append((f"{digest}#{k}", when, float(r[3]), float(r[2]), offence, r[1], None))
+            rows.append((f"{digest}#{k}", when, float(r[3]), float(r[2]), offence, r[1], None, ""))
     return rows
 
 
 def copy_into_stage(cur: Any, rows: list[Row]) -> None:
     cur.execute(STAGE_DDL)
     with cur.copy("COPY bench_stage FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["text", "int8", "float8", "float8", "int8", "text", "int8"])
+        copy.set_types(["text", "int8", "float8", "float8", "int8", "text", "int8", "text"])
         for row in rows:
             copy.write_row(row)
 
@@ -134,11 +140,12 @@ def peer_table(rows: list[Row], import_id: int, *, direct: bool) -> float:
             "DEFERRABLE INITIALLY DEFERRED"
         )
     full = [
-        (SOURCE, sid, datetime.fromtimestamp(t, tz=UTC), la, lo, off, prem, dist, import_id)
-        for sid, t, la, lo, off, prem, dist in rows
+        (SOURCE, sid, datetime.fromtimestamp(t, tz=UTC), la, lo, off, prem, dist, import_id, blk)
+        for sid, t, la, lo, off, prem, dist, blk in rows
     ]
     columns = (
-        "source, source_id, occurred_at, lat, lon, offence_id, premise, district_id, imported_by_id"
+        "source, source_id, occurred_at, lat, lon, offence_id, premise, district_id, "
+        "imported_by_id, block"
     )
     started = time.perf_counter()
     with transaction.atomic(), connection.connection.cursor() as cur:
@@ -155,6 +162,7 @@ def peer_table(rows: list[Row], import_id: int, *, direct: bool) -> float:
                         "text",
                         "int8",
                         "int8",
+                        "text",
                     ]
                 )
                 for row in full:
@@ -163,7 +171,7 @@ def peer_table(rows: list[Row], import_id: int, *, direct: bool) -> float:
             copy_into_stage(cur, rows)
             cur.execute(
                 f"INSERT INTO bench_incident ({columns}) SELECT %s, source_id, "
-                "to_timestamp(occurred), lat, lon, offence_id, premise, district_id, %s "
+                "to_timestamp(occurred), lat, lon, offence_id, premise, district_id, %s, block "
                 "FROM bench_stage ON CONFLICT (source, source_id) DO NOTHING",
                 (SOURCE, import_id),
             )
@@ -176,6 +184,7 @@ def peer_table(rows: list[Row], import_id: int, *, direct: bool) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--big-rows", type=int, default=0, help="also a file this big (0: no)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("This benchmark needs PostgreSQL: set DATABASE_URL=postgresql://...")
@@ -226,6 +235,45 @@ def main() -> None:
     print(line("peer: COPY + INSERT .. ON CONFLICT into a copy of the table", server, share))
     plain = "no staging, no ON CONFLICT: one COPY into a table with these indexes and FKs"
     print(line("peer: plain binary COPY into a copy of the table", direct, plain))
+    print(
+        f"\nfirst import / plain COPY into a copy of the table: {min(direct) / min(first):.0%}"
+        f" (best of each), {statistics.median(direct) / statistics.median(first):.0%} (medians)"
+    )
+    if args.big_rows:
+        big(args.big_rows, rows, imports[0].pk)
+
+
+def big(target: int, rows: list[Row], import_id: int) -> None:
+    """First import of a file of ``target`` rows or more, beside a plain COPY of as many."""
+    import tempfile
+
+    repeats = -(-target // ROWS)
+    source = f"{SOURCE}-big"
+    Incident.objects.filter(source=source).delete()
+    IncidentImport.objects.filter(source=source).delete()
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE hotspots_incident")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chicago_big.csv.gz"
+        with gzip.open(FILE, "rb") as src:
+            header, body = src.read().split(b"\n", 1)
+        body = body if body.endswith(b"\n") else body + b"\n"
+        with gzip.open(path, "wb", compresslevel=1) as out:
+            out.write(header + b"\n" + body * repeats)
+        args = [str(path), *ARGS[1:-1], source]
+        seconds = timed(lambda: call_command("import_incidents", *args, stdout=io.StringIO()))
+    n = ROWS * repeats
+    stored = Incident.objects.filter(source=source).count()
+    assert stored == n, f"{stored} incidents stored, expected {n}"
+    many = [(f"{r[0]}-{k}", *r[1:]) for k in range(repeats) for r in rows]
+    peer = peer_table(many, import_id, direct=True)
+    print(f"\nA {n:,}-row file (the Chicago file {repeats} times), first import of its source\n")
+    print("| workload | time | rows/s |")
+    print("|---|---|---|")
+    print(f"| `import_incidents`, first import | {seconds:.2f} s | {n / seconds:,.0f} |")
+    print(f"| peer: plain binary COPY into a copy of the table | {peer:.2f} s | {n / peer:,.0f} |")
+    print(f"\nfirst import / plain COPY: {peer / seconds:.0%}")
+    Incident.objects.filter(source=source).delete()
 
 
 if __name__ == "__main__":

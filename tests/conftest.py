@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -125,25 +128,18 @@ class Worker:
         self.log = log
 
 
-@pytest.fixture
-def celery_worker(
-    redis_url: str, django_db_serialized_rollback: None, transactional_db: None, tmp_path: Path
-) -> Iterator[Worker]:
-    """A real ``celery worker`` process on a queue of its own, using the test database."""
-    from backend.config.celery import app
-
-    queue = f"presence-test-{secrets.token_hex(4)}"
-    log = tmp_path / "worker.log"
-    # Messages an earlier test left on the shared default queue (a rollup's follow-up compliance
-    # rebuild sent just before that test's worker stopped) would run against this test's data.
-    app.control.purge()
+def worker_start(*, redis_url: str, queue: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start a real ``celery worker`` (solo pool) on ``queue`` and the default queue, in a
+    process group of its own (so a test can SIGKILL the whole group), and wait until it is
+    ready. It uses the test database and the broker at ``redis_url``."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url_of_test_db(),
         "REDIS_URL": redis_url,
         "DJANGO_SETTINGS_MODULE": "backend.config.settings",
     }
-    with log.open("wb") as out:
+    with log.open("ab") as out:
+        start_at = out.tell()
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -160,19 +156,162 @@ def celery_worker(
                 "--without-heartbeat",
                 "--loglevel=INFO",
                 "-n",
-                f"{queue}@%h",
+                f"{queue}-{secrets.token_hex(2)}@%h",
             ],
             cwd=REPO,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log.read_bytes()[start_at:]:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return process
+
+
+def worker_stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
     try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """This process sends its tasks to the broker at ``url`` (a test's own Redis) meanwhile."""
+    from backend.config.celery import app
+
+    def reset() -> None:
+        # Forget the app's pools; never close them: kombu's registry hands the same pool out
+        # again for the same URL, and a closed one would fail every later test's publish.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    before = app.conf.broker_url
+    app.conf.broker_url = url
+    reset()
+    try:
+        yield
+    finally:
+        app.conf.broker_url = before
+        reset()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` that a test may stop and start (never the shared one).
+    It keeps nothing on disk: a restart empties it, as a crashed broker without persistence."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=1).ping()
+                return
+            except redis.RedisError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"redis-server on port {self.port} did not start")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own, started; stopped (whatever state it is in) at the end."""
+    require_service(shutil.which("redis-server") is not None, "redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def real_broker(own_redis: RedisServer) -> Iterator[RedisServer]:
+    """Tasks sent by this process go through the test's own Redis to real workers (PostgreSQL
+    required: the workers share the test database)."""
+    from django.db import connection
+
+    from backend.config.celery import app
+
+    require_service(connection.vendor == "postgresql", "fault tests need PostgreSQL")
+    with broker_at(own_redis.url):
+        app.conf.task_always_eager = False
+        try:
+            yield own_redis
+        finally:
+            app.conf.task_always_eager = True
+
+
+def wait_until(condition: Any, timeout: float, what: str, log: Path | None = None) -> float:
+    """Seconds until ``condition()`` held; fails with the worker's log after ``timeout``."""
+    began = time.monotonic()
+    while not condition():
+        if time.monotonic() - began > timeout:
+            tail = log.read_text()[-3000:] if log else ""
+            pytest.fail(f"{what}: not after {timeout} s\n{tail}")
+        time.sleep(0.1)
+    return time.monotonic() - began
+
+
+@pytest.fixture
+def celery_worker(
+    redis_url: str, django_db_serialized_rollback: None, transactional_db: None, tmp_path: Path
+) -> Iterator[Worker]:
+    """A real ``celery worker`` process on a queue of its own, using the test database."""
+    from backend.config.celery import app
+
+    queue = f"presence-test-{secrets.token_hex(4)}"
+    log = tmp_path / "worker.log"
+    # Messages an earlier test left on the shared default queue (a rollup's follow-up compliance
+    # rebuild sent just before that test's worker stopped) would run against this test's data.
+    app.control.purge()
+    process = worker_start(redis_url=redis_url, queue=queue, log=log)
+    try:
         app.conf.task_always_eager = False
         # Eager tasks run by live-server threads (browser tests) may leave Celery's global
         # "joining would block" flag set: this process is never a worker, so clear it.
@@ -182,12 +321,7 @@ def celery_worker(
         yield Worker(queue, process, log)
     finally:
         app.conf.task_always_eager = True
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        worker_stop(process)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -11,7 +11,7 @@ from backend.accounts.factor import factor_reset
 from backend.accounts.lockout import account_unlock
 from backend.accounts.mapforms import MapAdminMixin, PolygonField
 from backend.accounts.models import Beat, District, Squad, User
-from backend.accounts.services import beat_save, district_save
+from backend.accounts.services import beat_save, district_save, user_access, user_access_audit
 from backend.audit.services import request_ip
 
 
@@ -28,6 +28,13 @@ class UserAdmin(DjangoUserAdmin):
         ("Presence", {"fields": ("role", "squad", "badge_number")}),
     )
     actions = ["unlock", "reset_second_factor"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Save, then audit a change of role, squad or flags (the admin's own transaction)."""
+        stored = User.objects.filter(pk=obj.pk).first() if change else None
+        before = user_access(user=stored) if stored is not None else None
+        super().save_model(request, obj, form, change)
+        user_access_audit(actor=request.user, user=obj, before=before, ip=request_ip(request))
 
     @admin.action(description="Unlock the selected accounts (after failed sign-ins)")
     def unlock(self, request: HttpRequest, queryset: Any) -> None:

@@ -6,8 +6,7 @@ from typing import Any
 
 from django.contrib.auth import logout
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -30,7 +29,7 @@ from backend.accounts.tokens import token_issue, token_revoke
 from backend.audit.services import request_ip
 from backend.config.api import BoundedJSONParser
 from backend.config.throttling import PresenceRateThrottle
-from backend.gis.layers import layer_response
+from backend.gis.layers import GIS_FILE_RESPONSES, GIS_FORMAT_PARAMETER, layer_response
 
 
 class MeApi(APIView):
@@ -172,7 +171,13 @@ class BoundariesFileApi(APIView):
     """District or beat boundaries as a file for ArcGIS / QGIS: ``gpkg``, ``geojson`` or
     ``csv``, the same fields as ``export_gis districts|beats`` (EPSG:4326)."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("layer", str, OpenApiParameter.PATH, enum=["districts", "beats"]),
+            GIS_FORMAT_PARAMETER,
+        ],
+        responses=GIS_FILE_RESPONSES,
+    )
     def get(self, request: Request, layer: str, fmt: str) -> HttpResponse:
         built = districts_layer() if layer == "districts" else beats_layer()
         return layer_response(built, fmt=fmt, filename=layer)

@@ -147,6 +147,13 @@ AREAS: tuple[Area, ...] = (
         "api-docs",
     ),
     Area(
+        "audit",
+        _("Audit log"),
+        "Who did what to whose data, and when: sign-ins, changes, track reads, exports.",
+        frozenset({SUPERVISOR}),
+        "audit:index",
+    ),
+    Area(
         "admin",
         _("Administration"),
         "Users, squads, districts and every record.",

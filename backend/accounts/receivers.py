@@ -1,5 +1,5 @@
-"""Revoke a user's API token when they log out, are locked out or are deactivated; count failed
-web sign-ins per address."""
+"""Audit sign-ins and failed sign-ins; revoke a user's API token when they log out, are locked
+out or are deactivated; count failed web sign-ins per address."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_out, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -46,6 +46,33 @@ def revoke_token_on_lockout(sender: Any, request: Any, username: str, **kwargs: 
 def revoke_token_on_deactivation(sender: Any, instance: Any, **kwargs: Any) -> None:
     if not instance.is_active:
         token_revoke(user=instance, reason="deactivated")
+
+
+@receiver(user_logged_in)
+def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    ip = request_ip(request) if request is not None else None
+    audit_record(actor=user, action="auth.login", obj=user, subject=user, ip=ip)
+
+
+@receiver(user_login_failed)
+def audit_failed_login(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
+    """A wrong password for an existing account (web sign-in or API token). Names that match
+    no account are not written here: django-axes keeps every attempt, with its address."""
+    username = str(credentials.get("username") or "")[:150]
+    user = get_user_model().objects.filter(username=username).first() if username else None
+    if user is None:
+        return
+    ip = request_ip(request) if request is not None else None
+    audit_record(
+        actor=None,
+        action="auth.login_failed",
+        obj=user,
+        subject=user,
+        after={"username": username},
+        ip=ip,
+    )
 
 
 @receiver(user_login_failed)

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 from shapely.geometry import shape
 
 from backend.accounts.maps import polygon_check
-from backend.accounts.models import Beat, District
+from backend.accounts.models import Beat, District, User
 from backend.audit.services import audit_record
 from backend.gis.boundaries import boundaries_read
 
@@ -170,3 +170,33 @@ def boundaries_import(
                 obj.name, obj.boundary, obj.district = name, boundary, district
                 beat_save(beat=obj, actor=actor)
     return BoundaryImport(saved=[code for _, code, _, _ in rows], errors=[])
+
+
+# What decides what a person may see and do: a change to any of these is audited.
+ACCESS_FIELDS = ("role", "squad_id", "is_active", "is_staff", "is_superuser")
+
+
+def user_access(*, user: User) -> dict[str, Any]:
+    """The user's access as stored: role, squad, active and admin flags."""
+    return {f: getattr(user, f) for f in ACCESS_FIELDS}
+
+
+def user_access_audit(
+    *, actor: Any, user: User, before: dict[str, Any] | None, ip: str | None = None
+) -> None:
+    """Audit who changed whose access from what to what, after ``user`` was saved with
+    ``before`` (None for a new account). Call inside the transaction of the save; nothing is
+    written when no access field changed. The action is ``user.role_change`` when the role
+    changed, ``user.access_change`` for the squad or a flag, ``user.create`` for a new account.
+    """
+    after = user_access(user=user)
+    if before is None:
+        action, old, new = "user.create", None, after
+    else:
+        changed = [f for f in ACCESS_FIELDS if before.get(f) != after[f]]
+        if not changed:
+            return
+        action = "user.role_change" if "role" in changed else "user.access_change"
+        old = {f: before.get(f) for f in changed}
+        new = {f: after[f] for f in changed}
+    audit_record(actor=actor, action=action, obj=user, subject=user, before=old, after=new, ip=ip)

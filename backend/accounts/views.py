@@ -76,10 +76,18 @@ def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(
+            {"detail": "You do not have permission to perform this action."}, status=403
+        )
     return render(request, "errors/403.html", status=403)
 
 
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """An address no route matches: JSON on the API (a phone reads the reason), a page
+    elsewhere."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
     return render(request, "errors/404.html", status=404)
 
 

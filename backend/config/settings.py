@@ -178,7 +178,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = _env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {"BACKEND": "backend.config.cache.PresenceRedisCache", "LOCATION": REDIS_URL}
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -221,6 +221,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sweep-due-rollups": {
         "task": "patrols.sweep_due_rollups",
         "schedule": timedelta(minutes=1),  # rollups whose message was lost (broker down)
+    },
+    "sweep-due-imports": {
+        "task": "incidents.sweep_due_imports",
+        "schedule": timedelta(minutes=1),  # incident imports whose message was lost
+    },
+    "sweep-due-analyses": {
+        "task": "hotspots.sweep_due_analyses",
+        "schedule": timedelta(minutes=1),  # analysis runs whose message was lost
+    },
+    "sweep-due-recomputes": {
+        "task": "reports.sweep_due_recomputes",
+        "schedule": timedelta(minutes=1),  # compliance recomputations whose message was lost
     },
     "sweep-open-patrol-sessions": {
         "task": "patrols.sweep_open_sessions",
@@ -505,7 +517,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_PERMISSION_CLASSES": ["backend.accounts.permissions.IsPerson"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "backend.config.schema.PresenceAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["backend.config.throttling.PresenceRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "login": "10/min",

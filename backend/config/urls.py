@@ -24,6 +24,7 @@ urlpatterns = [
     path("hotspots/", include("backend.hotspots.urls")),
     path("missions/", include("backend.missions.urls")),
     path("workload/", include("backend.workload.urls")),
+    path("audit/", include("backend.audit.urls")),
     path("app/", include("backend.accounts.app_views")),
     path("", include("backend.accounts.urls")),
 ]

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
@@ -40,6 +42,14 @@ CONTENT_TYPES = {
     "gpkg": "application/geopackage+sqlite3",
     "geojson": "application/geo+json",
     "csv": "text/csv; charset=utf-8",
+}
+# The schema of a GIS file route (``...-gis.<fmt>``): its ``fmt`` (drf-spectacular would read the
+# route's regex as the pattern ``^gpkg|geojson|csv$``, which admits "gpkgx") and its answers.
+GIS_FORMAT_PARAMETER = OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(CONTENT_TYPES))
+GIS_FILE_RESPONSES = {
+    (200, "application/geopackage+sqlite3"): OpenApiTypes.BINARY,
+    (200, "application/geo+json"): OpenApiTypes.OBJECT,
+    (200, "text/csv"): OpenApiTypes.STR,
 }
 CSV_GEOMETRY = "wkt_epsg4326"
 CSV_CENTROID = ("centroid_lat", "centroid_lon")

@@ -7,7 +7,6 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -16,8 +15,8 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
-from backend.config.api import drf_validation_error
-from backend.gis.layers import layer_response
+from backend.config.api import AgencyDayField, drf_validation_error
+from backend.gis.layers import GIS_FILE_RESPONSES, GIS_FORMAT_PARAMETER, layer_response
 from backend.hotspots.enqueue import analysis_submit
 from backend.hotspots.exports import grid_geojson, hotspots_geojson, hotspots_layer
 from backend.hotspots.models import AnalysisRun, Hotspot
@@ -109,7 +108,7 @@ class AnalysisListCreateApi(APIView):
     permission_classes = [role_permission(*ANALYSIS_ROLES)]
 
     class AnalysisInputSerializer(serializers.Serializer):
-        as_of = serializers.DateField()
+        as_of = AgencyDayField()
         lookback_days = serializers.IntegerField(default=365)
         cell_size_m = serializers.FloatField(default=150.0)
         top_k = serializers.IntegerField(default=20)
@@ -167,7 +166,10 @@ class AnalysisHotspotsFileApi(APIView):
 
     permission_classes = [role_permission(*ANALYSIS_ROLES, Role.SERGEANT)]
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        parameters=[GIS_FORMAT_PARAMETER],
+        responses=GIS_FILE_RESPONSES,
+    )
     def get(self, request: Request, pk: int, fmt: str) -> HttpResponse:
         run = get_object_or_404(analysis_runs(), pk=pk)
         return layer_response(hotspots_layer(run), fmt=fmt, filename=f"hotspots-{run.pk}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from backend.config.celery import task_send
 from backend.hotspots.analysis_tasks import analysis_execute_task
 from backend.hotspots.models import AnalysisRun
 from backend.hotspots.services import AnalysisParams, analysis_create
@@ -25,5 +26,5 @@ def analysis_submit(
     with transaction.atomic():
         run = analysis_create(params=params, actor=actor, publish=publish)
         pk = run.pk
-        transaction.on_commit(lambda: analysis_execute_task.delay(pk))
+        transaction.on_commit(lambda: task_send(analysis_execute_task, pk))
     return run

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from django import forms
 
+from backend.config.dates import SaneDateField
 from backend.hotspots.services import AnalysisParams
 
 
 class AnalysisForm(forms.Form):
     """A new analysis: its as-of day and grid; empty numbers take the usual defaults."""
 
-    as_of = forms.DateField(label="As of")
+    as_of = SaneDateField(label="As of")
     lookback_days = forms.IntegerField(label="Look-back (days)", required=False)
     cell_size_m = forms.FloatField(label="Cell size (metres)", required=False)
     top_k = forms.IntegerField(label="Top cells per district", required=False)

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
+from backend.audit.services import request_ip
 from backend.config.api import drf_validation_error
 from backend.incidents.mapping import FIELDS
 from backend.incidents.models import IncidentImport
@@ -146,6 +147,7 @@ class ImportCreateApi(APIView):
                 offence_aliases=data.get("offence_map") or {},
                 source=data.get("source", ""),
                 save_mapping=data.get("save_mapping", ""),
+                ip=request_ip(request),
             )
         except DjangoValidationError as exc:
             raise drf_validation_error(exc) from exc

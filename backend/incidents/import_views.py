@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_required
+from backend.audit.services import request_ip
 from backend.incidents.forms import ImportUploadForm, OffenceMapForm
 from backend.incidents.mapping import FIELD_LABELS, FIELDS, ImportSpec
 from backend.incidents.models import ImportStatus, IncidentImport
@@ -74,6 +75,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
                     offence=data["offence"],
                     source=data["source"],
                     save_mapping=data["save_as"],
+                    ip=request_ip(request),
                 )
             except ValidationError as exc:
                 _add_errors(form, exc)

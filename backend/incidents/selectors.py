@@ -12,13 +12,16 @@ from typing import Any
 import numpy as np
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from backend.accounts.models import Role
+from backend.config.celery import RESEND_AFTER
 from backend.gis.layers import spreadsheet_safe
 from backend.incidents.models import (
     ColumnMapping,
     HarmWeight,
     HarmWeightVersion,
+    ImportStatus,
     Incident,
     IncidentImport,
     OffenceType,
@@ -131,3 +134,14 @@ def import_by_client_uuid(client_uuid: uuid.UUID) -> IncidentImport | None:
 def offence_choices() -> list[tuple[str, str]]:
     """(code, "Name (code)") of every offence type, by name: for offence pickers."""
     return [(o.code, f"{o.name} ({o.code})") for o in OffenceType.objects.order_by("name")]
+
+
+def imports_due(*, now: datetime | None = None) -> list[int]:
+    """Imports still pending ``RESEND_AFTER`` after they were recorded: their message was
+    lost (the broker was down or restarted empty). Oldest first, at most 100 a sweep."""
+    before = (now or timezone.now()) - RESEND_AFTER
+    return list(
+        IncidentImport.objects.filter(status=ImportStatus.PENDING, created_at__lt=before)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:100]
+    )

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from backend.audit.services import audit_record
+from backend.config.celery import task_send
 from backend.incidents.mapping import ImportSpec, import_spec_build, import_spec_check, normalise
 from backend.incidents.models import (
     ColumnMapping,
@@ -78,6 +79,7 @@ def incident_import_create(
     uploaded_by: Any = None,
     store: str = "no",
     save_mapping: str = "",
+    ip: str | None = None,
 ) -> tuple[IncidentImport, bool]:
     """Record an import of the file at ``path``; (import, created).
 
@@ -122,6 +124,7 @@ def incident_import_create(
                 action="incident_import.create",
                 obj=imp,
                 after={"source": source, "file_name": imp.file_name, "mapping": imp.mapping},
+                ip=ip,
             )
     if created and store in {"move", "copy"}:
         file_store(path, client_uuid, move=store == "move")
@@ -137,7 +140,7 @@ def incident_import_submit(**kwargs: Any) -> tuple[IncidentImport, bool]:
         imp, created = incident_import_create(**kwargs)
         if created:
             pk = imp.pk
-            transaction.on_commit(lambda: import_run_task.delay(pk))
+            transaction.on_commit(lambda: task_send(import_run_task, pk))
     return imp, created
 
 
@@ -154,6 +157,7 @@ def incident_import_upload(
     offence_aliases: dict[str, str] | None = None,
     source: str = "",
     save_mapping: str = "",
+    ip: str | None = None,
 ) -> tuple[IncidentImport, bool]:
     """An uploaded file (its ``chunks``) with its mapping, recorded and queued; (import, created).
 
@@ -183,6 +187,7 @@ def incident_import_upload(
             client_uuid=client_uuid,
             uploaded_by=uploaded_by,
             save_mapping=save_mapping,
+            ip=ip,
         )
     except ValidationError:
         path.unlink(missing_ok=True)

@@ -22,3 +22,12 @@ from backend.incidents.writing import incident_import_run
 def import_run_task(import_id: int) -> str:
     """Run incident import ``import_id`` from its stored file; returns its final status."""
     return incident_import_run(import_id=import_id).status
+
+
+@shared_task(name="incidents.sweep_due_imports", ignore_result=True, acks_late=True)
+def sweep_due_imports_task() -> int:
+    """Beat job (every minute): send the run of every import whose message was lost."""
+    from backend.config.celery import task_resend_due
+    from backend.incidents.selectors import imports_due
+
+    return task_resend_due(import_run_task, imports_due())

@@ -18,6 +18,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
@@ -32,6 +33,7 @@ from shapely.geometry import shape
 
 from backend.accounts.models import District
 from backend.analytics.projection import LocalProjection
+from backend.config.dates import sane_window
 from backend.config.timeparse import TIME_FORMATS_HELP, parse_times
 from backend.incidents.mapping import (
     FIELD_LABELS,
@@ -141,6 +143,11 @@ def _context(spec: ImportSpec, header: list[str]) -> _Context:
     )
 
 
+def _epoch_s(day: date) -> int:
+    """Seconds since 1970 at the start of ``day`` in UTC."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
 def _floats(values: list[str]) -> tuple[FloatArray, BoolArray, BoolArray]:
     """(numbers, missing, not a number); numbers are NaN where unreadable."""
     try:
@@ -215,6 +222,10 @@ def _check_chunk(rows: list[list[str]], lines: IntArray, ctx: _Context, state: _
 
     # time
     times = parse_times(columns["occurred_at"], ctx.tz)
+    first_day, last_day = sane_window()
+    in_window = (times.utc >= _epoch_s(first_day)) & (
+        times.utc < _epoch_s(last_day + timedelta(days=1))
+    )
 
     # coordinates
     lat, lat_missing, lat_nan_text = _floats(columns["lat"])
@@ -238,12 +249,14 @@ def _check_chunk(rows: list[list[str]], lines: IntArray, ctx: _Context, state: _
         offence = np.fromiter((resolved[v] for v in offence_raw), dtype=np.int64, count=n)
 
     id_bad = id_missing | id_long | id_nul
-    ok = ~(empty | shape_bad | id_bad) & times.ok & inside & (offence >= 0)
+    ok = ~(empty | shape_bad | id_bad) & times.ok & in_window & inside & (offence >= 0)
     bad_rows = np.flatnonzero(~ok)
     state.rejected += int(bad_rows.size)
     if offence_raw is not None:
         for i in np.flatnonzero((offence == -1) & ~ok).tolist():
-            if empty[i] or shape_bad[i] or id_bad[i] or not times.ok[i] or not inside[i]:
+            if empty[i] or shape_bad[i] or id_bad[i] or not times.ok[i]:
+                continue
+            if not in_window[i] or not inside[i]:
                 continue
             value = offence_raw[i].strip()
             state.unknown_offences[value] = state.unknown_offences.get(value, 0) + 1
@@ -270,6 +283,14 @@ def _check_chunk(rows: list[list[str]], lines: IntArray, ctx: _Context, state: _
                     f"unparseable time '{raw.strip()}' (expected {TIME_FORMATS_HELP})",
                     raw,
                 )
+        elif not in_window[i]:
+            raw = columns["occurred_at"][i]
+            first, last = sane_window()
+            entry = (
+                "occurred_at",
+                f"time '{raw.strip()}' must be between {first.isoformat()} and {last.isoformat()}",
+                raw,
+            )
         elif not inside[i]:
             entry = _coordinate_problem(
                 i, lat, lon, columns, ctx, lat_missing, lon_missing, lat_nan_text, lon_nan_text

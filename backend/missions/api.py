@@ -35,9 +35,10 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import api_user, role_permission
 from backend.analytics.randomization import BalanceRow, BalanceTable
-from backend.config.api import MAX_LAT, drf_validation_error
+from backend.config.api import MAX_LAT, AgencyDayField, drf_validation_error
+from backend.config.dates import SaneDateTimeSerializerField
 from backend.config.localtime import local_day_bounds
-from backend.gis.layers import layer_response
+from backend.gis.layers import GIS_FILE_RESPONSES, GIS_FORMAT_PARAMETER, layer_response
 from backend.missions.models import (
     Blocking,
     DeclineReason,
@@ -103,8 +104,8 @@ def _num(x: float) -> float | None:
 class DayQuerySerializer(serializers.Serializer):
     """The optional ``date`` / ``day`` query parameters (YYYY-MM-DD)."""
 
-    date = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
-    day = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+    date = AgencyDayField(required=False)
+    day = AgencyDayField(required=False)
 
 
 def _query_day(request: Request, name: str) -> date | None:
@@ -293,11 +294,8 @@ class MissionListApi(generics.ListAPIView):
     def get_queryset(self) -> Any:
         missions = missions_visible_to(user=api_user(self.request))
         params = self.request.query_params
-        if params.get("day"):
-            try:
-                day = date.fromisoformat(params["day"])
-            except ValueError as exc:
-                raise ValidationError({"day": "must be YYYY-MM-DD"}) from exc
+        day = _query_day(self.request, "day")
+        if day is not None:
             start, end = local_day_bounds(day)
             missions = missions.filter(window_start__gte=start, window_start__lt=end)
         if params.get("status"):
@@ -324,7 +322,7 @@ class MissionDetailApi(generics.RetrieveAPIView):
 
 
 class AtInputSerializer(serializers.Serializer):
-    at = serializers.DateTimeField(
+    at = SaneDateTimeSerializerField(
         required=False, default=None, help_text="When you did it (ISO-8601 with offset)."
     )
 
@@ -392,7 +390,7 @@ class MissionCompleteApi(_MissionTransitionApi):
 class DeclineInputSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=DeclineReason.choices)
     note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
-    at = serializers.DateTimeField(required=False, default=None)
+    at = SaneDateTimeSerializerField(required=False, default=None)
 
 
 @_documented(DeclineInputSerializer)
@@ -405,7 +403,7 @@ class MissionDeclineApi(_MissionTransitionApi):
 
 class InterruptInputSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
-    at = serializers.DateTimeField(required=False, default=None)
+    at = SaneDateTimeSerializerField(required=False, default=None)
 
 
 @_documented(InterruptInputSerializer)
@@ -438,8 +436,8 @@ class MissionAssignApi(APIView):
     class AssignInputSerializer(serializers.Serializer):
         officer = serializers.IntegerField()
         hotspot = serializers.IntegerField()
-        window_start = serializers.DateTimeField()
-        window_end = serializers.DateTimeField()
+        window_start = SaneDateTimeSerializerField()
+        window_end = SaneDateTimeSerializerField()
         mission_type = serializers.IntegerField(required=False, allow_null=True, default=None)
         client_uuid = serializers.UUIDField(required=False, allow_null=True, default=None)
 
@@ -535,7 +533,7 @@ class SquadScheduleApi(APIView):
     permission_classes = [role_permission(*BOARD_ROLES)]
 
     class ScheduleInputSerializer(serializers.Serializer):
-        date = serializers.DateField(help_text="Local day the shift starts.")
+        date = AgencyDayField(help_text="Local day the shift starts.")
         mission_type = serializers.IntegerField(required=False, allow_null=True, default=None)
         replace = serializers.BooleanField(required=False, default=False)
 
@@ -729,8 +727,8 @@ class ExperimentListCreateApi(APIView):
     class ExperimentInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=120)
         design = serializers.ChoiceField(choices=Design.choices)
-        starts_on = serializers.DateField()
-        ends_on = serializers.DateField()
+        starts_on = AgencyDayField()
+        ends_on = AgencyDayField()
         visits_per_shift = serializers.IntegerField(min_value=1, max_value=12, default=3)
         minutes_per_visit = serializers.IntegerField(min_value=1, max_value=240, default=15)
         blocking = serializers.ChoiceField(choices=Blocking.choices, default=Blocking.DISTRICT_TIER)
@@ -896,8 +894,11 @@ class ExperimentArmsFileApi(APIView):
     permission_classes = [role_permission(*EXPERIMENT_ROLES)]
 
     @extend_schema(
-        parameters=[OpenApiParameter("day", OpenApiTypes.DATE, description="Place-day only.")],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        parameters=[
+            OpenApiParameter("day", OpenApiTypes.DATE, description="Place-day only."),
+            GIS_FORMAT_PARAMETER,
+        ],
+        responses=GIS_FILE_RESPONSES,
     )
     def get(self, request: Request, pk: int, fmt: str) -> HttpResponse:
         experiment = get_object_or_404(experiments_list(), pk=pk)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import Squad, User
+from backend.config.dates import SaneDateField, SaneDateTimeField
 from backend.missions.models import MissionType
 
 
@@ -32,7 +33,7 @@ class BoardQueryForm(forms.Form):
     date to today (the board always shows something)."""
 
     squad = forms.IntegerField(required=False, min_value=1)
-    date = forms.DateField(required=False)
+    date = SaneDateField(required=False)
     page = forms.IntegerField(required=False, min_value=1)
 
     def squad_in(self, squads: QuerySet[Squad]) -> Squad | None:
@@ -49,7 +50,7 @@ class BoardQueryForm(forms.Form):
 
 class _SquadDayForm(forms.Form):
     squad = forms.ModelChoiceField(queryset=Squad.objects.none())
-    date = forms.DateField()
+    date = SaneDateField()
 
     def __init__(self, *args: Any, squads: QuerySet[Squad], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -71,7 +72,7 @@ class AssignForm(_SquadDayForm):
         queryset=User.objects.none(), label=_("Assign to"), empty_label=_("Choose an officer")
     )
     hotspot = forms.IntegerField(min_value=1, label=_("Hot spot"))
-    window_start = forms.DateTimeField(
+    window_start = SaneDateTimeField(
         label=_("Start"), input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
     )
     minutes = forms.IntegerField(min_value=1, max_value=720, initial=15, label=_("Minutes"))

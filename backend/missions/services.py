@@ -22,6 +22,8 @@ from backend.analytics.randomization import (
     new_seed,
 )
 from backend.audit.services import audit_record
+from backend.config.celery import task_send
+from backend.config.dates import sane_date_problem
 from backend.hotspots.models import Hotspot
 from backend.hotspots.selectors import analysis_run_active, hotspots_active
 from backend.missions.models import (
@@ -328,7 +330,7 @@ def mission_complete(*, mission_id: int, actor: User, at: datetime | None = None
     if written.created:
         mission = written.mission
         day = timezone.localtime(mission.ended_at or timezone.now()).date().isoformat()
-        transaction.on_commit(lambda: visit_rebuild_task.delay(mission.officer_id, day))
+        transaction.on_commit(lambda: task_send(visit_rebuild_task, mission.officer_id, day))
     return written
 
 
@@ -789,10 +791,18 @@ def experiment_create(
         harm_tiers=harm_tiers,
         created_by=actor,
     )
-    errors = {}
-    if ends_on < starts_on:
+    errors = {
+        field: problem
+        for field, day in (("starts_on", starts_on), ("ends_on", ends_on))
+        if (problem := sane_date_problem(day))
+    }
+    if not errors and ends_on < starts_on:
         errors["ends_on"] = "must be on or after the start"
-    elif design == Design.PLACEDAY and (ends_on - starts_on).days + 1 > MAX_PLACEDAY_DAYS:
+    elif (
+        not errors
+        and design == Design.PLACEDAY
+        and (ends_on - starts_on).days + 1 > MAX_PLACEDAY_DAYS
+    ):
         errors["ends_on"] = f"a place-day experiment lasts at most {MAX_PLACEDAY_DAYS} days"
     if not 1 <= visits_per_shift <= 12:
         errors["visits_per_shift"] = "must be from 1 to 12"

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +20,13 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.audit.services import request_ip
-from backend.config.api import BoundedJSONParser, drf_validation_error
+from backend.config.api import (
+    AgencyDayField,
+    BoundedJSONParser,
+    FastJSONRenderer,
+    drf_validation_error,
+)
+from backend.config.dates import SaneDateTimeSerializerField
 from backend.patrols.ingest import MAX_BATCH, BatchResult, BatchTooLarge, avl_ingest, pings_ingest
 from backend.patrols.models import ActivityType, PatrolSession
 from backend.patrols.selectors import session_current, track_for_day
@@ -47,6 +55,11 @@ class SessionOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "client_uuid", "started_at", "ended_at"]
 
 
+class SessionConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    session = SessionOutputSerializer(help_text="The session still open.")
+
+
 class SessionStartApi(APIView):
     """Start a patrol session: only then is location recorded. Retry-safe by client UUID."""
 
@@ -56,12 +69,23 @@ class SessionStartApi(APIView):
         client_uuid = serializers.UUIDField()
         started_at = serializers.DateTimeField(required=False, default=None)
 
-    @extend_schema(request=StartInputSerializer, responses={201: SessionOutputSerializer})
+    @extend_schema(
+        request=StartInputSerializer,
+        responses={
+            201: SessionOutputSerializer,
+            200: OpenApiResponse(SessionOutputSerializer, description="A replay: already stored."),
+            409: OpenApiResponse(
+                SessionConflictSerializer, description="Another session of yours is still open."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.StartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            written = session_start(officer=request.user, **data.validated_data)
+            written = session_start(
+                officer=request.user, ip=request_ip(request), **data.validated_data
+            )
         except SessionConflict as exc:
             return Response(
                 {"detail": str(exc), "session": SessionOutputSerializer(exc.session).data},
@@ -86,7 +110,12 @@ class SessionEndApi(APIView):
         data = self.EndInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            session = session_end(officer=request.user, session_id=pk, **data.validated_data)
+            session = session_end(
+                officer=request.user,
+                session_id=pk,
+                ip=request_ip(request),
+                **data.validated_data,
+            )
         except PatrolSession.DoesNotExist as exc:
             raise NotFound(str(exc)) from exc
         except DjangoValidationError as exc:
@@ -95,7 +124,7 @@ class SessionEndApi(APIView):
 
 
 class SessionCurrentApi(APIView):
-    """Your open patrol session, or 200 with an empty body when you are not on patrol (not
+    """Your open patrol session, or 200 with JSON ``null`` when you are not on patrol (not
     being on patrol is an answer, not an error)."""
 
     permission_classes = [role_permission(*FIELD_ROLES)]
@@ -103,16 +132,17 @@ class SessionCurrentApi(APIView):
     @extend_schema(
         responses={
             200: OpenApiResponse(
-                SessionOutputSerializer,
-                description="Your open session; an empty body (no JSON) when you are not on "
-                "patrol.",
+                {"allOf": [{"$ref": "#/components/schemas/SessionOutput"}], "nullable": True},
+                description="Your open session; an empty body (JSON null) when you are not "
+                "on patrol.",
             )
         }
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         session = session_current(officer=request.user)
         if session is None:
-            return Response(status=status.HTTP_200_OK)  # empty body
+            # JSON null: DRF's renderer would send no body and no content type at all.
+            return JsonResponse(None, safe=False)
         return Response(SessionOutputSerializer(session).data)
 
 
@@ -140,11 +170,21 @@ class _SessionIdField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class _PingListField(serializers.ListField):
+    """A JSON list taken as it is: the ingest checks each item and answers for each, so the
+    field does not walk the 1,000 items (DRF's ListField runs a child field on every one)."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return data
+
+
 class BatchInputSerializer(serializers.Serializer):
     """A batch's envelope: ``pings`` (each item is checked by the ingest, one answer per item),
     the device's clock now (``sent_at``) and the session the pings belong to."""
 
-    pings = serializers.ListField(
+    pings = _PingListField(
         error_messages={"not_a_list": _PINGS_LIST, "required": _PINGS_LIST, "null": _PINGS_LIST}
     )
     sent_at = serializers.CharField(
@@ -177,6 +217,10 @@ def _batch_response(result: BatchResult) -> Response:
     return Response({**result.counts(), "items": [r.as_dict() for r in result.items]})
 
 
+# A batch's answer lists up to 1,000 items: orjson writes it several times faster than json.
+BATCH_RENDERERS = [FastJSONRenderer, BrowsableAPIRenderer]
+
+
 def _too_large(exc: BatchTooLarge) -> Response:
     return Response(
         {"detail": str(exc), "limit": MAX_BATCH}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -194,6 +238,7 @@ class PingBatchApi(APIView):
 
     permission_classes = [role_permission(*FIELD_ROLES)]
     parser_classes = [BatchJSONParser]
+    renderer_classes = BATCH_RENDERERS
 
     @extend_schema(request=dict, responses={200: dict, 413: dict})
     def post(self, request: Request) -> Response:
@@ -212,6 +257,7 @@ class AvlBatchApi(APIView):
 
     permission_classes = [role_permission(Role.SERVICE)]
     parser_classes = [BatchJSONParser]
+    renderer_classes = BATCH_RENDERERS
 
     @extend_schema(request=dict, responses={200: dict, 413: dict})
     def post(self, request: Request) -> Response:
@@ -231,7 +277,7 @@ class ActivityApi(APIView):
     class ActivityInputSerializer(serializers.Serializer):
         client_uuid = serializers.UUIDField()
         kind = serializers.SlugField()
-        recorded_at = serializers.DateTimeField()
+        recorded_at = SaneDateTimeSerializerField()
         note = serializers.CharField(
             required=False,
             default="",
@@ -284,10 +330,14 @@ class ActivityUndoApi(APIView):
 class ActivityTypesApi(APIView):
     """The activities an officer can log (configurable by administrators)."""
 
-    @extend_schema(responses={200: dict})
+    class ActivityTypeOutputSerializer(serializers.Serializer):
+        code = serializers.SlugField()
+        name = serializers.CharField()
+
+    @extend_schema(responses=ActivityTypeOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         types = ActivityType.objects.filter(is_active=True).order_by("name")
-        return Response([{"code": t.code, "name": t.name} for t in types])
+        return Response(self.ActivityTypeOutputSerializer(types, many=True).data)
 
 
 @method_decorator(never_cache, name="dispatch")  # positions: never stored by a cache
@@ -298,8 +348,7 @@ class TrackApi(APIView):
     """
 
     class TrackInputSerializer(serializers.Serializer):
-        day = serializers.DateField(
-            input_formats=["%Y-%m-%d"],
+        day = AgencyDayField(
             error_messages={
                 "invalid": "must be a date like 2026-11-25",
                 "required": "must be a date like 2026-11-25",

@@ -49,6 +49,7 @@ def session_start(
     client_uuid: uuid.UUID,
     started_at: datetime | None = None,
     now: datetime | None = None,
+    ip: str | None = None,
 ) -> Written:
     """Start the officer's patrol session; a retry with the same client UUID returns it.
 
@@ -71,6 +72,7 @@ def session_start(
                 obj=session,
                 subject=officer,
                 after={"started_at": start},
+                ip=ip,
             )
     except IntegrityError:
         # Lost a race with a concurrent retry of the same start, or another session is open.
@@ -88,6 +90,7 @@ def session_end(
     session_id: int,
     ended_at: datetime | None = None,
     now: datetime | None = None,
+    ip: str | None = None,
 ) -> PatrolSession:
     """End the officer's own session (idempotent) and queue its day's visit rollup.
 
@@ -113,6 +116,7 @@ def session_end(
             obj=session,
             subject=officer,
             after={"ended_at": end},
+            ip=ip,
         )
     if session.rolled_up_at is None:
         # A retried end re-sends the message too; the sweep covers a broker that is down.

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.permissions import role_permission
 from backend.audit.services import request_ip
-from backend.config.api import drf_validation_error
+from backend.config.api import AgencyDayField, drf_validation_error
 from backend.reports.compliance import COLUMNS, MAX_REPORT_DAYS, REPORT_GROUPINGS
 from backend.reports.enqueue import compliance_recompute_request
 from backend.reports.models import ComplianceDay, ComplianceRecompute, DailySnapshot, Scope
@@ -96,8 +96,8 @@ class RangeInputSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         # "from" is a Python keyword: declared here by name.
-        fields["from"] = serializers.DateField()
-        fields["to"] = serializers.DateField()
+        fields["from"] = AgencyDayField()
+        fields["to"] = AgencyDayField()
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -302,8 +302,8 @@ class ComplianceRecomputeApi(APIView):
     permission_classes = [role_permission(*RECOMPUTE_ROLES)]
 
     class RecomputeInputSerializer(serializers.Serializer):
-        first_day = serializers.DateField()
-        last_day = serializers.DateField()
+        first_day = AgencyDayField()
+        last_day = AgencyDayField()
 
     @extend_schema(request=RecomputeInputSerializer, responses={202: RecomputeOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -409,7 +409,10 @@ class PresenceLiveApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("squad", int, description="Default: your first squad.")],
-        responses=PresenceOutputSerializer,
+        responses={
+            200: PresenceOutputSerializer,
+            404: OpenApiResponse(description="No squad with this id that you may see."),
+        },
     )
     def get(self, request: Request) -> Response:
         data = self.PresenceInputSerializer(data=request.query_params)

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from backend.audit.services import audit_record
+from backend.config.celery import task_send
 from backend.reports.compliance import MAX_REPORT_DAYS
 from backend.reports.models import ComplianceRecompute
 from backend.reports.tasks import compliance_recompute_task, snapshot_build_task
@@ -32,11 +33,11 @@ def compliance_recompute_request(*, first: date, last: date, actor: Any) -> Comp
             obj=job,
             after={"first_day": first.isoformat(), "last_day": last.isoformat()},
         )
-        transaction.on_commit(lambda: compliance_recompute_task.delay(job.pk))
+        transaction.on_commit(lambda: task_send(compliance_recompute_task, job.pk))
     return job
 
 
 def snapshot_rebuild_request(*, day: date) -> None:
     """Queue a recomputation of ``day``'s daily snapshot, sent once the caller's transaction
     commits (at once outside one)."""
-    transaction.on_commit(lambda: snapshot_build_task.delay(day.isoformat()))
+    transaction.on_commit(lambda: task_send(snapshot_build_task, day.isoformat()))

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from backend.accounts.models import Squad
+from backend.config.dates import FIRST_SANE_DAY
 from backend.reports.compliance import MAX_REPORT_DAYS, REPORT_GROUPINGS
 
 GROUPING_LABELS = {
@@ -22,7 +23,7 @@ GROUPING_LABELS = {
     "arm": "Experiment arm",
 }
 DEFAULT_DAYS = 7
-EARLIEST = date(2000, 1, 1)  # a sane lower bound: no agency data is older
+EARLIEST = FIRST_SANE_DAY  # the window every date input shares (config/dates.py)
 
 
 def default_range() -> tuple[date, date]:
@@ -121,6 +122,16 @@ class SquadChoiceForm(forms.Form):
         field = self.fields["squad"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = squads
+
+
+class SquadExportForm(SquadChoiceForm):
+    """A download of the squad's shift visits: location data, so the viewer says why."""
+
+    reason = forms.CharField(
+        max_length=200,
+        label="Why you need this export",
+        help_text="Recorded in the audit log with your name, e.g. a complaint or case number.",
+    )
 
 
 class SnapshotDayForm(forms.Form):

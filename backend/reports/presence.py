@@ -69,10 +69,17 @@ def squad_shift_visits(*, squad: Squad, start: datetime, end: datetime) -> list[
 
 
 def squad_shift_visits_for_export(
-    *, viewer: Any, squad: Squad, start: datetime, end: datetime, ip: str | None = None
+    *,
+    viewer: Any,
+    squad: Squad,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    ip: str | None = None,
 ) -> list[ShiftVisit]:
     """``squad_shift_visits`` for a download: which hot spot each officer was in and when is
-    location data, so the export is audited (one row naming the squad and the shift)."""
+    location data, so the export is audited (one row naming the squad, the shift and the
+    viewer's reason)."""
     if not squads_visible_to(viewer=viewer).filter(pk=squad.pk).exists() or not viewer.has_role(
         *LIVE_ROLES
     ):
@@ -82,7 +89,7 @@ def squad_shift_visits_for_export(
             actor=viewer,
             action="visits.export",
             obj=squad,
-            after={"start": start.isoformat(), "end": end.isoformat()},
+            after={"start": start.isoformat(), "end": end.isoformat(), "reason": reason},
             ip=ip,
         )
     return squad_shift_visits(squad=squad, start=start, end=end)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from backend.accounts.models import Role, Squad
 from backend.analytics.compliance import covered_seconds, streak_days
+from backend.config.celery import RESEND_AFTER
 from backend.hotspots.models import Hotspot
 from backend.patrols.models import Visit
 from backend.reports.compliance import (
@@ -23,7 +24,13 @@ from backend.reports.compliance import (
     compliance_compute,
     day_arms,
 )
-from backend.reports.models import ComplianceDay, ComplianceRecompute, DailySnapshot, Scope
+from backend.reports.models import (
+    ComplianceDay,
+    ComplianceRecompute,
+    DailySnapshot,
+    RecomputeStatus,
+    Scope,
+)
 
 COMPLIANCE_VIEW_ROLES = (Role.SERGEANT, Role.SUPERVISOR, Role.ANALYST)
 RECOMPUTE_ROLES = (Role.SUPERVISOR, Role.ANALYST)
@@ -399,3 +406,14 @@ def compliance_for_officer(*, officer: Any, days: int = 14) -> MyCompliance:
 
 def hotspot_features(*, hotspot_ids: Iterable[int]) -> dict[int, Hotspot]:
     return Hotspot.objects.select_related("district").in_bulk(list(hotspot_ids))
+
+
+def recomputes_due(*, now: datetime | None = None) -> list[int]:
+    """Compliance recomputations still queued ``RESEND_AFTER`` after they were requested (their
+    message was lost). Oldest first, at most 100 a sweep."""
+    before = (now or timezone.now()) - RESEND_AFTER
+    return list(
+        ComplianceRecompute.objects.filter(status=RecomputeStatus.QUEUED, created_at__lt=before)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:100]
+    )

@@ -27,8 +27,9 @@ def compliance_rebuilds_deferred() -> Iterator[None]:
 
 def queue_compliance_rebuild(sender: Any, *, day: date, **kwargs: Any) -> None:
     """After a visit rollup of ``day`` commits, recompute that day's compliance rows."""
+    from backend.config.celery import task_send
     from backend.reports.tasks import compliance_day_rebuild_task
 
     if getattr(_state, "deferred", False):
         return
-    transaction.on_commit(lambda: compliance_day_rebuild_task.delay(day.isoformat()))
+    transaction.on_commit(lambda: task_send(compliance_day_rebuild_task, day.isoformat()))

@@ -58,3 +58,12 @@ def compliance_rebuild_yesterday_task() -> int:
 def compliance_recompute_task(job_id: int) -> int:
     """Run a recompute job requested from the compliance page; returns days done."""
     return compliance_recompute_run(job_id=job_id).days_done
+
+
+@shared_task(name="reports.sweep_due_recomputes", ignore_result=True, acks_late=True)
+def sweep_due_recomputes_task() -> int:
+    """Beat job (every minute): send every compliance recomputation whose message was lost."""
+    from backend.config.celery import task_resend_due
+    from backend.reports.selectors import recomputes_due
+
+    return task_resend_due(compliance_recompute_task, recomputes_due())

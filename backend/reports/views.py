@@ -47,6 +47,7 @@ from backend.reports.forms import (
     RecomputeJobForm,
     SnapshotDayForm,
     SquadChoiceForm,
+    SquadExportForm,
 )
 from backend.reports.models import ComplianceRecompute, Scope
 from backend.reports.presence import squad_shift_visits, squad_shift_visits_for_export
@@ -359,13 +360,18 @@ def squad_page(request: HttpRequest) -> HttpResponse:
 def squad_csv(request: HttpRequest) -> HttpResponse:
     """The shift's visits of the squad as CSV (an audited export of location data)."""
     squads = squads_visible_to(viewer=request.user)
-    form = SquadChoiceForm(request.GET, squads=squads)
+    form = SquadExportForm(request.GET, squads=squads)
     if not form.is_valid():
-        return HttpResponse("Choose one of your squads.", status=400, content_type="text/plain")
+        return bad_request(form)
     squad = form.cleaned_data["squad"]
     start, end = _current_shift(squad)
     visits = squad_shift_visits_for_export(
-        viewer=request.user, squad=squad, start=start, end=end, ip=request_ip(request)
+        viewer=request.user,
+        squad=squad,
+        start=start,
+        end=end,
+        reason=form.cleaned_data["reason"],
+        ip=request_ip(request),
     )
     names = {u.pk: (u.get_full_name() or u.username, u.badge_number) for u in squad.members.all()}
     response = HttpResponse(content_type="text/csv; charset=utf-8")

@@ -8,11 +8,12 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from backend.config.dates import FIRST_SANE_DAY, SaneDateField
 from backend.workload.imports import MAX_FILE_BYTES
 from backend.workload.models import ImportKind
 from backend.workload.selectors import DEFAULT_DAYS, MAX_DAYS, district_choices
 
-EARLIEST = date(2000, 1, 1)
+EARLIEST = FIRST_SANE_DAY  # the window every date input shares (config/dates.py)
 
 
 def default_range() -> tuple[date, date]:
@@ -23,8 +24,8 @@ def default_range() -> tuple[date, date]:
 
 class WorkloadFilterForm(forms.Form):
     district = forms.ChoiceField(label="District")
-    from_ = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    from_ = SaneDateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    to = SaneDateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

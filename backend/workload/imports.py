@@ -36,6 +36,7 @@ from django.db import transaction
 from backend.accounts.models import District
 from backend.analytics.workload import DAYS, HOURS, WEEKDAYS
 from backend.audit.services import audit_record
+from backend.config.dates import sane_date_problem
 from backend.config.timeparse import parse_time
 from backend.workload.models import (
     CallRecord,
@@ -316,6 +317,8 @@ def calls_parse(data: bytes) -> ParsedRows:
             times[fld] = parse_time(raw, tz)
             if raw and times[fld] is None:
                 fail(fld, f"'{raw}' is not a time ({TIME_HELP})", raw)
+            elif (when := times[fld]) is not None and (problem := sane_date_problem(when)):
+                fail(fld, f"'{raw}' {problem}", raw)
             elif not raw and fld in CALL_REQUIRED:
                 fail(fld, f"missing {fld.replace('_', ' ')} time", "")
         received, en_route = times["received"], times["en_route"]
@@ -403,6 +406,8 @@ def roster_parse(data: bytes) -> ParsedRows:
             )
         elif end is None:
             problems.add(line, "end", f"'{get('end')}' is not a time ({TIME_HELP})", get("end"))
+        elif problem := sane_date_problem(start):
+            problems.add(line, "start", f"'{get('start')}' {problem}", get("start"))
         elif end <= start:
             problems.add(line, "end", "the shift ends at or before it starts", get("end"))
         elif end - start > timedelta(hours=MAX_SHIFT_HOURS):

@@ -33,6 +33,7 @@ EXPECTED_AREAS = {
         "snapshot",
         "workload",
         "api_docs",
+        "audit",
     },
     Role.ANALYST: {
         "hotspots",
@@ -60,6 +61,7 @@ EXPECTED_AREAS = {
         "snapshot",
         "workload",
         "api_docs",
+        "audit",
         "admin",
     },
 }

@@ -514,3 +514,51 @@ def test_line_numbers_count_line_breaks_inside_quoted_fields(tmp_path: Path) -> 
     assert [(r["line"], r["field"]) for r in imp.rejections] == [(4, "occurred_at"), (8, "lat")]
     assert imp.rejections[1]["reason"] == "latitude 95 is outside -90..90"
     assert Incident.objects.get(source_id="a").premise == "a place\non two lines"
+
+
+def _incident_indexes() -> set[tuple[str, str]]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'hotspots_incident'"
+        )
+        return set(cur.fetchall())
+
+
+@pytest.mark.django_db
+def test_a_big_first_import_builds_the_indexes_again_and_a_failed_one_keeps_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: None
+) -> None:
+    from backend.incidents import writing
+
+    monkeypatch.setattr(writing, "DEFER_INDEXES_MIN_ROWS", 100)  # "big" for a 300-row file
+    before = _incident_indexes()
+    assert any("UNIQUE" not in ddl for _, ddl in before)  # there are secondary indexes
+    lines = ["id,t,lat,lon"] + [f"r{i},2024-01-01 10:{i % 60:02d},25.80,-80.21" for i in range(300)]
+    poisoned = write(
+        tmp_path, "poisoned.csv", "\n".join([*lines, "poison,2024-01-01 11:00,25.8,-80.2"])
+    )
+    with connection.cursor() as cur:
+        cur.execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.source_id = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; "
+            "RETURN NEW; END $$"
+        )
+        cur.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON hotspots_incident FOR EACH ROW "
+            "EXECUTE FUNCTION refuse_poison()"
+        )
+    args = ["--map", "id=id,occurred_at=t,lat=lat,lon=lon", "--offence", "larceny"]
+    with pytest.raises(CommandError, match=r"nothing was imported.*poisoned row"):
+        run_command(str(poisoned), *args)
+    assert Incident.objects.count() == 0
+    assert _incident_indexes() == before  # the drop was rolled back with the rest
+
+    with connection.cursor() as cur:
+        cur.execute("DROP TRIGGER poison ON hotspots_incident")
+    good = write(tmp_path, "good.csv", "\n".join(lines))
+    out = run_command(str(good), *args, "--source", "big")
+    assert "imported 300 · duplicates 0 · rejected 0" in out
+    assert Incident.objects.filter(source="big").count() == 300
+    assert _incident_indexes() == before  # every index back, same name, same definition
+    again = run_command(str(good), *args, "--source", "big")  # not a first import any more
+    assert "imported 0 · duplicates 300 · rejected 0" in again

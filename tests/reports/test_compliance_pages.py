@@ -328,7 +328,13 @@ def test_the_squad_page_shows_the_shift_and_links_the_live_map(hand_built_day: d
     assert f'data-live-url="{reverse("api-presence-live")}?squad={squad.pk}"' in html
     assert "audit log" in html
     # The shift's visits as CSV: an audited export of location data.
-    export = client_for(squad.sergeant).get(reverse("reports:squad-csv"), {"squad": squad.pk})
+    no_reason = client_for(squad.sergeant).get(reverse("reports:squad-csv"), {"squad": squad.pk})
+    assert no_reason.status_code == 400
+    assert no_reason.content.decode() == "Bad request: reason: This field is required."
+    assert not AuditEvent.objects.filter(action="visits.export").exists()
+    export = client_for(squad.sergeant).get(
+        reverse("reports:squad-csv"), {"squad": squad.pk, "reason": "complaint 2026-118"}
+    )
     rows = list(csv.reader(io.StringIO(export.content.decode())))
     assert rows[0] == [
         "officer",
@@ -341,7 +347,8 @@ def test_the_squad_page_shows_the_shift_and_links_the_live_map(hand_built_day: d
         "koper",
     ]
     assert [r[3:4] + r[6:] for r in rows[1:]] == [["1", "12.0", "yes"]]
-    assert AuditEvent.objects.filter(action="visits.export", actor=squad.sergeant).count() == 1
+    exported = AuditEvent.objects.get(action="visits.export", actor=squad.sergeant)
+    assert exported.after["reason"] == "complaint 2026-118"
 
 
 def test_a_sergeant_cannot_open_another_squads_page(hand_built_day: dict) -> None:
