@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from backend.accounts.factor import factor_required
 from backend.missions.models import MissionStatus
+from backend.missions.selectors import treatment_on
 from backend.patrols.models import Activity
 from backend.reports.models import DailySnapshot
 from tests.config.api_world import World, auth_headers, build_world, path_ids, path_parameters_for
@@ -176,6 +177,15 @@ class Call:
     multipart: bool = False
 
 
+def _treated_hotspot(world: World) -> Any:
+    """A hot spot the world's experiment treats in two hours' time (its arms are drawn at
+    random: a control hot spot would be refused for a reason that is not authorization)."""
+    day = timezone.localtime(timezone.now() + timedelta(hours=2)).date()
+    spots = world.hotspots[2:]
+    treatment = treatment_on(day=day, hotspot_ids=[h.pk for h in spots])
+    return next(h for h in spots if treatment.is_treated(h.pk))
+
+
 def _at_a_hotspot(world: World) -> dict[str, float]:
     spot = world.hotspots[0]
     return {"lat": spot.centroid_lat, "lon": spot.centroid_lon}
@@ -252,7 +262,7 @@ def _bodies(world: World, identity: str) -> dict[str, Callable[[], Any]]:
         },
         "POST /api/v1/missions/assign": lambda: {
             "officer": a.pk,
-            "hotspot": world.hotspots[3].pk,
+            "hotspot": _treated_hotspot(world).pk,
             "window_start": (timezone.now() + timedelta(hours=2)).isoformat(),
             "window_end": (timezone.now() + timedelta(hours=3)).isoformat(),
             "client_uuid": str(uuid.uuid4()),
@@ -515,7 +525,7 @@ def page_exports(world: World) -> dict[str, str]:
     squad = world.squad1.pk
     return {
         "board_csv": f"/missions/board/missions.csv?squad={squad}&date={day}",
-        "squad_csv": f"/reports/squad.csv?squad={squad}",
+        "squad_csv": f"/reports/squad.csv?squad={squad}&reason=matrix+check",
         "compliance_csv": f"/reports/compliance.csv?from={day}&to={day}&by=officer",
     }
 

@@ -77,7 +77,7 @@ def test_the_board_and_mission_list_refuse_a_day_outside_the_window() -> None:
     board = client.get(reverse("api-squad-board", args=[squad.pk]), {"date": "0200-03-01"})
     assert board.status_code == 400 and board.json() == {"date": [WINDOW]}
     missions = client.get(reverse("api-missions"), {"day": "9999-01-01"})
-    assert missions.status_code == 400 and missions.json() == {"day": WINDOW}
+    assert missions.status_code == 400 and missions.json() == {"day": [WINDOW]}
 
 
 def test_a_hand_assigned_mission_in_year_200_is_refused() -> None:
