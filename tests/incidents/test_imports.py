@@ -517,15 +517,18 @@ def test_line_numbers_count_line_breaks_inside_quoted_fields(tmp_path: Path) -> 
 
 
 def _incident_indexes() -> set[tuple[str, str]]:
+    """The incident table's indexes and constraints: (name, definition)."""
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'hotspots_incident'"
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'hotspots_incident' "
+            "UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'hotspots_incident'::regclass"
         )
         return set(cur.fetchall())
 
 
 @pytest.mark.django_db
-def test_a_big_first_import_builds_the_indexes_again_and_a_failed_one_keeps_them(
+def test_a_big_first_import_builds_indexes_and_keys_again_and_a_failed_one_keeps_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: None
 ) -> None:
     from backend.incidents import writing
@@ -533,6 +536,7 @@ def test_a_big_first_import_builds_the_indexes_again_and_a_failed_one_keeps_them
     monkeypatch.setattr(writing, "DEFER_INDEXES_MIN_ROWS", 100)  # "big" for a 300-row file
     before = _incident_indexes()
     assert any("UNIQUE" not in ddl for _, ddl in before)  # there are secondary indexes
+    assert sum("FOREIGN KEY" in ddl for _, ddl in before) == 3  # and the keys dropped too
     lines = ["id,t,lat,lon"] + [f"r{i},2024-01-01 10:{i % 60:02d},25.80,-80.21" for i in range(300)]
     poisoned = write(
         tmp_path, "poisoned.csv", "\n".join([*lines, "poison,2024-01-01 11:00,25.8,-80.2"])
