@@ -44,7 +44,11 @@ _COLUMNS = (
     "source, source_id, occurred_at, lat, lon, offence_id, premise, district_id, "
     "imported_by_id, block"
 )
-_TYPES = ["text", "text", "timestamptz", "float8", "float8", "int8", "text", "int8", "int8", "text"]
+# occurred_at goes as int8: binary timestamptz is the same 8 bytes (microseconds since
+# 2000-01-01 UTC, big-endian), read and range-checked by the server's timestamptz input, and
+# numpy makes those integers a hundred times faster than Python makes aware datetimes.
+_TYPES = ["text", "text", "int8", "float8", "float8", "int8", "text", "int8", "int8", "text"]
+_PG_EPOCH_S = 946_684_800  # 2000-01-01T00:00:00Z in Unix seconds
 
 
 def _copy_rows(copy: Any, parsed: ParsedFile, *, stamp: Any) -> None:
@@ -92,11 +96,10 @@ def _write_copy(import_id: int, source: str, parsed: ParsedFile) -> int:
             rebuild = _checks_dropped(cur, n)
 
             def full(sid: Any, when: Any, *rest: Any) -> Any:
-                # timestamptz's binary dumper takes aware datetimes (about 0.25 s a million)
                 return zip(
                     repeat(source),
                     sid,
-                    utc_datetimes(when),
+                    ((when - _PG_EPOCH_S) * 1_000_000).tolist(),
                     *rest[:5],
                     repeat(import_id),
                     rest[5],
