@@ -198,7 +198,8 @@ def _check_chunk(rows: list[list[str]], lines: IntArray, ctx: _Context, state: _
 
     # id
     if ctx.hash_ids:
-        digests = [hashlib.sha1(_HASH_SEP.join(r).encode()).hexdigest() for r in rows]
+        joined = map(str.encode, map(_HASH_SEP.join, rows))
+        digests = [h.hexdigest() for h in map(hashlib.sha1, joined)]
         counts = state.hash_counts
         if len(set(digests)) == n and counts.keys().isdisjoint(digests):
             counts.update(dict.fromkeys(digests, 1))  # the usual case: no identical rows
