@@ -25,6 +25,9 @@ cat <<MSG
     Admin         http://127.0.0.1:${PORT}/admin/
 
   Demo logins (password for all: presence-demo)
+  Staff logins also ask for a second-factor code: add the secret
+  PRESENCEDEMOSECRETPRESENCEDEMOAA to an authenticator app, or run
+  .venv/bin/python manage.py demo_code
     officer       officer01 ... officer30
     sergeant      sergeant1, sergeant2, sergeant3
     supervisor    supervisor

@@ -69,6 +69,19 @@ def _own_rate_limit_counts(settings: Any) -> None:
     settings.PRESENCE_THROTTLE_PREFIX = f"presence-test-{secrets.token_hex(6)}:"
 
 
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``client.force_login(user)`` signs in as if the user also typed a right second-factor code
+    (``tests.factories.login_verified``: a confirmed authenticator, the session marked verified),
+    so a test about something else need not. A test about the factor itself uses
+    ``force_login_without_factor`` or ``sergeant_without_second_factor``."""
+    from django.test import Client
+
+    from tests.factories import login_verified
+
+    monkeypatch.setattr(Client, "force_login", login_verified)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _celery_eager_by_default() -> Iterator[None]:
     """Tasks run in-process unless a test asks for the real worker (see ``celery_worker``)."""

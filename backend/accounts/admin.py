@@ -4,7 +4,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from backend.accounts.factor import factor_reset
 from backend.accounts.lockout import account_unlock
 from backend.accounts.mapforms import MapAdminMixin, PolygonField
 from backend.accounts.models import Beat, District, Squad, User
@@ -24,7 +27,7 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Presence", {"fields": ("role", "squad", "badge_number")}),
     )
-    actions = ["unlock"]
+    actions = ["unlock", "reset_second_factor"]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """Save, then audit a change of role, squad or flags (the admin's own transaction)."""
@@ -41,6 +44,26 @@ class UserAdmin(DjangoUserAdmin):
             if account_unlock(user=u, actor=request.user, ip=request_ip(request))
         ]
         self.message_user(request, f"Unlocked: {', '.join(unlocked) or 'none was locked'}.")
+
+    @admin.action(description="Reset the second factor of the selected users (they enrol again)")
+    def reset_second_factor(self, request: HttpRequest, queryset: Any) -> None:
+        reset = [
+            u.username
+            for u in queryset
+            if factor_reset(user=u, actor=request.user, ip=request_ip(request))
+        ]
+        self.message_user(
+            request,
+            f"Second factor reset: {', '.join(reset) or 'none had one'}. "
+            "They set up an authenticator again at their next sign-in.",
+        )
+
+
+# An administrator resets a second factor (the action above); the device admins django-otp
+# registers would show each authenticator's secret and each recovery code.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 @admin.register(Squad)

@@ -6,14 +6,22 @@ from typing import Any
 
 from django.contrib.auth import logout
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts.factor import (
+    CODE_MAX_LENGTH,
+    FactorThrottled,
+    factor_enrolled,
+    factor_required,
+    factor_verify,
+)
 from backend.accounts.models import Squad
 from backend.accounts.permissions import api_user
 from backend.accounts.selectors import beats_layer, district_list, districts_layer, squad_list_for
@@ -73,16 +81,78 @@ class SquadListApi(generics.ListAPIView):
 
 class TokenApi(ObtainAuthToken):
     """Exchange a username and password for a new API token (lockout applies). Each sign-in
-    issues a new token; it expires 12 hours later, or after 30 minutes without use."""
+    issues a new token; it expires 12 hours later, or after 30 minutes without use.
+
+    A role that needs a second factor (sergeants, supervisors, analysts, admins; officers when
+    the agency sets it) also sends ``otp``: the 6-digit code of its authenticator or one recovery
+    code. Without it, or with a wrong or used code, the answer is 400 naming ``otp``; after
+    wrong codes the factor waits (1 s, 2, 4...) and the answer is 429 with ``Retry-After``."""
+
+    class TokenInputSerializer(AuthTokenSerializer):
+        otp = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=CODE_MAX_LENGTH,
+            write_only=True,
+            help_text="Second factor: the authenticator's 6-digit code or one recovery code. "
+            "Required for sergeants, supervisors, analysts and admins.",
+        )
+
+    class TokenOutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+
+    class TokenErrorSerializer(serializers.Serializer):
+        """Why no token: the field named (``otp``, ``username``...) or ``detail`` (throttled)."""
+
+        otp = serializers.ListField(child=serializers.CharField(), required=False)
+        non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+        detail = serializers.CharField(required=False)
 
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
     throttle_classes = [PresenceRateThrottle]  # DRF's ObtainAuthToken turns throttles off
+    serializer_class = TokenInputSerializer
 
+    @extend_schema(
+        request=TokenInputSerializer,
+        responses={
+            200: TokenOutputSerializer,
+            400: TokenErrorSerializer,
+            429: OpenApiResponse(
+                TokenErrorSerializer, description="Too many attempts: wait Retry-After seconds."
+            ),
+        },
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
-        token = token_issue(user=user, ip=request_ip(request))
+        ip = request_ip(request)
+        if factor_required(user):
+            code = serializer.validated_data.get("otp", "")
+            if not factor_enrolled(user):
+                return Response(
+                    {
+                        "otp": [
+                            "This account has no second factor yet: enrol on the web sign-in page."
+                        ]
+                    },
+                    status=400,
+                )
+            if not code:
+                return Response(
+                    {"otp": ["A second factor code is required for this account."]}, status=400
+                )
+            try:
+                device = factor_verify(user=user, code=code, ip=ip, via="api")
+            except FactorThrottled as exc:
+                return Response(
+                    {"otp": [str(exc)]},
+                    status=429,
+                    headers={"Retry-After": str(exc.retry_after)},
+                )
+            if device is None:
+                return Response({"otp": ["That code is wrong or was already used."]}, status=400)
+        token = token_issue(user=user, ip=ip)
         return Response({"token": token.key})
 
 

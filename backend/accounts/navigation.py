@@ -15,7 +15,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from backend.accounts.factor import factor_required
 from backend.accounts.maps import map_config
+from backend.accounts.middleware import session_factor_verified
 from backend.accounts.models import Role
 
 OFFICER, SERGEANT, SUPERVISOR, ANALYST, ADMIN = (
@@ -173,9 +175,12 @@ def areas_for(user: Any) -> list[Area]:
 
 def navigation_context(request: HttpRequest) -> dict[str, Any]:
     """Template context processor: ``nav_areas`` for the signed-in user, the version, and the
-    maps' configuration (``presence_map_config``, read by ``static/js/map-base.js``)."""
+    maps' configuration (``presence_map_config``, read by ``static/js/map-base.js``). A session
+    still waiting for its second factor gets no areas: it can open none of them yet."""
+    user = getattr(request, "user", None)
+    waiting = factor_required(user) and not session_factor_verified(request)
     return {
-        "nav_areas": areas_for(getattr(request, "user", None)),
+        "nav_areas": [] if waiting else areas_for(user),
         "presence_version": settings.VERSION,
         "presence_map_config": map_config(),
     }

@@ -7,11 +7,26 @@ from typing import Any
 
 from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest
+from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from backend.accounts.factor import factor_required
 from backend.accounts.models import User
+
+SECOND_FACTOR_MISSING = "A second factor code is required: finish signing in first."
+
+
+def factor_satisfied(request: Any) -> bool:
+    """True unless the caller's role needs a second factor it has not passed. A token counts as
+    passed (``TokenApi`` issues one to such a role only with a valid code); a session must be
+    verified (django-otp's ``is_verified``)."""
+    user = request.user
+    if not factor_required(user) or isinstance(request.auth, Token):
+        return True
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified and is_verified())
 
 
 class SignedInRequest(HttpRequest):
@@ -39,7 +54,12 @@ class IsPerson(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and user.role != "service")
+        if not (user and user.is_authenticated and user.role != "service"):
+            return False
+        if not factor_satisfied(request):
+            self.message = SECOND_FACTOR_MISSING
+            return False
+        return True
 
 
 def role_permission(*roles: str) -> type[BasePermission]:
@@ -50,7 +70,12 @@ def role_permission(*roles: str) -> type[BasePermission]:
 
         def has_permission(self, request: Any, view: Any) -> bool:
             user = request.user
-            return bool(user and user.is_authenticated and user.has_role(*roles))
+            if not (user and user.is_authenticated and user.has_role(*roles)):
+                return False
+            if not factor_satisfied(request):
+                self.message = SECOND_FACTOR_MISSING
+                return False
+            return True
 
     HasRole.__name__ = "HasRole_" + "_".join(roles)
     return HasRole

@@ -1,5 +1,5 @@
 """Audit sign-ins and failed sign-ins; revoke a user's API token when they log out, are locked
-out or are deactivated."""
+out or are deactivated; count failed web sign-ins per address."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from backend.accounts.signin_throttle import signin_failure_note
 from backend.accounts.tokens import token_revoke
 from backend.audit.models import AuditEvent
 from backend.audit.services import audit_record, request_ip
@@ -72,3 +73,13 @@ def audit_failed_login(
         after={"username": username},
         ip=ip,
     )
+
+
+@receiver(user_login_failed)
+def count_failure_per_address(
+    sender: Any, credentials: Any, request: Any = None, **kwargs: Any
+) -> None:
+    """A wrong password on a web sign-in page counts against the address's limit
+    (``signin_throttle.py``); the API's sign-in has its own (``backend/config/throttling.py``)."""
+    if request is not None and not request.path.startswith("/api/"):
+        signin_failure_note(ip=request_ip(request))

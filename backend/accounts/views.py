@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -8,6 +10,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from backend.accounts.factor import factor_enrolled, factor_required
+from backend.accounts.middleware import session_factor_verified
 from backend.accounts.models import Role
 from backend.accounts.navigation import areas_for
 from backend.accounts.permissions import SignedInRequest
@@ -40,6 +44,16 @@ class LoginView(auth_views.LoginView):
         if getattr(user, "role", None) == Role.OFFICER:
             return reverse("app:index")
         return super().get_default_redirect_url()
+
+    def get_success_url(self) -> str:
+        """Where the password leads: for a role that needs a second factor, the code page (or
+        enrolment), which then goes on to the page asked for."""
+        then = super().get_success_url()
+        user = self.request.user
+        if not factor_required(user) or session_factor_verified(self.request):
+            return then
+        target = "factor-verify" if factor_enrolled(user) else "factor-enrol"
+        return f"{reverse(target)}?{urlencode({'next': then})}"
 
 
 def _is_api(request: HttpRequest) -> bool:

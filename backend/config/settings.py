@@ -92,6 +92,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # Second factor (TOTP and recovery codes); before backend.accounts, whose admin hides their
+    # device admins (an administrator resets a factor, never reads its secret).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "leaflet",
     "backend.accounts",
     "backend.audit",
@@ -116,8 +121,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # user.is_verified(): the session passed its second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "backend.accounts.middleware.UserLanguageMiddleware",
     "backend.accounts.middleware.AbsoluteSessionLimitMiddleware",
+    # 429 on the sign-in pages for an address past its failures (before the views count more).
+    "backend.accounts.middleware.SignInAddressThrottleMiddleware",
+    # A session whose role needs a second factor reaches only the code and enrolment pages.
+    "backend.accounts.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Axes must be last: it turns lockouts raised by the backend into responses.
@@ -449,6 +460,22 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# The web sign-in pages (the app's and the admin's, and the code page) per client address:
+# past this many failures within the window they answer 429 with Retry-After, whatever the
+# username, so one address cannot lock account after account (the API has its own limit).
+# Stations share an address: 20 in 15 minutes is far above the typos of one station's shift.
+PRESENCE_SIGNIN_ADDRESS_FAILURES = _env_int("PRESENCE_SIGNIN_ADDRESS_FAILURES", 20)
+PRESENCE_SIGNIN_ADDRESS_WINDOW = timedelta(minutes=15)
+
+# Second factor (backend/accounts/factor.py): TOTP (RFC 6238, 6 digits, 30 s) with recovery
+# codes, required for sergeants, supervisors, analysts and admins; officers too if set.
+PRESENCE_OTP_REQUIRED_FOR_OFFICERS = _env_bool("PRESENCE_OTP_REQUIRED_FOR_OFFICERS", False)
+PRESENCE_RECOVERY_CODES = 10
+OTP_TOTP_ISSUER = "Presence"
+# A wrong code makes the device wait 1 s, then 2, 4, 8... before it checks another (django-otp),
+# until a right code; signing in again with the password does not reset the wait.
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 SESSION_COOKIE_AGE = 30 * 60  # idle timeout: the cookie is refreshed on every request
 SESSION_SAVE_EVERY_REQUEST = True

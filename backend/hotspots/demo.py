@@ -6,6 +6,7 @@ created only if missing, incidents are keyed by a source id derived from the see
 
 from __future__ import annotations
 
+from base64 import b32decode
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -17,6 +18,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from shapely.geometry import Polygon, mapping
 
+from backend.accounts.factor import factor_enrol_with_key, factor_enrolled, factor_required
 from backend.accounts.models import District, Role, Squad, User
 from backend.accounts.services import district_upsert
 from backend.analytics.projection import LocalProjection
@@ -26,6 +28,11 @@ from backend.config.timeparse import local_to_utc, utc_datetimes
 from backend.incidents.models import Incident, OffenceType
 
 DEMO_PASSWORD = "presence-demo"
+# The second factor of the demo's staff logins: one published authenticator secret (base32, RFC
+# 6238, 6 digits, 30 s) that anyone trying the demo adds to an authenticator app, or reads with
+# ``manage.py demo_code``. The factor is never waived, even in DEBUG: the demo signs in through
+# the same code page as a real force. seed_demo refuses to run in production.
+DEMO_TOTP_SECRET = "PRESENCEDEMOSECRETPRESENCEDEMOAA"
 DEMO_SOURCE = "demo"
 DEMO_DAYS = 730
 INSERT_BATCH = 5_000  # rows per INSERT: large enough to amortise round trips, small enough
@@ -176,6 +183,8 @@ def _seed_people(rng: np.random.Generator) -> int:
             },
         )
         created += int(was_created)
+        if factor_required(obj) and not factor_enrolled(obj):
+            factor_enrol_with_key(user=obj, key_hex=b32decode(DEMO_TOTP_SECRET).hex())
         return obj
 
     user("admin", Role.ADMIN, ("Alex", "Admin"), is_staff=True, is_superuser=True)

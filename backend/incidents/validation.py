@@ -192,15 +192,14 @@ def _check_chunk(rows: list[list[str]], lines: IntArray, ctx: _Context, state: _
         fixed = [r if len(r) == ctx.ncols else blank for r in rows]
     else:
         fixed = rows
-    fields = list(ctx.indexes)
-    getter = itemgetter(*(ctx.indexes[f] for f in fields))
-    columns = dict(
-        zip(fields, (list(c) for c in zip(*map(getter, fixed), strict=True)), strict=True)
-    )
+    # One pass per column: ``zip(*rows)`` would unpack the whole chunk into one call's
+    # arguments, several times slower.
+    columns = {f: list(map(itemgetter(i), fixed)) for f, i in ctx.indexes.items()}
 
     # id
     if ctx.hash_ids:
-        digests = [hashlib.sha1(_HASH_SEP.join(r).encode()).hexdigest() for r in rows]
+        joined = map(str.encode, map(_HASH_SEP.join, rows))
+        digests = [h.hexdigest() for h in map(hashlib.sha1, joined)]
         counts = state.hash_counts
         if len(set(digests)) == n and counts.keys().isdisjoint(digests):
             counts.update(dict.fromkeys(digests, 1))  # the usual case: no identical rows

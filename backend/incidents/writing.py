@@ -5,11 +5,13 @@
 * **Nothing is half-imported.** Every row is checked first (progress is written as it goes,
   outside any transaction, so a page can poll it); then all good rows are written in one
   transaction. A failure while writing stores no incident and marks the import failed.
-* **Exact counts.** PostgreSQL: COPY into a temporary staging table, then one
-  ``INSERT .. SELECT .. ON CONFLICT (source, source_id) DO NOTHING`` whose row count is the
-  number imported; a source's first import (no stored row, checked under a per-source lock)
-  inserts without ``ON CONFLICT``, and a big one (``DEFER_INDEXES_MIN_ROWS``) drops the
-  secondary indexes and builds them again after the insert, in the same transaction.
+* **Exact counts.** PostgreSQL: a source's first import (no stored row, checked under a
+  per-source lock) is one binary COPY straight into the table, whose count is the number
+  imported; a big one (``DEFER_INDEXES_MIN_ROWS``, and at least as big as the table) drops the
+  secondary indexes, the unique key and the foreign keys first and puts each back after the
+  COPY, in the same transaction (putting them back checks every row). A later import: COPY
+  into a temporary staging table, then one ``INSERT .. SELECT .. ON CONFLICT (source,
+  source_id) DO NOTHING`` whose row count is the number imported.
   SQLite: ``executemany`` of ``INSERT .. ON CONFLICT (source, source_id) DO NOTHING``, counting
   the source's rows before and after while holding SQLite's write lock.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -37,64 +40,100 @@ EXECUTEMANY_ROWS = 10_000  # rows per executemany (one row bound at a time, so n
 # limit applies): bounds the parameter tuples held in memory at once
 
 
+_COLUMNS = (
+    "source, source_id, occurred_at, lat, lon, offence_id, premise, district_id, "
+    "imported_by_id, block"
+)
+# occurred_at goes as int8: binary timestamptz is the same 8 bytes (microseconds since
+# 2000-01-01 UTC, big-endian), read and range-checked by the server's timestamptz input, and
+# numpy makes those integers a hundred times faster than Python makes aware datetimes.
+_TYPES = ["text", "text", "int8", "float8", "float8", "int8", "text", "int8", "int8", "text"]
+_PG_EPOCH_S = 946_684_800  # 2000-01-01T00:00:00Z in Unix seconds
+
+
+def _copy_rows(copy: Any, parsed: ParsedFile, *, stamp: Any) -> None:
+    """Write ``parsed``'s good rows to ``copy``, each prefixed and laid out by ``stamp``.
+
+    ``stamp(source_ids, times, lat, lon, offence, premise, district, block)`` returns the
+    block's rows; times are epoch seconds, district None where there is none.
+    """
+    n = len(parsed.source_id)
+    for lo in range(0, n, COPY_BLOCK_ROWS):
+        hi = min(n, lo + COPY_BLOCK_ROWS)
+        district = parsed.district_id[lo:hi]
+        for row in stamp(
+            parsed.source_id[lo:hi],
+            parsed.occurred[lo:hi],
+            parsed.lat[lo:hi].tolist(),
+            parsed.lon[lo:hi].tolist(),
+            parsed.offence_id[lo:hi].tolist(),
+            parsed.premise[lo:hi],
+            [None if d < 0 else d for d in district.tolist()],
+            parsed.block[lo:hi],
+        ):
+            copy.write_row(row)
+
+
 def _write_copy(import_id: int, source: str, parsed: ParsedFile) -> int:
-    """PostgreSQL: binary COPY into a temporary table, then one INSERT .. ON CONFLICT DO NOTHING.
+    """PostgreSQL: a source's first import is one binary COPY straight into the table; a later
+    one a binary COPY into a temporary table, then one INSERT .. ON CONFLICT DO NOTHING.
 
     Binary COPY with declared types lets psycopg's C code encode the rows (no text escaping).
     """
-    stage = f"incident_stage_{import_id}"
     raw = connection.connection
     n = len(parsed.source_id)
     with raw.cursor() as cur:
-        cur.execute(
-            f"CREATE TEMP TABLE {stage} (source_id text, occurred bigint, lat float8, "
-            "lon float8, offence_id bigint, premise text, district_id bigint, block text) "
-            "ON COMMIT DROP"
-        )
-        with cur.copy(f"COPY {stage} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["text", "int8", "float8", "float8", "int8", "text", "int8", "text"])
-            for lo in range(0, n, COPY_BLOCK_ROWS):
-                hi = min(n, lo + COPY_BLOCK_ROWS)
-                district = parsed.district_id[lo:hi]
-                for row in zip(
-                    parsed.source_id[lo:hi],
-                    parsed.occurred[lo:hi].tolist(),
-                    parsed.lat[lo:hi].tolist(),
-                    parsed.lon[lo:hi].tolist(),
-                    parsed.offence_id[lo:hi].tolist(),
-                    parsed.premise[lo:hi],
-                    [None if d < 0 else d for d in district.tolist()],
-                    parsed.block[lo:hi],
-                    strict=True,
-                ):
-                    copy.write_row(row)
         # A source's first import cannot meet a stored row (the file's good ids are unique):
-        # then the rows go in without ON CONFLICT, whose speculative insertion costs about a
-        # third more than a plain insert. Imports of one source take turns on this lock, so
-        # "no row yet" stays true until the commit.
+        # then the rows go in by plain COPY, without the stage and the speculative insertion
+        # of ON CONFLICT (about a third more than a plain insert). Imports of one source take
+        # turns on this lock, so "no row yet" stays true until the commit.
         cur.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"incident-source:{source}",)
         )
         cur.execute("SELECT EXISTS (SELECT 1 FROM hotspots_incident WHERE source = %s)", (source,))
         row = cur.fetchone()
-        first = not (row and row[0])
-        rebuild = _secondary_indexes_dropped(cur, n) if first else []
+        if not (row and row[0]):
+            rebuild = _checks_dropped(cur, n)
+
+            def full(sid: Any, when: Any, *rest: Any) -> Any:
+                return zip(
+                    repeat(source),
+                    sid,
+                    ((when - _PG_EPOCH_S) * 1_000_000).tolist(),
+                    *rest[:5],
+                    repeat(import_id),
+                    rest[5],
+                    strict=False,  # the repeats are endless; the other columns are equal
+                )
+
+            with cur.copy(f"COPY hotspots_incident ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(_TYPES)
+                _copy_rows(cp, parsed, stamp=full)
+            for ddl in rebuild:
+                cur.execute(ddl)
+            if rebuild:
+                cur.execute("SET CONSTRAINTS ALL DEFERRED")
+            return n
+        stage = f"incident_stage_{import_id}"
         cur.execute(
-            "INSERT INTO hotspots_incident (source, source_id, occurred_at, lat, lon, "
-            "offence_id, premise, district_id, imported_by_id, block) "
+            f"CREATE TEMP TABLE {stage} (source_id text, occurred bigint, lat float8, "
+            "lon float8, offence_id bigint, premise text, district_id bigint, block text) "
+            "ON COMMIT DROP"
+        )
+        with cur.copy(f"COPY {stage} FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["text", "int8", "float8", "float8", "int8", "text", "int8", "text"])
+            _copy_rows(
+                cp,
+                parsed,
+                stamp=lambda sid, when, *rest: zip(sid, when.tolist(), *rest, strict=True),
+            )
+        cur.execute(
+            f"INSERT INTO hotspots_incident ({_COLUMNS}) "
             "SELECT %s, source_id, to_timestamp(occurred), lat, lon, offence_id, premise, "
-            f"district_id, %s, block FROM {stage}"
-            + ("" if first else " ON CONFLICT (source, source_id) DO NOTHING"),
+            f"district_id, %s, block FROM {stage} ON CONFLICT (source, source_id) DO NOTHING",
             (source, import_id),
         )
         imported = cur.rowcount
-        if rebuild:
-            # CREATE INDEX refuses a table with pending (deferred) foreign key checks: run
-            # them now, as the commit would have, then defer again for the rest.
-            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            for ddl in rebuild:
-                cur.execute(ddl)
-            cur.execute("SET CONSTRAINTS ALL DEFERRED")
         # Dropped now, not only at commit: inside an outer transaction (tests) the name would
         # still be taken by the next import.
         cur.execute(f"DROP TABLE {stage}")
@@ -102,19 +141,23 @@ def _write_copy(import_id: int, source: str, parsed: ParsedFile) -> int:
 
 
 # A first import at least this big, and at least as big as the table already is, builds the
-# secondary indexes afresh after the insert instead of maintaining them row by row: a sort per
-# index beats a million random index insertions, and below this size the rebuild of an existing
-# table's indexes would cost more than it saves.
-DEFER_INDEXES_MIN_ROWS = 250_000
+# secondary indexes, the unique key and the foreign keys afresh after the insert instead of
+# maintaining them row by row: a sort per index and one join per foreign key beat a random
+# index insertion and a queued trigger per row (together about half of a plain COPY's time).
+# Below this size the rebuild of an existing table's indexes would cost more than it saves.
+DEFER_INDEXES_MIN_ROWS = 100_000
 
 
-def _secondary_indexes_dropped(cur: Any, rows: int) -> list[str]:
-    """Drop the incident table's secondary indexes for a big insert; return their definitions.
+def _checks_dropped(cur: Any, rows: int) -> list[str]:
+    """Drop the incident table's secondary indexes, unique key and foreign keys for a big
+    insert; return the statements that put each back, same name, same definition.
 
-    Only indexes that back no constraint (the unique (source, source_id) key and the primary
-    key stay, so the insert is still checked). Inside the import's transaction: a failure rolls
-    the drop back with everything else, and readers of the table wait for the commit (the
-    ACCESS EXCLUSIVE lock DROP INDEX takes) instead of seeing a half-imported table.
+    The primary key and the CHECK constraints stay (cheap: the key grows at its right edge).
+    Putting the unique key and foreign keys back checks every row of the table, so the insert
+    is checked as before, only in one pass. Inside the import's transaction: a failure rolls the
+    drop back with everything else, and readers of the table wait for the commit (the ACCESS
+    EXCLUSIVE lock the drop takes) instead of seeing a half-imported table; writers of the
+    referenced tables (offence types, districts, imports) wait while the keys are re-added.
     """
     if rows < DEFER_INDEXES_MIN_ROWS:
         return []
@@ -122,18 +165,45 @@ def _secondary_indexes_dropped(cur: Any, rows: int) -> list[str]:
     found = cur.fetchone()
     if found and rows < found[0]:  # -1 (never analysed) counts as empty
         return []
+    # ALTER TABLE refuses a table with pending (deferred) foreign key checks: run any an outer
+    # transaction queued now, as its commit would have.
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    # The locks re-adding the foreign keys needs, taken first and in this order: another
+    # import that has claimed its row and waits for the incident table would otherwise
+    # deadlock with this one. Writers of these tables wait until the commit.
+    cur.execute(
+        "LOCK TABLE hotspots_incidentimport, hotspots_offencetype, accounts_district "
+        "IN SHARE ROW EXCLUSIVE MODE"
+    )
+    cur.execute("LOCK TABLE hotspots_incident IN ACCESS EXCLUSIVE MODE")
     cur.execute(
         "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
         "JOIN pg_class i ON i.oid = x.indexrelid "
         "WHERE x.indrelid = 'hotspots_incident'::regclass AND NOT x.indisprimary "
-        "AND NOT x.indisunique "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) "
         "ORDER BY i.relname"
     )
     indexes = cur.fetchall()
+    cur.execute(
+        "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'hotspots_incident'::regclass AND contype IN ('u', 'f') "
+        "ORDER BY contype DESC, conname"  # unique keys first: built before the joins
+    )
+    constraints = cur.fetchall()
+    for name, _, _ in constraints:
+        cur.execute(f'ALTER TABLE hotspots_incident DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         cur.execute(f'DROP INDEX "{name}"')
-    return [ddl for _, ddl in indexes]
+    restore = [
+        f'ALTER TABLE hotspots_incident ADD CONSTRAINT "{name}" {ddl}'
+        for name, kind, ddl in constraints
+        if kind == "u"
+    ]
+    restore += [ddl for _, ddl in indexes]
+    foreign = [f'ADD CONSTRAINT "{name}" {ddl}' for name, kind, ddl in constraints if kind == "f"]
+    if foreign:
+        restore.append("ALTER TABLE hotspots_incident " + ", ".join(foreign))
+    return restore
 
 
 def _write_rows(import_id: int, source: str, parsed: ParsedFile) -> int:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from backend.accounts.models import Role
+from backend.accounts.factor import factor_required
+from backend.accounts.models import Role, User
 from backend.audit.models import AuditEvent
-from tests.factories import SquadFactory, UserFactory
+from tests.factories import SquadFactory, UserFactory, next_totp_code, verified_totp_device
 
 PASSWORD = "correct-horse-battery"
 
@@ -69,8 +71,18 @@ def areas_on_page(html: str) -> set[str]:
     return set(re.findall(r'data-area="([a-z_]+)"', html))
 
 
-def login(client: Client, username: str, password: str = PASSWORD) -> object:
-    return client.post(reverse("login"), {"username": username, "password": password})
+def login(client: Client, username: str, password: str = PASSWORD) -> Any:
+    """Sign in through the pages: the password, then, where the role asks for it, the code of
+    the user's authenticator (made here if they have none). The last response is returned."""
+    user = User.objects.filter(username=username).first()
+    device = verified_totp_device(user) if user and factor_required(user) else None
+    response = client.post(reverse("login"), {"username": username, "password": password})
+    if device is not None and response.status_code == 302:
+        verify = reverse("factor-verify")
+        assert response["Location"].startswith(verify), response["Location"]
+        query = response["Location"][len(verify) :]
+        response = client.post(verify + query, {"code": next_totp_code(device)})
+    return response
 
 
 @pytest.mark.django_db

@@ -14,17 +14,23 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from backend.accounts.models import Role
+from backend.accounts.factor import factor_required
+from backend.accounts.models import Role, User
 from backend.accounts.tokens import _last_used_key
 from backend.audit.models import AuditEvent
-from tests.factories import UserFactory
+from tests.factories import UserFactory, next_totp_code, verified_totp_device
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery"
 
 
 def sign_in(username: str, password: str = PASSWORD) -> Any:
-    return Client().post(reverse("api-token"), {"username": username, "password": password})
+    """``POST /api/v1/auth/token``, with the authenticator's code where the role needs one."""
+    body = {"username": username, "password": password}
+    user = User.objects.get(username=username)
+    if factor_required(user):
+        body["otp"] = next_totp_code(verified_totp_device(user))
+    return Client().post(reverse("api-token"), body)
 
 
 REFUSED = 403  # DRF answers 403, not 401, when session authentication is listed first

@@ -19,8 +19,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from backend.accounts.models import User
 from backend.audit.models import AuditEvent
-from tests.factories import SquadFactory, UserFactory
+from tests.factories import SquadFactory, UserFactory, next_totp_code, verified_totp_device
 
 PASSWORD = "correct-horse-battery"  # the factories' password
 ADDRESS = {
@@ -37,9 +38,14 @@ D2,2026-05-02 10:00,25.81,-80.20,burglary
 
 
 def signed_in(who: str, username: str) -> Client:
+    """Sign in through the pages: the password, then the authenticator's code (staff roles)."""
     client = Client(REMOTE_ADDR=ADDRESS[who])
+    device = verified_totp_device(User.objects.get(username=username))
     response = client.post(reverse("login"), {"username": username, "password": PASSWORD})
     assert response.status_code == 302, response.content
+    assert response["Location"].startswith(reverse("factor-verify")), response["Location"]
+    verified = client.post(response["Location"], {"code": next_totp_code(device)})
+    assert verified.status_code == 302, verified.content
     return client
 
 
@@ -160,9 +166,12 @@ def test_a_scripted_day_leaves_every_expected_audit_row(
         )
     assert upload.status_code == 202, upload.content
 
-    # TODO(lead, issue 11): the admin's reset of a user's second factor belongs in this day once
-    # the TOTP branch is merged: reset the sergeant's factor in the admin and expect a row
-    # ("otp.reset" or the name that branch uses) with actor admin, subject sergeant, admin's ip.
+    # 16:00 The sergeant's phone is lost: the admin resets their second factor.
+    reset = console.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "reset_second_factor", "_selected_action": [sergeant.pk]},
+    )
+    assert reset.status_code == 302
     ended_day = timezone.now()
 
     def who(user: Any) -> str:
@@ -231,6 +240,13 @@ def test_a_scripted_day_leaves_every_expected_audit_row(
             "analyst",
         ),
         ("incident_import.create", analyst.username, None, None, "analyst"),
+        (
+            "factor.reset",
+            admin.username,
+            sergeant.username,
+            f"accounts.user#{sergeant.pk}",
+            "admin",
+        ),
     ]
     rows = list(AuditEvent.objects.select_related("actor", "subject").order_by("id"))
     got = [

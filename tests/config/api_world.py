@@ -18,6 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from backend.accounts.factor import factor_required
 from backend.accounts.models import Role, Squad, User
 from backend.accounts.tokens import token_issue
 from backend.hotspots.models import AnalysisRun, Hotspot
@@ -25,7 +26,7 @@ from backend.incidents.models import IncidentImport
 from backend.missions.models import Experiment, Mission
 from backend.patrols.models import Activity, ActivityType, PatrolSession, Ping
 from backend.reports.models import ComplianceRecompute
-from tests.factories import UserFactory
+from tests.factories import UserFactory, verified_totp_device
 from tests.missions.builders import city, mission, squad_with_officers, visit
 
 
@@ -56,9 +57,13 @@ class World:
 def auth_headers(user: User | None) -> dict[str, str]:
     """The headers that sign ``user`` in to the API (none for anonymous): a fresh API token.
 
-    The one place these tests sign in: a second factor for staff is added here."""
+    The one place these tests sign in. For a role that needs a second factor the token stands
+    for a sign-in with the password and a right code (``POST /api/v1/auth/token`` issues one to
+    such a role only then, through the same ``token_issue``); the user gets an authenticator."""
     if user is None:
         return {}
+    if factor_required(user):
+        verified_totp_device(user)
     return {"Authorization": f"Token {token_issue(user=user).key}"}
 
 
@@ -118,7 +123,10 @@ def build_world() -> World:
         "analyst": UserFactory(role=Role.ANALYST),
         "admin": UserFactory(role=Role.ADMIN, is_staff=True, is_superuser=True),
         "deactivated": deactivated,
+        # Enrolled, signed in with the password, never passed the code (identity_headers).
+        "sergeant_no_second_factor": UserFactory(role=Role.SERGEANT),
     }
+    verified_totp_device(users["sergeant_no_second_factor"])
     kind = ActivityType.objects.filter(is_active=True).order_by("code").first()
     assert kind is not None, "the migrations seed the activity types"
     owned = {

@@ -12,8 +12,8 @@ data. The expected outcome of every cell comes from ``POLICY`` alone:
 - ``NOOP``: a 2xx that changes nothing of officer A's (undoing someone else's activity).
 
 Lists are checked row by row: an identity's answer holds only the rows of the officers, squads
-it may see (``VISIBLE_OFFICERS``). The sergeant without a verified second factor is a marked
-slot, enabled when sign-in grows the factor (``SECOND_FACTOR_READY``).
+it may see (``VISIBLE_OFFICERS``). The sergeant without a verified second factor has an
+authenticator and a session that passed the password but not the code.
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from backend.accounts.factor import factor_required
 from backend.missions.models import MissionStatus
 from backend.missions.selectors import treatment_on
 from backend.patrols.models import Activity
 from backend.reports.models import DailySnapshot
 from tests.config.api_world import World, auth_headers, build_world, path_ids, path_parameters_for
+from tests.factories import force_login_without_factor, next_totp_code, verified_totp_device
 from tests.missions.builders import mission
 
 pytestmark = pytest.mark.django_db
@@ -54,10 +56,9 @@ IDENTITIES = [
     "deactivated",  # a token issued before deactivation
     "sergeant_no_second_factor",
 ]
-# TOTP slot: when the second-factor branch merges, set this to True and make
-# ``identity_headers`` sign this sergeant in without a verified factor. Expected: denied
-# everywhere a staff sign-in is needed, which is every operation but sign-in itself.
-SECOND_FACTOR_READY = False
+# The sergeant without a verified second factor: denied everywhere, sign-in included (the
+# token sign-in without a code answers 400 naming ``otp``, see DENIED_AS_INVALID).
+SECOND_FACTOR_READY = True
 
 SIGNED_IN = [i for i in IDENTITIES if i not in ("anonymous", "deactivated")]
 FIELD = ["officer_a", "officer_b", "officer_c", "sergeant_ab", "sergeant_c", "admin"]
@@ -234,6 +235,11 @@ def _bodies(world: World, identity: str) -> dict[str, Callable[[], Any]]:
         "POST /api/v1/auth/token": lambda: {
             "username": user.username,
             "password": "correct-horse-battery",
+            **(
+                {"otp": next_totp_code(verified_totp_device(user))}
+                if factor_required(user) and identity != "sergeant_no_second_factor"
+                else {}
+            ),
         },
         "POST /api/v1/compliance/recompute": lambda: {
             "first_day": today.isoformat(),
@@ -327,8 +333,10 @@ def identity_headers(world: World, identity: str) -> dict[str, str]:
     if identity == "deactivated":
         return {"HTTP_AUTHORIZATION": world.tokens["deactivated"]}
     if identity == "sergeant_no_second_factor":
-        # The slot for the TOTP branch: sign in a sergeant who has not verified a factor.
-        raise AssertionError("enable when sign-in has a second factor")
+        # A session cookie that passed the password only.
+        session = Client()
+        force_login_without_factor(session, world.users[identity])
+        return {"HTTP_COOKIE": f"sessionid={session.cookies['sessionid'].value}"}
     return {"HTTP_" + k.upper(): v for k, v in auth_headers(world.users[identity]).items()}
 
 
@@ -401,7 +409,10 @@ def documented_codes(schema: dict[str, Any], operation: str) -> set[str]:
 
 # Operations that refuse a target outside the caller's reach as invalid input naming the field
 # (the same answer whether the target exists or not, so it tells nothing).
-DENIED_AS_INVALID = {"POST /api/v1/missions/assign": "officer"}
+DENIED_AS_INVALID = {
+    "POST /api/v1/missions/assign": "officer",
+    "POST /api/v1/auth/token": "otp",  # the password is right; the second factor is missing
+}
 
 
 def check_cell(
@@ -535,7 +546,9 @@ def test_exports_outside_the_api_follow_the_same_policy(world: World) -> None:
             if identity == "sergeant_no_second_factor" and not SECOND_FACTOR_READY:
                 continue
             client = Client(raise_request_exception=False)
-            if identity in world.users:
+            if identity == "sergeant_no_second_factor":
+                force_login_without_factor(client, world.users[identity])
+            elif identity in world.users:
                 client.force_login(world.users[identity])
             response = client.get(url)
             cells += 1

@@ -75,3 +75,26 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def prepare_second_factor(username: str) -> Any:
+    """Before a browser signs in as ``username``: give them an authenticator if their role needs
+    one (so the sign-in asks for a code, not enrolment); None if it does not."""
+    from backend.accounts.factor import factor_required
+    from backend.accounts.models import User
+    from tests.factories import verified_totp_device
+
+    user = User.objects.get(username=username)
+    return verified_totp_device(user) if factor_required(user) else None
+
+
+def enter_second_factor(page: Any, device: Any) -> None:
+    """On the code page after the password: type the authenticator's current code (computed
+    from the device's key by ``tests.factories.totp_code``) and verify."""
+    from tests.factories import next_totp_code
+
+    if device is None:
+        return
+    page.wait_for_url(lambda url: "/login/code/" in url)
+    page.get_by_label("Code").fill(next_totp_code(device))
+    page.get_by_role("button", name="Verify").click()

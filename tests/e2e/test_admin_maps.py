@@ -10,7 +10,7 @@ import pytest
 from backend.accounts.models import Beat, District, Role
 from backend.hotspots.models import AnalysisRun, Hotspot
 from backend.incidents.models import HarmWeightVersion
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import enter_second_factor, prepare_second_factor, screenshot
 from tests.factories import DistrictFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -26,7 +26,9 @@ def sign_in_admin(page: Any, base: str) -> None:
     page.goto(f"{base}/admin/login/")
     page.fill("#id_username", "root")
     page.fill("#id_password", "correct-horse-battery")
+    device = prepare_second_factor("root")
     page.click("input[type=submit]")
+    enter_second_factor(page, device)
     page.wait_for_url(f"{base}/admin/")
 
 

@@ -19,7 +19,7 @@ from backend.audit.models import AuditEvent
 from backend.hotspots.models import Hotspot
 from backend.missions.models import MissionStatus
 from backend.patrols.models import PatrolSession
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import enter_second_factor, prepare_second_factor, screenshot
 from tests.missions.builders import city, mission, running_experiment, squad_with_officers
 from tests.reports.test_compliance_api import _ping
 
@@ -43,10 +43,12 @@ SCROLL_JS = """() => ({scroll: document.documentElement.scrollWidth,
 
 
 def sign_in(page: Any, base: str, username: str, then: str) -> None:
+    device = prepare_second_factor(username)
     page.goto(f"{base}/login/?next={quote(then)}")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    enter_second_factor(page, device)
     page.wait_for_url(f"{base}{then}")
 
 

@@ -16,7 +16,7 @@ from backend.accounts.models import Role
 from backend.patrols.models import PatrolSession
 from backend.reports.models import ComplianceRecompute
 from backend.reports.views import _current_shift
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import enter_second_factor, prepare_second_factor, screenshot
 from tests.factories import UserFactory
 from tests.missions.builders import mission, visit
 from tests.reports.conftest import DAY, at, hand_built_day, make_visit
@@ -29,10 +29,12 @@ FIXTURES = (hand_built_day,)  # the hand-built day of test_compliance.py, shared
 
 
 def sign_in(page: Any, base: str, username: str, then: str) -> None:
+    device = prepare_second_factor(username)
     page.goto(f"{base}/login/?next={quote(then)}")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    enter_second_factor(page, device)
     page.wait_for_url(f"{base}{then}")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from backend.accounts.models import Role
 from backend.accounts.services import district_upsert
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import enter_second_factor, prepare_second_factor, screenshot
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -17,10 +17,13 @@ RING = [[-80.2, 25.765], [-80.186, 25.765], [-80.185, 25.79], [-80.2, 25.79], [-
 
 
 def sign_in(page: Any, base: str, username: str, password: str) -> None:
+    device = prepare_second_factor(username)
     page.goto(f"{base}/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    if password == "correct-horse-battery":
+        enter_second_factor(page, device)
 
 
 def test_a_supervisor_signs_in_sees_their_areas_and_the_district_map(

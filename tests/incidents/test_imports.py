@@ -516,23 +516,36 @@ def test_line_numbers_count_line_breaks_inside_quoted_fields(tmp_path: Path) -> 
     assert Incident.objects.get(source_id="a").premise == "a place\non two lines"
 
 
+def _table_counted_empty() -> None:
+    """Statistics that see the table empty: an index build in an earlier test's rolled-back
+    transaction leaves its row count in pg_class (written in place), and a big first import
+    only rebuilds when it is at least as big as the table is counted."""
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE hotspots_incident")
+
+
 def _incident_indexes() -> set[tuple[str, str]]:
+    """The incident table's indexes and constraints: (name, definition)."""
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'hotspots_incident'"
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'hotspots_incident' "
+            "UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'hotspots_incident'::regclass"
         )
         return set(cur.fetchall())
 
 
 @pytest.mark.django_db
-def test_a_big_first_import_builds_the_indexes_again_and_a_failed_one_keeps_them(
+def test_a_big_first_import_builds_indexes_and_keys_again_and_a_failed_one_keeps_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: None
 ) -> None:
     from backend.incidents import writing
 
-    monkeypatch.setattr(writing, "DEFER_INDEXES_MIN_ROWS", 100)  # "big" for a 300-row file
+    monkeypatch.setattr(writing, "DEFER_INDEXES_MIN_ROWS", 100)
+    _table_counted_empty()  # "big" for a 300-row file
     before = _incident_indexes()
     assert any("UNIQUE" not in ddl for _, ddl in before)  # there are secondary indexes
+    assert sum("FOREIGN KEY" in ddl for _, ddl in before) == 3  # and the keys dropped too
     lines = ["id,t,lat,lon"] + [f"r{i},2024-01-01 10:{i % 60:02d},25.80,-80.21" for i in range(300)]
     poisoned = write(
         tmp_path, "poisoned.csv", "\n".join([*lines, "poison,2024-01-01 11:00,25.8,-80.2"])
@@ -562,3 +575,35 @@ def test_a_big_first_import_builds_the_indexes_again_and_a_failed_one_keeps_them
     assert _incident_indexes() == before  # every index back, same name, same definition
     again = run_command(str(good), *args, "--source", "big")  # not a first import any more
     assert "imported 0 · duplicates 300 · rejected 0" in again
+
+
+@pytest.mark.django_db
+def test_a_big_first_import_whose_row_breaks_a_foreign_key_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: None
+) -> None:
+    """The keys dropped for a big first import are checked when put back: a row naming a
+    district deleted between the check and the write fails the whole import."""
+    import psycopg
+
+    from backend.accounts.models import District
+    from backend.incidents import writing
+    from backend.incidents.validation import import_file_read
+
+    monkeypatch.setattr(writing, "DEFER_INDEXES_MIN_ROWS", 100)
+    _table_counted_empty()
+    district = DistrictFactory(name="Gone", code="gone")  # holds 25.80,-80.21
+    before = _incident_indexes()
+    lines = ["id,t,lat,lon"] + [f"r{i},2024-01-01 10:{i % 60:02d},25.80,-80.21" for i in range(300)]
+    path = write(tmp_path, "big.csv", "\n".join(lines))
+    spec = import_spec_build(
+        columns={"id": "id", "occurred_at": "t", "lat": "lat", "lon": "lon"}, offence="larceny"
+    )
+    imp, _ = incident_import_create(path=path, file_name=path.name, spec=spec, source="big")
+    parsed = import_file_read(path=path, spec=spec)
+    assert set(parsed.district_id.tolist()) == {district.pk}
+    District.objects.filter(pk=district.pk).delete()
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="district"):
+        writing.import_rows_write(import_id=imp.pk, parsed=parsed)
+    assert Incident.objects.count() == 0
+    assert _incident_indexes() == before
+    assert IncidentImport.objects.get(pk=imp.pk).status != "done"

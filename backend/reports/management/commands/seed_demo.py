@@ -10,7 +10,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backend.accounts.models import District
 from backend.config.localtime import agency_zone
-from backend.hotspots.demo import DEMO_PASSWORD, demo_city_seed, demo_incidents_release
+from backend.hotspots.demo import (
+    DEMO_PASSWORD,
+    DEMO_TOTP_SECRET,
+    demo_city_seed,
+    demo_incidents_release,
+)
 from backend.hotspots.models import AnalysisRun
 from backend.hotspots.services import AnalysisParams, analysis_create, analysis_execute
 from backend.incidents.models import Incident
@@ -140,7 +145,10 @@ class Command(BaseCommand):
                 f"Demo city ready in {timing['total']:.1f} s: "
                 f"{result.users_created} users created, {created} incidents "
                 f"added ({total} demo incidents in all). "
-                f"Password for every demo login: {DEMO_PASSWORD}.{published}{history} "
+                f"Password for every demo login: {DEMO_PASSWORD}. Staff logins (sergeants, "
+                f"supervisor, analyst, admin) also ask for a code: add the authenticator secret "
+                f"{DEMO_TOTP_SECRET} to an authenticator app, or run manage.py demo_code."
+                f"{published}{history} "
                 "Timing: " + ", ".join(f"{k} {v:.1f} s" for k, v in timing.items()) + "."
             )
         )
