@@ -19,6 +19,10 @@ Two steps (the server must be this checkout, on the same database):
    so time spent waiting for a connection counts (no coordinated omission). With
    ``--server-pid`` (the gunicorn master) it also reports the CPU the web workers and the
    database's backends spent, per officer: what sizing extrapolates from.
+
+Run the server with ``PRESENCE_ENV=production`` (hot reads on: ``PRESENCE_HOT_READ_SECONDS``)
+and ``deploy/gunicorn.conf.py``; the ladder measured on the 2-core reference machine (500 to
+5,000 officers) and ``bench/endpoint_cpu.py``'s CPU per call are in deploy/README.md, "Sizing".
 """
 
 from __future__ import annotations
