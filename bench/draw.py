@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 os.environ["DEBUG"] = "false"
 
-CITY_W_M, CITY_H_M = 15_000.0, 17_000.0
+from bench.city import CITY_H_M, CITY_W_M, district_strips, square_hotspots  # noqa: E402
+
 WARMUP = 50
 
 
@@ -98,11 +99,10 @@ def _city(args: argparse.Namespace) -> tuple[list, list, list]:  # type: ignore[
     from django.core.management import call_command
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
-    from shapely.geometry import box, mapping
 
-    from backend.accounts.models import District, Role, Squad, User
+    from backend.accounts.models import Role, Squad, User
     from backend.analytics.projection import LocalProjection
-    from backend.hotspots.models import AnalysisRun, Hotspot
+    from backend.hotspots.models import AnalysisRun
     from backend.incidents.selectors import harm_version_current
     from backend.missions.services import (
         experiment_create,
@@ -114,24 +114,7 @@ def _city(args: argparse.Namespace) -> tuple[list, list, list]:  # type: ignore[
     call_command("migrate", verbosity=0)
     rng = np.random.default_rng(args.seed)
     proj = LocalProjection(25.80, -80.21)
-    districts = []
-    for k in range(5):
-        x0 = -CITY_W_M / 2 + k * CITY_W_M / 5
-        (la0, lo0), (la1, lo1) = (
-            proj.to_latlon(x0, -CITY_H_M / 2),
-            proj.to_latlon(x0 + CITY_W_M / 5, CITY_H_M / 2),
-        )
-        districts.append(
-            District.objects.create(
-                name=f"D{k}",
-                code=f"d{k}",
-                boundary=mapping(box(lo0, la0, lo1, la1)),
-                min_lat=la0,
-                min_lon=lo0,
-                max_lat=la1,
-                max_lon=lo1,
-            )
-        )
+    districts = district_strips(proj, name="D{k}", code="d{k}")
     run = AnalysisRun.objects.create(
         as_of=date(2026, 1, 1),
         status="done",
@@ -139,30 +122,7 @@ def _city(args: argparse.Namespace) -> tuple[list, list, list]:  # type: ignore[
         published_at=timezone.now(),
         weights_version=harm_version_current(),
     )
-    xs = rng.uniform(-CITY_W_M / 2, CITY_W_M / 2, args.hotspots)
-    ys = rng.uniform(-CITY_H_M / 2, CITY_H_M / 2, args.hotspots)
-    spots = []
-    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        (la0, lo0), (la1, lo1) = proj.to_latlon(x - 75, y - 75), proj.to_latlon(x + 75, y + 75)
-        lat, lon = proj.to_latlon(x, y)
-        spots.append(
-            Hotspot(
-                run=run,
-                rank=i + 1,
-                district=districts[min(int((x + CITY_W_M / 2) // 3000), 4)],
-                geometry=mapping(box(lo0, la0, lo1, la1)),
-                centroid_lat=float(lat),
-                centroid_lon=float(lon),
-                cells=[[0, 0]],
-                harm=float(rng.pareto(1.5) * 100),
-                incident_count=int(rng.poisson(20)),
-                counts_by_offence={},
-                profile_24x7=[],
-                gi_z_max=3.0,
-                briefing={"one_line": f"Hot spot {i + 1}"},
-            )
-        )
-    spots = Hotspot.objects.bulk_create(spots)
+    spots = square_hotspots(run, districts, proj, rng, args.hotspots)
     analyst = User.objects.create(username="analyst", role=Role.ANALYST)
     experiment = experiment_create(
         actor=analyst,

@@ -47,7 +47,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CITY_W_M, CITY_H_M = 15_000.0, 17_000.0
+from bench.city import CITY_H_M, CITY_W_M, district_strips, square_hotspots  # noqa: E402
+
 CENTRE = (25.80, -80.21)
 PING_EVERY_S, NEARBY_EVERY_S, DRAW_EVERY_S, BOARD_EVERY_S = 10.0, 30.0, 900.0, 10.0
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -69,7 +70,6 @@ def prepare(args: argparse.Namespace) -> None:
     from django.db import transaction
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
-    from shapely.geometry import box, mapping
 
     from backend.accounts.models import District, Role, Squad, User
     from backend.analytics.projection import LocalProjection
@@ -84,23 +84,7 @@ def prepare(args: argparse.Namespace) -> None:
     with transaction.atomic():
         districts = list(District.objects.filter(code__startswith=PREFIX).order_by("code"))
         if not districts:
-            for k in range(5):
-                x0 = -CITY_W_M / 2 + k * CITY_W_M / 5
-                (la0, lo0), (la1, lo1) = (
-                    proj.to_latlon(x0, -CITY_H_M / 2),
-                    proj.to_latlon(x0 + CITY_W_M / 5, CITY_H_M / 2),
-                )
-                districts.append(
-                    District.objects.create(
-                        name=f"Load district {k}",
-                        code=f"{PREFIX}d{k}",
-                        boundary=mapping(box(lo0, la0, lo1, la1)),
-                        min_lat=la0,
-                        min_lon=lo0,
-                        max_lat=la1,
-                        max_lon=lo1,
-                    )
-                )
+            districts = district_strips(proj, name="Load district {k}", code=PREFIX + "d{k}")
         if not Hotspot.objects.filter(run__is_active=True).exists():
             AnalysisRun.objects.filter(is_active=True).update(is_active=False)
             run = AnalysisRun.objects.create(
@@ -110,33 +94,7 @@ def prepare(args: argparse.Namespace) -> None:
                 published_at=timezone.now(),
                 weights_version=harm_version_current(),
             )
-            xs = rng.uniform(-CITY_W_M / 2, CITY_W_M / 2, args.hotspots)
-            ys = rng.uniform(-CITY_H_M / 2, CITY_H_M / 2, args.hotspots)
-            spots = []
-            for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-                (la0, lo0), (la1, lo1) = (
-                    proj.to_latlon(x - 75, y - 75),
-                    proj.to_latlon(x + 75, y + 75),
-                )
-                lat, lon = proj.to_latlon(x, y)
-                spots.append(
-                    Hotspot(
-                        run=run,
-                        rank=i + 1,
-                        district=districts[min(int((x + CITY_W_M / 2) // 3000), 4)],
-                        geometry=mapping(box(lo0, la0, lo1, la1)),
-                        centroid_lat=float(lat),
-                        centroid_lon=float(lon),
-                        cells=[[0, 0]],
-                        harm=float(rng.pareto(1.5) * 100),
-                        incident_count=int(rng.poisson(20)),
-                        counts_by_offence={},
-                        profile_24x7=[],
-                        gi_z_max=3.0,
-                        briefing={"one_line": f"Hot spot {i + 1}"},
-                    )
-                )
-            Hotspot.objects.bulk_create(spots)
+            square_hotspots(run, districts, proj, rng, args.hotspots)
 
         # Users stay between runs (their audit rows protect them): missing ones are created,
         # everyone gets a fresh token and an open patrol session.
