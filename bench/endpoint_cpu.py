@@ -31,6 +31,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=600, help="calls per endpoint and setting")
     parser.add_argument("--state", default="/tmp/presence-load.json")
+    parser.add_argument(
+        "--endpoints",
+        default="pings,nearby,board,live",
+        help="comma-separated subset of pings, nearby, board, live",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
     import django
@@ -92,12 +97,9 @@ def main() -> None:
     print(f"{args.calls} calls per endpoint and setting, in-process (Django test client)")
     print(f"{'endpoint':<10}{'hot reads':>10}{'CPU ms/call':>13}{'wall ms/call':>14}")
     offset = 0
-    for name, call in (
-        ("pings", pings),
-        ("nearby", nearby),
-        ("board", board),
-        ("live", live),
-    ):
+    chosen = args.endpoints.split(",")
+    endpoints = {"pings": pings, "nearby": nearby, "board": board, "live": live}
+    for name, call in ((n, endpoints[n]) for n in chosen):
         for seconds in (0, 5):
             settings.PRESENCE_HOT_READ_SECONDS = seconds
             memo_clear_all()

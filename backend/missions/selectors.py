@@ -460,6 +460,19 @@ def shift_plan_for(*, squad: Squad, day: date) -> ShiftPlan | None:
     )
 
 
+def board_plan(*, squad: Squad, day: date) -> ShiftPlan | None:
+    """``shift_plan_for`` as the board API shows it, in one query: the creator's row for its
+    username and ``mission_count`` (all the plan's missions) counted alongside, instead of a
+    second query per poll. Its mission type and experiment are shown by id, so not joined."""
+    return (
+        ShiftPlan.objects.filter(squad=squad, day=day)
+        .select_related("created_by")
+        .annotate(mission_count=Count("missions"))
+        .order_by()
+        .first()
+    )
+
+
 def board_missions(*, squad: Squad, day: date) -> QuerySet[Mission]:
     """The squad's missions for the board of ``day``: starting within the local day or the
     shift that starts on it (a night shift runs past midnight), by time."""
