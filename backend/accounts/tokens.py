@@ -16,12 +16,13 @@ Every issue and revocation writes an audit row.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections, router, transaction
+from django.db.models import BooleanField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
@@ -124,10 +125,23 @@ def _token_with_user(key: str) -> Token | None:
     if row is None:
         return None
     db = router.db_for_read(Token)
-    user = User.from_db(db, [f.attname for f in user_fields], row[1:])
-    token = Token.from_db(db, ["key", "user_id", "created"], [key, user.pk, row[0]])
+    values = [_python_value(f, v) for f, v in zip(user_fields, row[1:], strict=True)]
+    user = User.from_db(db, [f.attname for f in user_fields], values)
+    created = _python_value(Token._meta.get_field("created"), row[0])
+    token = Token.from_db(db, ["key", "user_id", "created"], [key, user.pk, created])
     token.user = user
     return token
+
+
+def _python_value(field: Any, value: Any) -> Any:
+    """A raw column value as the ORM would give it: SQLite's cursor returns datetimes without
+    their offset (stored as UTC under ``USE_TZ``) and booleans as 0/1; PostgreSQL's are already
+    right."""
+    if isinstance(value, datetime) and timezone.is_naive(value):
+        return value.replace(tzinfo=UTC)
+    if isinstance(field, BooleanField) and value is not None:
+        return bool(value)
+    return value
 
 
 _TOKEN_SQL: list[str] = []  # built on first use, when every model is loaded

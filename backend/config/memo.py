@@ -23,8 +23,10 @@ T = TypeVar("T")
 class Memo(Generic[T]):
     """The result of ``load(key)`` kept for ``max_age()`` seconds per key, in this process.
 
-    Thread-safe: gunicorn's threads share one ``Memo``; two threads that miss at once both
-    load and the later one's answer is kept (a read, so either is correct). Time is
+    Thread-safe: gunicorn's threads share one ``Memo``. One thread at a time reloads a key:
+    while it does, the others keep answering with the previous value if there is one (a few
+    seconds older at most), instead of each running the same read at once and each request
+    paying for it; with no previous value they load too. Time is
     ``clock()`` (default ``now``, seconds). At most ``max_keys`` keys are kept (the oldest go
     first); a key is usually a day or a set of run ids, so a handful.
     """
@@ -43,23 +45,31 @@ class Memo(Generic[T]):
         self._max_keys = max_keys
         self._lock = threading.Lock()
         self._kept: dict[Hashable, tuple[float, T]] = {}
+        self._loading: set[Hashable] = set()
         _EVERY.append(self)
 
     def get(self, key: Hashable) -> T:
         age = self._max_age()
         now = self._clock()
-        if age > 0:
-            with self._lock:
-                hit = self._kept.get(key)
+        if age <= 0:
+            return self._load(key)
+        with self._lock:
+            hit = self._kept.get(key)
             if hit is not None and now - hit[0] < age:
                 return hit[1]
-        value = self._load(key)
-        if age > 0:
+            if hit is not None and key in self._loading:
+                return hit[1]  # another thread is reloading it: the previous answer meanwhile
+            self._loading.add(key)
+        try:
+            value = self._load(key)
+        finally:
             with self._lock:
-                self._kept.pop(key, None)
-                while len(self._kept) >= self._max_keys:
-                    self._kept.pop(next(iter(self._kept)))
-                self._kept[key] = (now, value)
+                self._loading.discard(key)
+        with self._lock:
+            self._kept.pop(key, None)
+            while len(self._kept) >= self._max_keys:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[key] = (now, value)
         return value
 
     def clear(self) -> None:

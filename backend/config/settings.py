@@ -135,6 +135,17 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Token-only API calls (no session cookie; backend/config/wsgi.py) skip the page middleware,
+# which has nothing to do for them: the same order as MIDDLEWARE, fewer entries.
+PRESENCE_TOKEN_API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "backend.config.urls"
 WSGI_APPLICATION = "backend.config.wsgi.application"
 ASGI_APPLICATION = "backend.config.asgi.application"
@@ -433,7 +444,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 # Uploaded incident files wait here for their import task; never served over HTTP (no MEDIA_URL).
-MEDIA_ROOT = VAR_DIR / "uploads"
+# Workers on other machines read the same files: point every machine at one shared folder.
+MEDIA_ROOT = Path(_env("PRESENCE_UPLOADS_DIR") or VAR_DIR / "uploads")
 
 # --- Auth and security ----------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -485,6 +497,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# Health probes (a load balancer, compose, systemd) may ask over plain HTTP, inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION

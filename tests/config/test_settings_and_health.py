@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,28 @@ def test_openapi_schema_lists_the_api_and_docs_use_no_cdn(client: object, db: No
     html = docs.content.decode()
     assert "cdn" not in html.lower() and "unpkg" not in html.lower()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+
+
+def test_production_redirects_plain_http_to_https_except_the_health_probe() -> None:
+    result = run_django(
+        "import django, json; django.setup()\n"
+        "from django.test import Client\n"
+        "c = Client(HTTP_HOST='presence.example.org')\n"
+        "print(json.dumps([c.get('/healthz').status_code, c.get('/login/').status_code,"
+        " c.get('/login/')['Location']]))\n",
+        **PRODUCTION_ENV,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    health, login, location = json.loads(result.stdout.strip().splitlines()[-1])
+    assert health in (200, 503)  # answered (503: no database named presence here), not moved
+    assert login == 301 and location == "https://presence.example.org/login/"
+
+
+def test_the_uploads_folder_is_set_from_the_environment(tmp_path: Path) -> None:
+    code = (
+        "import django; django.setup()\n"
+        "from django.conf import settings; print(settings.MEDIA_ROOT)"
+    )
+    shared = tmp_path / "shared-uploads"
+    assert run_django(code, PRESENCE_UPLOADS_DIR=str(shared)).stdout.strip() == str(shared)
+    assert run_django(code, PRESENCE_UPLOADS_DIR="").stdout.strip() == str(REPO / "var" / "uploads")
