@@ -77,9 +77,11 @@ class PresenceRateThrottle(SimpleRateThrottle):
         self.rate = self.get_rate()
         if self.rate is None:
             return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        count, left = window_hit(self.get_cache_key(request, view), self.duration)
-        if count > self.num_requests:
+        num_requests, duration = self.parse_rate(self.rate)
+        assert num_requests is not None and duration is not None  # a set rate gives both
+        self.num_requests, self.duration = num_requests, duration
+        count, left = window_hit(self.get_cache_key(request, view), duration)
+        if count > num_requests:
             self._wait = max(1, left)
             return False
         return True

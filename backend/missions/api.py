@@ -128,7 +128,7 @@ def _query_day(request: Request, name: str) -> date | None:
 def _mission_labels(field_name: str, language: str | None) -> dict[Any, str]:
     """The labels of ``Mission.<field_name>``'s choices in ``language`` (the active one, an
     argument so each language is its own entry), translated once per process, not per row."""
-    choices = Mission._meta.get_field(field_name).flatchoices
+    choices = cast(Any, Mission._meta.get_field(field_name)).flatchoices  # a concrete field
     return {value: force_str(label, strings_only=True) for value, label in choices}
 
 
